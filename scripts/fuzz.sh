@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every native Go fuzz target in the workspace for $1 (default 30s) each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${1:-30s}
+for m in engine net fuzz; do
+	[ -d "$m" ] || continue
+	for pkg in $(cd "$m" && go list ./...); do
+		dir=$(cd "$m" && go list -f '{{.Dir}}' "$pkg")
+		targets=$(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' || true)
+		for t in $targets; do
+			echo "== fuzz $pkg $t ($fuzztime)"
+			(cd "$m" && go test -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" "$pkg")
+		done
+	done
+done

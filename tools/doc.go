@@ -1,0 +1,2 @@
+// Package tools will hold the assembled broker and the strom command.
+package tools

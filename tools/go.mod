@@ -1,0 +1,8 @@
+module github.com/strom-broker/strom/tools
+
+go 1.26.8
+
+replace github.com/strom-broker/strom/engine => ../engine
+replace github.com/strom-broker/strom/net => ../net
+replace github.com/strom-broker/strom/replication => ../replication
+replace github.com/strom-broker/strom/coord => ../coord
