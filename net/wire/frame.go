@@ -1,0 +1,104 @@
+// Package wire reads and writes Kafka's framing and request/response headers.
+//
+// Framing: every request and response is a 4-byte big-endian size followed
+// by exactly that many bytes. A request frame is
+//
+//	size int32 | request header | request body
+//
+// and a response frame is
+//
+//	size int32 | response header | response body.
+//
+// Request header v0 is api_key int16, api_version int16, correlation_id
+// int32; v1 adds client_id (nullable string with an int16 length, never
+// compact); v2 adds a tagged-field section. Flexible request versions
+// (KIP-482) use header v2, the others v1. Response header v0 is
+// correlation_id int32; v1 adds a tagged-field section and is used by
+// flexible versions, except that ApiVersions responses always use v0 (so a
+// client that sent a too-new ApiVersions request can still read the answer).
+//
+// Memory invariant: ReadFrame never allocates more than about twice the
+// bytes it actually received plus InitialFrameBuffer, however large the
+// size prefix claims the frame to be: the buffer starts small and doubles as
+// bytes arrive, up to the claimed size.
+//
+// These layouts are part of the Kafka wire format and must not change.
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// DefaultMaxFrameBytes is Kafka's socket.request.max.bytes default: 100 MiB.
+const DefaultMaxFrameBytes = 100 << 20
+
+// InitialFrameBuffer is the most ReadFrame allocates before any body byte
+// has arrived; larger frames grow by doubling as data is received.
+const InitialFrameBuffer = 16 << 10
+
+// Errors returned while reading frames and headers. They are matched with
+// errors.Is; returned errors wrap them with context.
+var (
+	// ErrFrameTooLarge: the size prefix exceeds the configured maximum.
+	ErrFrameTooLarge = errors.New("wire: frame larger than the maximum")
+	// ErrNegativeFrame: the size prefix is negative.
+	ErrNegativeFrame = errors.New("wire: negative frame size")
+	// ErrTruncated: the stream ended inside a frame or a header ended early.
+	ErrTruncated = errors.New("wire: truncated")
+)
+
+// ReadFrame reads one size-prefixed frame from r and returns its payload
+// (without the size prefix). A frame whose size is negative or larger than
+// max fails with ErrNegativeFrame or ErrFrameTooLarge before any payload is
+// read. An io.EOF before the first byte of the size is returned as io.EOF; an
+// EOF later is ErrTruncated.
+//
+// The returned slice is freshly allocated and owned by the caller (decoded
+// requests may keep sub-slices of it).
+func ReadFrame(r io.Reader, max int32) ([]byte, error) {
+	var szb [4]byte
+	if n, err := io.ReadFull(r, szb[:]); err != nil {
+		if err == io.EOF && n == 0 {
+			return nil, io.EOF
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: frame size after %d bytes", ErrTruncated, n)
+		}
+		return nil, err
+	}
+	size := int32(binary.BigEndian.Uint32(szb[:]))
+	switch {
+	case size < 0:
+		return nil, fmt.Errorf("%w: %d", ErrNegativeFrame, size)
+	case size > max:
+		return nil, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, size, max)
+	}
+	return readPayload(r, int(size))
+}
+
+// readPayload reads exactly size bytes, growing its buffer by doubling as
+// bytes arrive so that a lying size prefix costs at most about twice the
+// bytes really sent (plus InitialFrameBuffer).
+func readPayload(r io.Reader, size int) ([]byte, error) {
+	buf := make([]byte, min(size, InitialFrameBuffer))
+	got := 0
+	for {
+		n, err := io.ReadFull(r, buf[got:])
+		got += n
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("%w: frame of %d bytes ended after %d", ErrTruncated, size, got)
+			}
+			return nil, err
+		}
+		if got == size {
+			return buf, nil
+		}
+		next := make([]byte, min(size, 2*len(buf)))
+		copy(next, buf[:got])
+		buf = next
+	}
+}
