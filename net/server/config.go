@@ -1,0 +1,69 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/strom-broker/strom/net/wire"
+)
+
+// Config configures a Server. The zero value is usable: WithDefaults fills
+// every unset field with Kafka's default.
+type Config struct {
+	// MaxRequestBytes bounds one request frame (socket.request.max.bytes).
+	// Default 100 MiB.
+	MaxRequestBytes int32
+	// MaxConnections caps open connections; a connection accepted beyond
+	// the cap is closed at once. 0 means no cap (max.connections).
+	MaxConnections int
+	// ConnectionsMaxIdle closes a connection that has sent nothing and has
+	// no request in flight for this long (connections.max.idle.ms).
+	// Default 10 minutes; negative disables.
+	ConnectionsMaxIdle time.Duration
+	// MaxInFlightPerConn bounds the requests of one connection being
+	// handled or waiting to be written; the connection is not read further
+	// until one completes. Default 64.
+	MaxInFlightPerConn int
+	// Logger receives connection-level events; default discards.
+	Logger *slog.Logger
+}
+
+// Defaults for Config fields.
+const (
+	DefaultConnectionsMaxIdle = 10 * time.Minute
+	DefaultMaxInFlightPerConn = 64
+)
+
+// WithDefaults returns c with every unset field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = wire.DefaultMaxFrameBytes
+	}
+	if c.ConnectionsMaxIdle == 0 {
+		c.ConnectionsMaxIdle = DefaultConnectionsMaxIdle
+	}
+	if c.MaxInFlightPerConn == 0 {
+		c.MaxInFlightPerConn = DefaultMaxInFlightPerConn
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports every invalid field at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxRequestBytes < 8 {
+		errs = append(errs, fmt.Errorf("socket.request.max.bytes: %d is below the 8-byte request header", c.MaxRequestBytes))
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("max.connections: %d is negative", c.MaxConnections))
+	}
+	if c.MaxInFlightPerConn < 1 {
+		errs = append(errs, fmt.Errorf("max in-flight per connection: %d is below 1", c.MaxInFlightPerConn))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,281 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strom-broker/strom/net/apis"
+	"github.com/strom-broker/strom/net/fetchwire"
+	"github.com/strom-broker/strom/net/kerr"
+	"github.com/strom-broker/strom/net/wire"
+)
+
+// errIdle ends a connection idle for ConnectionsMaxIdle; errStopped one
+// interrupted by Shutdown.
+var (
+	errIdle    = errors.New("idle for connections.max.idle.ms")
+	errStopped = errors.New("server shutting down")
+)
+
+// conn is one client connection.
+//
+// Invariants: only the reader goroutine sends on queue and closes it; only
+// the writer goroutine writes to nc; inflight counts requests queued or being
+// written (read by the idle check).
+type conn struct {
+	s    *Server
+	nc   net.Conn
+	info ConnInfo
+
+	ctx    context.Context // cancelled when the connection ends
+	cancel context.CancelFunc
+
+	queue    chan *pending
+	inflight atomic.Int32
+	stopping atomic.Bool // set by stopReading
+}
+
+// pending is one request on its way: done is closed when resp/err are set.
+type pending struct {
+	key, version int16
+	respVersion  int16 // version to encode the response at
+	corr         int32
+	done         chan struct{}
+	resp         Response
+	err          error
+}
+
+func newConn(s *Server, nc net.Conn, info ConnInfo) *conn {
+	c := &conn{s: s, nc: nc, info: info, queue: make(chan *pending, s.cfg.MaxInFlightPerConn)}
+	c.ctx, c.cancel = context.WithCancel(s.baseCtx)
+	return c
+}
+
+// serve runs the reader in a new goroutine and the writer in this one, and
+// cleans up when both are done.
+func (c *conn) serve() {
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		c.read()
+	}()
+	c.write()
+	c.close()
+	<-readerDone
+	c.s.forget(c)
+}
+
+// close ends the connection at once.
+func (c *conn) close() {
+	c.cancel()
+	_ = c.nc.Close()
+}
+
+// stopReading makes the reader stop at its next read; requests already read
+// are still answered. Safe to call from any goroutine.
+func (c *conn) stopReading() {
+	c.stopping.Store(true)
+	_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+}
+
+// Read implements io.Reader for the frame reader: it applies the idle
+// deadline and tells idleness (no request in flight) from a slow client.
+func (c *conn) Read(p []byte) (int, error) {
+	idle := c.s.cfg.ConnectionsMaxIdle
+	for {
+		if idle > 0 {
+			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
+		// Checked after setting the deadline: stopReading sets the flag
+		// before its own deadline, so one of the two is always seen.
+		if c.stopping.Load() {
+			return 0, errStopped
+		}
+		n, err := c.nc.Read(p)
+		if n == 0 && err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			if c.stopping.Load() {
+				return 0, errStopped
+			}
+			if c.inflight.Load() > 0 {
+				continue // waiting on our own slow handlers, not idle
+			}
+			return 0, errIdle
+		}
+		return n, err
+	}
+}
+
+// read is the reader goroutine: frames in, requests queued and handled.
+func (c *conn) read() {
+	defer close(c.queue)
+	for {
+		p, req, err := c.readRequest()
+		if err != nil {
+			c.logReadEnd(err)
+			return
+		}
+		c.inflight.Add(1)
+		select {
+		case c.queue <- p:
+		case <-c.ctx.Done():
+			return
+		}
+		if req != nil {
+			go c.handle(p, req)
+		}
+	}
+}
+
+func (c *conn) logReadEnd(err error) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, errStopped), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, errIdle):
+		c.s.log.Debug("closing idle connection", "conn", c.info.ID, "remote", c.info.Remote)
+	default:
+		c.s.log.Debug("closing connection after bad request", "conn", c.info.ID, "remote", c.info.Remote, "err", err)
+	}
+}
+
+// readRequest reads and decodes one request. ApiVersions is answered here
+// (p is returned done and req nil).
+func (c *conn) readRequest() (*pending, *Request, error) {
+	frame, err := wire.ReadFrame(c, c.s.cfg.MaxRequestBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	hdr, body, err := wire.ParseRequestHeader(frame)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.s.stats.requests.Add(1)
+	p := &pending{key: hdr.Key, version: hdr.Version, respVersion: hdr.Version, corr: hdr.CorrelationID, done: make(chan struct{})}
+	if hdr.Key == apis.ApiVersions {
+		resp, err := c.apiVersions(hdr.Version, body)
+		if err != nil {
+			return nil, nil, err
+		}
+		p.resp, p.respVersion = resp, resp.Version
+		close(p.done)
+		return p, nil, nil
+	}
+	if !c.s.table.Supports(hdr.Key, hdr.Version) {
+		return nil, nil, fmt.Errorf("%w: %s (key %d) v%d", kerr.UnsupportedVersion, kmsg.NameForKey(hdr.Key), hdr.Key, hdr.Version)
+	}
+	kreq := kmsg.RequestForKey(hdr.Key)
+	kreq.SetVersion(hdr.Version)
+	if err := kreq.ReadFrom(body); err != nil {
+		return nil, nil, fmt.Errorf("decoding %s v%d: %w", kmsg.NameForKey(hdr.Key), hdr.Version, err)
+	}
+	return p, &Request{
+		Key: hdr.Key, Version: hdr.Version, CorrelationID: hdr.CorrelationID,
+		ClientID: hdr.ClientID, Body: kreq, Size: len(frame), Conn: c.info,
+	}, nil
+}
+
+// apiVersions answers ApiVersions from the table. An unsupported version
+// gets a v0 response with UNSUPPORTED_VERSION and the full list, and its body
+// is not parsed (what Kafka does).
+func (c *conn) apiVersions(version int16, body []byte) (*kmsg.ApiVersionsResponse, error) {
+	resp := kmsg.NewPtrApiVersionsResponse()
+	for _, r := range c.s.table.Ranges() {
+		k := kmsg.NewApiVersionsResponseApiKey()
+		k.ApiKey, k.MinVersion, k.MaxVersion = r.Key, r.Min, r.Max
+		resp.ApiKeys = append(resp.ApiKeys, k)
+	}
+	if !c.s.table.Supports(apis.ApiVersions, version) {
+		resp.Version = 0
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		return resp, nil
+	}
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.Version = version
+	if err := req.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("decoding ApiVersions v%d: %w", version, err)
+	}
+	resp.Version = version
+	return resp, nil
+}
+
+// handle runs the handler for one request and completes p.
+func (c *conn) handle(p *pending, req *Request) {
+	defer close(p.done)
+	defer func() {
+		if r := recover(); r != nil {
+			p.resp = nil
+			p.err = fmt.Errorf("%w: %v", ErrHandlerPanic, r)
+			c.s.log.Error("handler panicked", "conn", c.info.ID, "api", kmsg.NameForKey(req.Key),
+				"version", req.Version, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	p.resp, p.err = c.s.h.Handle(c.ctx, req)
+}
+
+// write is the writer goroutine: responses out in request order.
+func (c *conn) write() {
+	var buf []byte
+	for p := range c.queue {
+		select {
+		case <-p.done:
+		case <-c.ctx.Done():
+			return
+		}
+		if p.err != nil {
+			if !errors.Is(p.err, ErrHandlerPanic) {
+				c.s.log.Error("handler failed; closing connection", "conn", c.info.ID,
+					"api", kmsg.NameForKey(p.key), "version", p.version, "err", p.err)
+			}
+			return
+		}
+		var err error
+		buf, err = c.writeResponse(buf[:0], p)
+		c.inflight.Add(-1)
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.s.log.Debug("write failed; closing connection", "conn", c.info.ID, "err", err)
+			}
+			return
+		}
+	}
+}
+
+// writeResponse encodes and writes p's response (nothing if nil), reusing
+// buf; it returns buf for reuse.
+func (c *conn) writeResponse(buf []byte, p *pending) ([]byte, error) {
+	switch r := p.resp.(type) {
+	case nil:
+		return buf, nil
+	case *fetchwire.FetchResponse:
+		if p.key != fetchwire.Key {
+			return buf, fmt.Errorf("%w: Fetch response to key %d", ErrWrongResponse, p.key)
+		}
+		r.Version = p.respVersion
+		enc, err := r.Encode(p.corr)
+		if err != nil {
+			return buf, err
+		}
+		_, err = enc.WriteTo(c.nc, &c.s.fw)
+		return buf, err
+	case kmsg.Response:
+		if r.Key() != p.key {
+			return buf, fmt.Errorf("%w: key %d to key %d", ErrWrongResponse, r.Key(), p.key)
+		}
+		r.SetVersion(p.respVersion)
+		buf, at := wire.StartFrame(buf)
+		buf = wire.AppendResponseHeader(buf, p.corr, wire.ResponseHeaderFlexible(p.key, p.respVersion))
+		buf = r.AppendTo(buf)
+		wire.FinishFrame(buf, at, 0)
+		_, err := c.nc.Write(buf)
+		return buf, err
+	default:
+		return buf, fmt.Errorf("%w: %T", ErrWrongResponse, p.resp)
+	}
+}
