@@ -239,7 +239,11 @@ func (c *conn) write() {
 		buf, err = c.writeResponse(buf[:0], p)
 		c.inflight.Add(-1)
 		if err != nil {
-			if c.ctx.Err() == nil {
+			switch {
+			case isResponseBug(err):
+				c.s.log.Error("bad response from handler; closing connection", "conn", c.info.ID,
+					"api", kmsg.NameForKey(p.key), "version", p.version, "err", err)
+			case c.ctx.Err() == nil:
 				c.s.log.Debug("write failed; closing connection", "conn", c.info.ID, "err", err)
 			}
 			return
@@ -278,4 +282,15 @@ func (c *conn) writeResponse(buf []byte, p *pending) ([]byte, error) {
 	default:
 		return buf, fmt.Errorf("%w: %T", ErrWrongResponse, p.resp)
 	}
+}
+
+// isResponseBug tells a response the handler got wrong (or a file that
+// shrank under a Fetch) from a network failure.
+func isResponseBug(err error) bool {
+	for _, e := range []error{ErrWrongResponse, fetchwire.ErrVersion, fetchwire.ErrBadSlice, fetchwire.ErrTooLarge, fetchwire.ErrShortFile} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
