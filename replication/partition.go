@@ -1,0 +1,337 @@
+// Package replication owns this broker's replica of a partition: as leader
+// it keeps the high watermark and the in-sync replica set (ISR), makes
+// acks=all producers wait until their records are committed, and wakes
+// long-polling fetchers when committed data arrives.
+//
+// Every produce and fetch goes through a Partition, even on a single broker
+// (a leader whose ISR is itself, so the high watermark equals the log end
+// offset); adding followers changes no request handler.
+//
+// # Invariants
+//
+// Kept by Partition under mu, and as published through hw:
+//
+//	logStartOffset <= hw <= log end offset of the leader;
+//	hw == min(log end offset of every ISR member) on the leader;
+//	hw never moves backwards while this replica stays leader of one epoch;
+//	the leader is always in its own ISR.
+//
+// # Concurrency
+//
+// A *Partition is safe for concurrent use. Appends are serialised by the
+// partition log; role changes and follower updates take mu. High-watermark
+// waiters (acks=all producers, long-polling fetchers) wait on a channel that
+// is closed and replaced each time the high watermark advances, so no waiter
+// is ever left behind and none spins.
+package replication
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strom-broker/strom/engine/partlog"
+)
+
+// Errors returned by Partition; the broker maps them to Kafka error codes.
+var (
+	// ErrNotLeader is NOT_LEADER_OR_FOLLOWER: this replica does not lead the
+	// partition.
+	ErrNotLeader = errors.New("replication: not the leader")
+	// ErrNotEnoughReplicas is NOT_ENOUGH_REPLICAS: acks=all with an ISR
+	// smaller than min.insync.replicas; nothing was appended.
+	ErrNotEnoughReplicas = errors.New("replication: not enough in-sync replicas")
+	// ErrNotEnoughReplicasAfterAppend is NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+	// the ISR shrank below min.insync.replicas while waiting.
+	ErrNotEnoughReplicasAfterAppend = errors.New("replication: not enough in-sync replicas after append")
+	// ErrFencedLeaderEpoch is FENCED_LEADER_EPOCH: a request carried an
+	// older leader epoch than this replica knows.
+	ErrFencedLeaderEpoch = errors.New("replication: fenced leader epoch")
+	// ErrUnknownLeaderEpoch is UNKNOWN_LEADER_EPOCH: a request carried a
+	// newer leader epoch than this replica knows.
+	ErrUnknownLeaderEpoch = errors.New("replication: unknown leader epoch")
+)
+
+// Acks values of a produce request.
+const (
+	AcksNone   = 0
+	AcksLeader = 1
+	AcksAll    = -1
+)
+
+// follower is the leader's view of one follower replica.
+type follower struct {
+	leo          int64     // last fetch offset the follower asked for
+	caughtUpTime time.Time // last time leo reached the leader's log end
+}
+
+// Partition is this broker's replica of one partition.
+type Partition struct {
+	topic   string
+	index   int32
+	localID int32
+	log     *partlog.Log
+	now     func() time.Time
+
+	hw atomic.Int64 // published high watermark
+
+	mu          sync.Mutex
+	leader      int32 // -1 when unknown
+	leaderEpoch int32
+	replicas    []int32
+	isr         []int32
+	followers   map[int32]*follower // leader only
+	hwChanged   chan struct{}       // closed and replaced when hw advances or the role changes
+}
+
+// New returns the replica of topic/partition on broker localID, backed by
+// log. It starts with no role; call MakeLeader. The high watermark starts at
+// initialHW (from replication-offset-checkpoint), clamped to the log.
+func New(topic string, partition, localID int32, log *partlog.Log, initialHW int64, now func() time.Time) *Partition {
+	if now == nil {
+		now = time.Now
+	}
+	p := &Partition{
+		topic: topic, index: partition, localID: localID, log: log, now: now,
+		leader: -1, hwChanged: make(chan struct{}),
+	}
+	p.hw.Store(min(max(initialHW, log.LogStartOffset()), log.LogEndOffset()))
+	return p
+}
+
+// Topic returns the partition's topic.
+func (p *Partition) Topic() string { return p.topic }
+
+// Index returns the partition number.
+func (p *Partition) Index() int32 { return p.index }
+
+// Log returns the partition log.
+func (p *Partition) Log() *partlog.Log { return p.log }
+
+// HighWatermark returns the offset below which records are committed.
+func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
+
+// State describes a replica's role.
+type State struct {
+	Leader      int32
+	LeaderEpoch int32
+	Replicas    []int32
+	ISR         []int32
+}
+
+// State returns the replica's current role.
+func (p *Partition) State() State {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return State{Leader: p.leader, LeaderEpoch: p.leaderEpoch, Replicas: slices.Clone(p.replicas), ISR: slices.Clone(p.isr)}
+}
+
+// IsLeader reports whether this replica leads the partition.
+func (p *Partition) IsLeader() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.leader == p.localID
+}
+
+// MakeLeader makes this replica the leader for epoch with the given replicas
+// and ISR (which must contain this broker). Followers not yet heard from are
+// treated as at the high watermark's start.
+func (p *Partition) MakeLeader(epoch int32, replicas, isr []int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.leader = p.localID
+	p.leaderEpoch = epoch
+	p.replicas = slices.Clone(replicas)
+	p.isr = slices.Clone(isr)
+	if !slices.Contains(p.isr, p.localID) {
+		p.isr = append(p.isr, p.localID)
+	}
+	now := p.now()
+	p.followers = make(map[int32]*follower)
+	for _, r := range replicas {
+		if r != p.localID {
+			p.followers[r] = &follower{leo: p.hw.Load(), caughtUpTime: now}
+		}
+	}
+	p.maybeAdvanceHWLocked()
+	p.wakeLocked()
+}
+
+// MakeFollower makes this replica a follower of leader for epoch. Pending
+// acks=all waiters and long polls wake up and see they are no longer served
+// by a leader.
+func (p *Partition) MakeFollower(epoch, leader int32, replicas []int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.leader = leader
+	p.leaderEpoch = epoch
+	p.replicas = slices.Clone(replicas)
+	p.isr = nil
+	p.followers = nil
+	p.wakeLocked()
+}
+
+// CheckEpoch validates a client's current leader epoch (-1 = not given).
+func (p *Partition) CheckEpoch(epoch int32) error {
+	if epoch < 0 {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case epoch < p.leaderEpoch:
+		return ErrFencedLeaderEpoch
+	case epoch > p.leaderEpoch:
+		return ErrUnknownLeaderEpoch
+	}
+	return nil
+}
+
+// Append appends a produce request's batches as leader. With acks=all it
+// first checks the ISR against minISR; the caller then waits for
+// commitment with WaitCommitted. The returned info is the partition log's.
+func (p *Partition) Append(batches []byte, acks int16, minISR int) (partlog.AppendInfo, error) {
+	p.mu.Lock()
+	if p.leader != p.localID {
+		p.mu.Unlock()
+		return partlog.AppendInfo{}, ErrNotLeader
+	}
+	if acks == AcksAll && len(p.isr) < minISR {
+		p.mu.Unlock()
+		return partlog.AppendInfo{}, ErrNotEnoughReplicas
+	}
+	epoch := p.leaderEpoch
+	p.mu.Unlock()
+
+	info, err := p.log.Append(batches, epoch)
+	if err != nil {
+		return info, err
+	}
+	p.mu.Lock()
+	p.maybeAdvanceHWLocked()
+	p.mu.Unlock()
+	return info, nil
+}
+
+// WaitCommitted blocks until the high watermark passes offset (the record
+// at offset is committed), ctx ends, or this replica stops leading. It
+// returns nil once committed, ctx.Err() on timeout, ErrNotLeader if
+// leadership moved, and ErrNotEnoughReplicasAfterAppend if the ISR fell
+// below minISR before the record committed.
+func (p *Partition) WaitCommitted(ctx context.Context, offset int64, minISR int) error {
+	for {
+		p.mu.Lock()
+		switch {
+		case p.hw.Load() > offset:
+			p.mu.Unlock()
+			return nil
+		case p.leader != p.localID:
+			p.mu.Unlock()
+			return ErrNotLeader
+		case len(p.isr) < minISR:
+			p.mu.Unlock()
+			return ErrNotEnoughReplicasAfterAppend
+		}
+		ch := p.hwChanged
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Changed returns a channel closed the next time the high watermark advances
+// or the role changes. Long-polling fetchers wait on it.
+func (p *Partition) Changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hwChanged
+}
+
+// ReadCommitted reads committed records (below the high watermark) starting
+// at offset, as a consumer fetch does. The result must be released.
+func (p *Partition) ReadCommitted(offset int64, maxBytes int) (partlog.ReadResult, error) {
+	return p.log.Read(offset, maxBytes, p.hw.Load())
+}
+
+// FollowerFetch records that follower replica asked for records from
+// fetchOffset (so it holds everything below it), updates the ISR and the
+// high watermark, and reads up to the log end for it. It reports whether the
+// ISR grew, so the caller can persist the new ISR.
+func (p *Partition) FollowerFetch(replica int32, fetchOffset int64, maxBytes int) (partlog.ReadResult, bool, error) {
+	p.mu.Lock()
+	if p.leader != p.localID {
+		p.mu.Unlock()
+		return partlog.ReadResult{}, false, ErrNotLeader
+	}
+	grew := false
+	if f, ok := p.followers[replica]; ok {
+		f.leo = fetchOffset
+		leo := p.log.LogEndOffset()
+		if fetchOffset >= leo {
+			f.caughtUpTime = p.now()
+		}
+		if !slices.Contains(p.isr, replica) && fetchOffset >= p.hw.Load() {
+			p.isr = append(p.isr, replica)
+			grew = true
+		}
+		p.maybeAdvanceHWLocked()
+	}
+	p.mu.Unlock()
+	res, err := p.log.Read(fetchOffset, maxBytes, p.log.LogEndOffset())
+	return res, grew, err
+}
+
+// ShrinkISR removes followers that have not caught up to the log end within
+// maxLag and returns the new ISR when it changed (the caller persists it).
+func (p *Partition) ShrinkISR(maxLag time.Duration) ([]int32, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.leader != p.localID {
+		return nil, false
+	}
+	now := p.now()
+	out := p.isr[:0:0]
+	for _, r := range p.isr {
+		if f, ok := p.followers[r]; ok && now.Sub(f.caughtUpTime) > maxLag {
+			continue
+		}
+		out = append(out, r)
+	}
+	if len(out) == len(p.isr) {
+		return nil, false
+	}
+	p.isr = out
+	p.maybeAdvanceHWLocked()
+	p.wakeLocked()
+	return slices.Clone(out), true
+}
+
+// maybeAdvanceHWLocked sets hw to the smallest log end offset in the ISR if
+// that is larger. REQUIRES: p.mu is held.
+func (p *Partition) maybeAdvanceHWLocked() {
+	if p.leader != p.localID {
+		return
+	}
+	hw := p.log.LogEndOffset()
+	for _, r := range p.isr {
+		if f, ok := p.followers[r]; ok {
+			hw = min(hw, f.leo)
+		}
+	}
+	if hw > p.hw.Load() {
+		p.hw.Store(hw)
+		p.wakeLocked()
+	}
+}
+
+// wakeLocked wakes every waiter. REQUIRES: p.mu is held.
+func (p *Partition) wakeLocked() {
+	close(p.hwChanged)
+	p.hwChanged = make(chan struct{})
+}
