@@ -3,6 +3,13 @@ module github.com/strom-broker/strom/tools
 go 1.26.8
 
 replace github.com/strom-broker/strom/engine => ../engine
+
 replace github.com/strom-broker/strom/net => ../net
+
 replace github.com/strom-broker/strom/replication => ../replication
+
 replace github.com/strom-broker/strom/coord => ../coord
+
+require github.com/stretchr/testify v1.12.1
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
