@@ -113,7 +113,9 @@ func TestParseValues(t *testing.T) {
 		{"roll ms wins", "log.roll.hours=2\nlog.roll.ms=10", func(t *testing.T, c *Config) { assert.Equal(t, int64(10), c.LogRollMs) }},
 		{"last duplicate wins", "num.partitions=2\nnum.partitions=3", func(t *testing.T, c *Config) { assert.Equal(t, int32(3), c.NumPartitions) }},
 		{"controller listener dropped", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093\ncontroller.listener.names=CONTROLLER\nlistener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-			func(t *testing.T, c *Config) { assert.Equal(t, []Listener{{"PLAINTEXT", "PLAINTEXT", "", 9092}}, c.Listeners) }},
+			func(t *testing.T, c *Config) {
+				assert.Equal(t, []Listener{{"PLAINTEXT", "PLAINTEXT", "", 9092}}, c.Listeners)
+			}},
 		{"ignored keys reported", "num.io.threads=16\nnum.partitions=2\nlog.preallocate=true", func(t *testing.T, c *Config) {
 			assert.Equal(t, []string{"log.preallocate", "num.io.threads"}, c.Ignored())
 			assert.Equal(t, int32(16), c.NumIOThreads)
