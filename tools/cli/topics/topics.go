@@ -28,11 +28,11 @@ Create, delete, describe, or change a topic. ACTION is exactly one of
 
 // options are the parsed flags.
 type options struct {
-	bootstrap                             *string
-	create, list, describe, alter, delete bool
-	topic                                 string
-	partitions, replicationFactor         int
-	configs                               clitool.StringList
+	bootstrap                              *string
+	create, list, describe, alter, delete  bool
+	topic                                  string
+	partitions, replicationFactor          int
+	configs                                clitool.StringList
 	ifNotExists, ifExists, excludeInternal bool
 }
 
