@@ -15,8 +15,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
+
+	"github.com/strom-broker/strom/tools/properties"
 )
 
 // RunFunc is the signature of every subcommand: it parses args (without the
@@ -187,6 +190,24 @@ func Required(pairs ...string) error {
 		if pairs[i+1] == "" {
 			return Usagef("missing required option --%s", pairs[i])
 		}
+	}
+	return nil
+}
+
+// MergePropertiesFile adds the entries of a .properties file (such as a
+// --producer.config file) to m; later entries win.
+func MergePropertiesFile(m map[string]string, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	ps, err := properties.Parse(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, p := range ps {
+		m[p.Key] = p.Value
 	}
 	return nil
 }
