@@ -354,3 +354,14 @@ func TestSuggest(t *testing.T) {
 	assert.Equal(t, "", suggest("xyz"))
 	assert.Equal(t, 3, editDistance("kitten", "sitting"))
 }
+
+func TestKeysDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	for _, k := range Keys() {
+		if k.Default == "" && specByName[k.Name].def == derived {
+			t.Errorf("derived key %s has no description", k.Name)
+		}
+		assert.Contains(t, string(readme), "`"+k.Name+"`", "README lacks %s", k.Name)
+	}
+}

@@ -319,3 +319,45 @@ func errNotInt(err error, what string) error {
 	}
 	return errors.New("not " + what)
 }
+
+// KeyInfo describes one accepted key, for documentation and for the
+// broker's DescribeConfigs.
+type KeyInfo struct {
+	// Name is Kafka's key name.
+	Name string
+	// Default is Kafka's default as text, or a description in parentheses
+	// when it is derived from other keys.
+	Default string
+	// Ignored is true for keys accepted only so Kafka's files parse.
+	Ignored bool
+}
+
+// derivedDefaults describes the defaults EnsureDefaults computes.
+var derivedDefaults = map[string]string{
+	"broker.id":                                "(0 embedded; -1 = auto with ZooKeeper)",
+	"node.id":                                  "(= broker.id)",
+	"zookeeper.connection.timeout.ms":          "(= zookeeper.session.timeout.ms)",
+	"listeners":                                "PLAINTEXT://:9092 (or from host.name/port)",
+	"advertised.listeners":                     "(= listeners)",
+	"log.dirs":                                 "(= log.dir)",
+	"log.retention.minutes":                    "(from log.retention.hours)",
+	"log.retention.ms":                         "(from minutes, else hours)",
+	"log.roll.ms":                              "(from log.roll.hours)",
+	"log.flush.interval.ms":                    "(= log.flush.scheduler.interval.ms)",
+	"offsets.topic.replication.factor":         "(1 embedded; 3 with ZooKeeper)",
+	"transaction.state.log.replication.factor": "(1 embedded; 3 with ZooKeeper)",
+	"transaction.state.log.min.isr":            "(1 embedded; 2 with ZooKeeper)",
+}
+
+// Keys lists every accepted key in documentation order.
+func Keys() []KeyInfo {
+	out := make([]KeyInfo, len(specs))
+	for i, s := range specs {
+		def := s.def
+		if def == derived {
+			def = derivedDefaults[s.name]
+		}
+		out[i] = KeyInfo{Name: s.name, Default: def, Ignored: s.ignored}
+	}
+	return out
+}
