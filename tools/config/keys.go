@@ -183,60 +183,25 @@ var specByName = func() map[string]*keySpec {
 
 // Setter builders: each parses a trimmed value into one field.
 
-func i16(f func(*Config) *int16) func(*Config, string) error {
+// field returns a setter that parses with parse and stores into f(c).
+func field[T any](parse func(string) (T, error), f func(*Config) *T) func(*Config, string) error {
 	return func(c *Config, v string) error {
-		n, err := strconv.ParseInt(v, 10, 16)
-		if err != nil {
-			return errNotInt(err, "a 16-bit integer")
-		}
-		*f(c) = int16(n)
-		return nil
-	}
-}
-
-func i32(f func(*Config) *int32) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := parseI32(v)
+		x, err := parse(v)
 		if err != nil {
 			return err
 		}
-		*f(c) = n
+		*f(c) = x
 		return nil
 	}
 }
 
-func i64(f func(*Config) *int64) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := parseI64(v)
-		if err != nil {
-			return err
-		}
-		*f(c) = n
-		return nil
-	}
-}
-
+func i16(f func(*Config) *int16) func(*Config, string) error { return field(parseI16, f) }
+func i32(f func(*Config) *int32) func(*Config, string) error { return field(parseI32, f) }
+func i64(f func(*Config) *int64) func(*Config, string) error { return field(parseI64, f) }
 func f64(f func(*Config) *float64) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := parseF64(v)
-		if err != nil {
-			return err
-		}
-		*f(c) = n
-		return nil
-	}
+	return field(parseF64, f)
 }
-
-func boolean(f func(*Config) *bool) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		b, err := parseBool(v)
-		if err != nil {
-			return err
-		}
-		*f(c) = b
-		return nil
-	}
-}
+func boolean(f func(*Config) *bool) func(*Config, string) error { return field(parseBool, f) }
 
 func str(f func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error { *f(c) = v; return nil }
@@ -247,14 +212,7 @@ func list(f func(*Config) *[]string) func(*Config, string) error {
 }
 
 func listeners(f func(*Config) *[]Listener) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		ls, err := parseListeners(v)
-		if err != nil {
-			return err
-		}
-		*f(c) = ls
-		return nil
-	}
+	return field(parseListeners, f)
 }
 
 // protocolMap parses "NAME:PROTOCOL,...".
@@ -277,6 +235,14 @@ func check[T any](parse func(string) (T, error)) func(*Config, string) error {
 }
 
 func anyString(v string) (string, error) { return v, nil }
+
+func parseI16(v string) (int16, error) {
+	n, err := strconv.ParseInt(v, 10, 16)
+	if err != nil {
+		return 0, errNotInt(err, "a 16-bit integer")
+	}
+	return int16(n), nil
+}
 
 func parseI32(v string) (int32, error) {
 	n, err := strconv.ParseInt(v, 10, 32)

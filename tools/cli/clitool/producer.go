@@ -57,20 +57,20 @@ func ProducerOpts(props map[string]string, warn io.Writer) ([]kgo.Opt, error) {
 			}
 			opts = append(opts, kgo.ProducerBatchCompression(c))
 		case "linger.ms":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
+			n, ok := intAtLeast(v, 64, 0)
+			if !ok {
 				return nil, bad("want milliseconds >= 0")
 			}
 			opts = append(opts, kgo.ProducerLinger(time.Duration(n)*time.Millisecond))
 		case "batch.size":
-			n, err := strconv.ParseInt(v, 10, 32)
-			if err != nil || n < 1 {
+			n, ok := intAtLeast(v, 32, 1)
+			if !ok {
 				return nil, bad("want bytes >= 1")
 			}
 			opts = append(opts, kgo.ProducerBatchMaxBytes(int32(n)))
 		case "buffer.memory":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 1 {
+			n, ok := intAtLeast(v, 64, 1)
+			if !ok {
 				return nil, bad("want bytes >= 1")
 			}
 			opts = append(opts, kgo.MaxBufferedBytes(int(n)))
@@ -82,14 +82,14 @@ func ProducerOpts(props map[string]string, warn io.Writer) ([]kgo.Opt, error) {
 		case "client.id":
 			opts = append(opts, kgo.ClientID(v))
 		case "retries":
-			n, err := strconv.ParseInt(v, 10, 32)
-			if err != nil || n < 0 {
+			n, ok := intAtLeast(v, 32, 0)
+			if !ok {
 				return nil, bad("want a count >= 0")
 			}
 			opts = append(opts, kgo.RecordRetries(int(n)))
 		case "request.timeout.ms", "delivery.timeout.ms":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 1 {
+			n, ok := intAtLeast(v, 64, 1)
+			if !ok {
 				return nil, bad("want milliseconds >= 1")
 			}
 			d := time.Duration(n) * time.Millisecond
@@ -99,8 +99,8 @@ func ProducerOpts(props map[string]string, warn io.Writer) ([]kgo.Opt, error) {
 				opts = append(opts, kgo.RecordDeliveryTimeout(d))
 			}
 		case "max.in.flight.requests.per.connection":
-			n, err := strconv.ParseInt(v, 10, 32)
-			if err != nil || n < 1 {
+			n, ok := intAtLeast(v, 32, 1)
+			if !ok {
 				return nil, bad("want a count >= 1")
 			}
 			opts = append(opts, kgo.MaxProduceRequestsInflightPerBroker(int(n)))
@@ -136,4 +136,10 @@ func Compression(name string) (kgo.CompressionCodec, error) {
 		return kgo.ZstdCompression(), nil
 	}
 	return kgo.CompressionCodec{}, fmt.Errorf("unknown codec %q (want none, gzip, snappy, lz4 or zstd)", name)
+}
+
+// intAtLeast parses v as a bits-wide integer no smaller than lo.
+func intAtLeast(v string, bits int, lo int64) (int64, bool) {
+	n, err := strconv.ParseInt(v, 10, bits)
+	return n, err == nil && n >= lo
 }
