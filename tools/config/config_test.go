@@ -238,7 +238,7 @@ func TestValidateReportsEverything(t *testing.T) {
 		"min.insync.replicas=0",
 		"group.min.session.timeout.ms=100",
 		"group.max.session.timeout.ms=50",
-		"listeners=SSL://:9093",
+		"listeners=SSL://:9093,PLAINTEXT://:9093",
 		"advertised.listeners=PLAINTEXT://h:0,PLAINTEXT://h:1,OTHER://h:2",
 		"log.dirs=/a,/a",
 		"replica.fetch.wait.max.ms=60000",
@@ -271,6 +271,7 @@ func TestValidateReportsEverything(t *testing.T) {
 		assert.Contains(t, keys, k)
 	}
 	assert.Equal(t, 3, keys["advertised.listeners"], "port 0, duplicate name, unmapped name")
+	assert.Equal(t, 2, keys["listeners"], "SSL, same address twice")
 	assert.NotContains(t, err.Error(), "\n", "one line")
 	assert.Contains(t, err.Error(), `invalid value "delete,shred" for log.cleanup.policy: unknown policy "shred"`)
 }

@@ -114,8 +114,12 @@ func (v *validator) listeners(key string, ls []Listener, bind bool) {
 	if len(ls) == 0 {
 		v.fail(key, v.c.raw[key], "at least one listener is required")
 	}
-	names := map[string]bool{}
+	names, addrs := map[string]bool{}, map[string]bool{}
 	for _, l := range ls {
+		if bind && l.Port != 0 && addrs[l.Addr()] {
+			v.fail(key, l.String(), fmt.Sprintf("address %s used by two listeners", l.Addr()))
+		}
+		addrs[l.Addr()] = true
 		switch {
 		case l.SecurityProtocol == "":
 			v.fail(key, l.String(), fmt.Sprintf("listener name %s is not in listener.security.protocol.map", l.Name))

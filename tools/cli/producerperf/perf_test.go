@@ -34,11 +34,17 @@ func TestProducerThenConsumerPerf(t *testing.T) {
 	assert.Regexp(t, `producer-metrics:request-total\s+: [1-9]`, r.Stdout)
 
 	// Throttled, with --bootstrap-server and acks=all (idempotent).
+	// Progress lines (stderr) have Kafka's window format.
 	r = clitest.Run(t, producerperf.Run, "", "--bootstrap-server", bs, "--topic", "perf", "--num-records", "20",
-		"--record-size", "10", "--throughput", "2000", "--producer-props", "acks=all")
+		"--record-size", "10", "--throughput", "400", "--producer-props", "acks=all", "--reporting-interval", "5")
 	clitest.RequireOK(t, r)
 	require.Regexp(t, totalLine, strings.TrimSuffix(r.Stdout, "\n"))
 	assert.True(t, strings.HasPrefix(r.Stdout, "20 records sent"))
+	for _, l := range strings.Split(strings.TrimSuffix(r.Stderr, "\n"), "\n") {
+		if l != "" {
+			assert.Regexp(t, `^[1-9]\d* records sent, [\d.]+ records/sec \([\d.]+ MB/sec\), [\d.]+ ms avg latency, [\d.]+ ms max latency\.$`, l)
+		}
+	}
 
 	r = clitest.Run(t, consumerperf.Run, "", "--bootstrap-server", bs, "--topic", "perf", "--messages", "320")
 	clitest.RequireOK(t, r)

@@ -179,7 +179,9 @@ func progress(stats *perfstats.Recorder, interval time.Duration, w io.Writer) (s
 			case <-done:
 				return
 			case now := <-t.C:
-				fmt.Fprintln(w, perfstats.WindowLine(stats.Rotate(now), now))
+				if win := stats.Rotate(now); win.Count > 0 { // like Kafka: no line for an empty window
+					fmt.Fprintln(w, perfstats.WindowLine(win, now))
+				}
 			}
 		}
 	}()
