@@ -1,0 +1,77 @@
+// Package cli is the `strom` command: a table of subcommands and the
+// dispatcher that runs one. Each subcommand lives in its own package with
+// the clitool.RunFunc signature, so tests run them in-process.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/strom-broker/strom/tools/cli/clitool"
+	"github.com/strom-broker/strom/tools/cli/consoleconsumer"
+	"github.com/strom-broker/strom/tools/cli/consoleproducer"
+	"github.com/strom-broker/strom/tools/cli/consumerperf"
+	"github.com/strom-broker/strom/tools/cli/e2elatency"
+	"github.com/strom-broker/strom/tools/cli/producerperf"
+	"github.com/strom-broker/strom/tools/cli/server"
+	"github.com/strom-broker/strom/tools/cli/topics"
+)
+
+// Command is one subcommand.
+type Command struct {
+	// Name is what follows `strom`.
+	Name string
+	// Summary is the one-line description in `strom --help`.
+	Summary string
+	// Run runs it.
+	Run clitool.RunFunc
+}
+
+// Commands returns every subcommand; `server` runs broker.
+func Commands(broker server.BrokerFunc) []Command {
+	return []Command{
+		{"server", "Start a broker from server.properties (kafka-server-start.sh).", server.New(broker)},
+		{"topics", "Create, list, describe, alter and delete topics (kafka-topics.sh).", topics.Run},
+		{"console-producer", "Produce stdin lines as records (kafka-console-producer.sh).", consoleproducer.Run},
+		{"console-consumer", "Print a topic's records (kafka-console-consumer.sh).", consoleconsumer.Run},
+		{"producer-perf-test", "Measure producer throughput and latency (kafka-producer-perf-test.sh).", producerperf.Run},
+		{"consumer-perf-test", "Measure consumer throughput (kafka-consumer-perf-test.sh).", consumerperf.Run},
+		{"e2e-latency", "Measure produce-to-consume latency (kafka-e2e-latency.sh).", e2elatency.Run},
+	}
+}
+
+// Main returns the `strom` entry point dispatching args[0] to cmds.
+func Main(cmds []Command) clitool.RunFunc {
+	return func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+		if len(args) == 0 {
+			usage(stderr, cmds)
+			return clitool.ExitError
+		}
+		switch args[0] {
+		case "-h", "-help", "--help", "help":
+			usage(stdout, cmds)
+			return clitool.ExitOK
+		}
+		for _, c := range cmds {
+			if c.Name == args[0] {
+				return c.Run(ctx, args[1:], stdin, stdout, stderr)
+			}
+		}
+		return clitool.Fail(stderr, fmt.Errorf("unknown command %q (see strom --help)", args[0]))
+	}
+}
+
+func usage(w io.Writer, cmds []Command) {
+	fmt.Fprintln(w, "Usage: strom COMMAND [options]   (strom COMMAND --help for its options)")
+	fmt.Fprintln(w, "\nStrom is a Kafka-compatible broker; these are its server and client tools.")
+	fmt.Fprintln(w, "\nCommands:")
+	width := 0
+	for _, c := range cmds {
+		width = max(width, len(c.Name))
+	}
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.Name, c.Summary)
+	}
+	fmt.Fprintln(w, "\nClient tools take --bootstrap-server HOST:PORT (alias --broker-list).")
+}

@@ -1,0 +1,239 @@
+// Package consoleconsumer is `strom console-consumer`
+// (kafka-console-consumer.sh): it prints a topic's records to stdout in
+// Kafka's format and reports "Processed a total of N messages" on stderr.
+//
+// Without --group it reads partitions directly (no group coordinator
+// needed); with --group it joins the group and commits offsets.
+package consoleconsumer
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strom-broker/strom/tools/cli/clitool"
+)
+
+const synopsis = `Usage: strom console-consumer --bootstrap-server HOST:PORT --topic TOPIC [options]
+
+Prints records of TOPIC to standard output until interrupted, --max-messages
+records were printed, or no record arrived for --timeout-ms.
+
+  strom console-consumer --bootstrap-server localhost:9092 --topic t --from-beginning \
+      --property print.key=true --property print.timestamp=true`
+
+// args are the parsed flags.
+type args struct {
+	bootstrap, topic, offset, group string
+	fromBeginning                   bool
+	partition, maxMessages          int
+	timeoutMs                       int64
+	props, consumerProps            clitool.StringList
+}
+
+// Run is the `console-consumer` subcommand.
+func Run(ctx context.Context, argv []string, _ io.Reader, stdout, stderr io.Writer) int {
+	var a args
+	fs := clitool.NewFlagSet("console-consumer", synopsis)
+	bs := clitool.Bootstrap(fs)
+	fs.StringVar(&a.topic, "topic", "", "REQUIRED: the topic to consume.")
+	fs.BoolVar(&a.fromBeginning, "from-beginning", false, "Start at the earliest offset instead of the latest (when there is no committed offset).")
+	fs.IntVar(&a.partition, "partition", -1, "Consume only this partition (-1: all partitions).")
+	fs.StringVar(&a.offset, "offset", "", "With --partition: start offset N, earliest or latest (default latest).")
+	fs.IntVar(&a.maxMessages, "max-messages", -1, "Exit after this many records (-1: no limit).")
+	fs.Int64Var(&a.timeoutMs, "timeout-ms", -1, "Exit when no record arrives for this many ms (-1: wait forever).")
+	fs.StringVar(&a.group, "group", "", "Consume as this consumer group and commit offsets.")
+	fs.Var(&a.props, "property", "Formatter property key=value; repeatable: print.timestamp, print.partition, print.offset, print.headers, print.key, print.value, key.separator, line.separator, headers.separator, null.literal.")
+	fs.Var(&a.consumerProps, "consumer-property", "Consumer property key=value; repeatable: client.id, fetch.max.bytes, max.partition.fetch.bytes, fetch.max.wait.ms, isolation.level.")
+	if done, code := fs.Parse(argv, stdout, stderr); done {
+		return code
+	}
+	a.bootstrap = *bs
+	out := bufio.NewWriter(stdout)
+	n, err := consume(ctx, &a, out, stderr)
+	if ferr := out.Flush(); err == nil && ferr != nil {
+		err = fmt.Errorf("writing output: %w", ferr)
+	}
+	if n >= 0 {
+		fmt.Fprintf(stderr, "Processed a total of %d messages\n", n)
+	}
+	if err != nil {
+		return clitool.Fail(stderr, err)
+	}
+	return clitool.ExitOK
+}
+
+// consume prints records until a stop condition; it returns the count (-1
+// when it failed before consuming).
+func consume(ctx context.Context, a *args, out *bufio.Writer, stderr io.Writer) (int, error) {
+	if err := clitool.Required("bootstrap-server", a.bootstrap, "topic", a.topic); err != nil {
+		return -1, err
+	}
+	f, err := NewFormatter(a.props)
+	if err != nil {
+		return -1, err
+	}
+	opts, err := a.clientOpts(stderr)
+	if err != nil {
+		return -1, err
+	}
+	cl, err := clitool.NewClient(a.bootstrap, opts...)
+	if err != nil {
+		return -1, err
+	}
+	defer cl.Close()
+
+	count := 0
+	for a.maxMessages < 0 || count < a.maxMessages {
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		if a.timeoutMs >= 0 {
+			pollCtx, cancel = context.WithTimeout(ctx, time.Duration(a.timeoutMs)*time.Millisecond)
+		}
+		fetches := cl.PollRecords(pollCtx, a.remaining(count))
+		cancel()
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			return count, nil // interrupted: report what was printed
+		}
+		if pollCtx.Err() != nil && fetches.NumRecords() == 0 {
+			return count, nil // --timeout-ms elapsed with nothing new
+		}
+		if err := fetchError(fetches); err != nil {
+			return count, err
+		}
+		for it := fetches.RecordIter(); !it.Done(); {
+			if err := f.Format(out, it.Next()); err != nil {
+				return count, fmt.Errorf("writing output: %w", err)
+			}
+			count++
+		}
+		if err := out.Flush(); err != nil {
+			return count, fmt.Errorf("writing output: %w", err)
+		}
+	}
+	if a.group != "" {
+		commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := cl.CommitUncommittedOffsets(commitCtx); err != nil {
+			return count, fmt.Errorf("committing offsets: %w", err)
+		}
+	}
+	return count, nil
+}
+
+// remaining is how many records the next poll may return (-1: any).
+func (a *args) remaining(count int) int {
+	if a.maxMessages < 0 {
+		return -1
+	}
+	return a.maxMessages - count
+}
+
+// fetchError returns the first non-retriable fetch error, ignoring the
+// context errors a timed-out poll reports.
+func fetchError(fs kgo.Fetches) error {
+	for _, e := range fs.Errors() {
+		if errors.Is(e.Err, context.DeadlineExceeded) || errors.Is(e.Err, context.Canceled) {
+			continue
+		}
+		return fmt.Errorf("fetching %s[%d]: %w", e.Topic, e.Partition, e.Err)
+	}
+	return nil
+}
+
+// clientOpts turns the flags into consumer options.
+func (a *args) clientOpts(stderr io.Writer) ([]kgo.Opt, error) {
+	if a.offset != "" && a.partition < 0 {
+		return nil, clitool.Usagef("the partition is required when offset is specified")
+	}
+	if a.offset != "" && a.fromBeginning {
+		return nil, clitool.Usagef("options --from-beginning and --offset cannot be specified together")
+	}
+	if a.group != "" && a.partition >= 0 {
+		return nil, clitool.Usagef("options --group and --partition cannot be specified together")
+	}
+	if a.maxMessages == 0 || a.maxMessages < -1 {
+		return nil, clitool.Usagef("--max-messages must be >= 1")
+	}
+	start := kgo.NewOffset().AtEnd()
+	if a.fromBeginning {
+		start = kgo.NewOffset().AtStart()
+	}
+	switch a.offset {
+	case "", "latest":
+	case "earliest":
+		start = kgo.NewOffset().AtStart()
+	default:
+		n, err := strconv.ParseInt(a.offset, 10, 64)
+		if err != nil || n < 0 {
+			return nil, clitool.Usagef("--offset %q: want a non-negative number, earliest or latest", a.offset)
+		}
+		start = kgo.NewOffset().At(n)
+	}
+	opts := []kgo.Opt{kgo.ConsumeResetOffset(start)}
+	switch {
+	case a.partition >= 0:
+		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{a.topic: {int32(a.partition): start}}))
+	case a.group != "":
+		opts = append(opts, kgo.ConsumerGroup(a.group), kgo.ConsumeTopics(a.topic))
+	default:
+		opts = append(opts, kgo.ConsumeTopics(a.topic))
+	}
+	props, err := clitool.ParseKV(a.consumerProps, "--consumer-property")
+	if err != nil {
+		return nil, err
+	}
+	more, err := consumerOpts(props, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, more...), nil
+}
+
+// consumerOpts maps the Kafka consumer properties franz-go has equivalents
+// for; unknown ones get a warning line.
+func consumerOpts(props map[string]string, warn io.Writer) ([]kgo.Opt, error) {
+	var opts []kgo.Opt
+	for k, v := range props {
+		v = strings.TrimSpace(v)
+		n, nerr := strconv.ParseInt(v, 10, 32)
+		bad := func() error { return clitool.Usagef("consumer property %s=%q: want a positive integer", k, v) }
+		switch k {
+		case "client.id":
+			opts = append(opts, kgo.ClientID(v))
+		case "fetch.max.bytes":
+			if nerr != nil || n < 1 {
+				return nil, bad()
+			}
+			opts = append(opts, kgo.FetchMaxBytes(int32(n)))
+		case "max.partition.fetch.bytes":
+			if nerr != nil || n < 1 {
+				return nil, bad()
+			}
+			opts = append(opts, kgo.FetchMaxPartitionBytes(int32(n)))
+		case "fetch.max.wait.ms":
+			if nerr != nil || n < 1 {
+				return nil, bad()
+			}
+			opts = append(opts, kgo.FetchMaxWait(time.Duration(n)*time.Millisecond))
+		case "isolation.level":
+			switch v {
+			case "read_uncommitted":
+				opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadUncommitted()))
+			case "read_committed":
+				opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+			default:
+				return nil, clitool.Usagef("consumer property isolation.level=%q: want read_uncommitted or read_committed", v)
+			}
+		default:
+			fmt.Fprintf(warn, "WARN: ignoring unknown consumer property %s\n", k)
+		}
+	}
+	return opts, nil
+}

@@ -1,0 +1,191 @@
+// Package consoleproducer is `strom console-producer`
+// (kafka-console-producer.sh): each stdin line becomes one record; with
+// parse.key=true the text before key.separator is the key. All records are
+// flushed at end of input; any failed record makes the tool exit non-zero.
+package consoleproducer
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strom-broker/strom/tools/cli/clitool"
+)
+
+const synopsis = `Usage: strom console-producer --bootstrap-server HOST:PORT --topic TOPIC [options]
+
+Reads lines from standard input and produces each as one record to TOPIC.
+
+  printf 'k1:v1\nk2:v2\n' | strom console-producer --bootstrap-server localhost:9092 --topic t \
+      --property parse.key=true --property key.separator=:`
+
+// maxLine bounds one input line (one record value).
+const maxLine = 64 << 20
+
+// readerProps are the --property keys the line reader understands.
+type readerProps struct {
+	parseKey    bool
+	separator   string
+	ignoreError bool
+}
+
+// Run is the `console-producer` subcommand.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := clitool.NewFlagSet("console-producer", synopsis)
+	bootstrap := clitool.Bootstrap(fs)
+	topic := fs.String("topic", "", "REQUIRED: the topic to produce to.")
+	var props, producerProps clitool.StringList
+	fs.Var(&props, "property", "Line reader property key=value; repeatable: parse.key (default false), key.separator (default tab), ignore.error (default false).")
+	fs.Var(&producerProps, "producer-property", "Producer property key=value; repeatable: acks, compression.type, linger.ms, batch.size, enable.idempotence, client.id, retries, ...")
+	producerConfig := fs.String("producer.config", "", "A producer properties file; --producer-property wins over it.")
+	acks := fs.String("request-required-acks", "-1", "Acknowledgements the leader must receive: 0, 1 or -1 (all).")
+	codec := fs.String("compression-codec", "none", "Compression: none, gzip, snappy, lz4 or zstd.")
+	lingerMs := fs.Int("timeout", 1000, "Linger: the longest a record waits for its batch to fill, in ms.")
+	sync := fs.Bool("sync", false, "Send each record synchronously, waiting for its acknowledgement.")
+	if done, code := fs.Parse(args, stdout, stderr); done {
+		return code
+	}
+	if err := run(ctx, runArgs{*bootstrap, *topic, props, producerProps, *producerConfig, *acks, *codec, *lingerMs, *sync}, stdin, stderr); err != nil {
+		return clitool.Fail(stderr, err)
+	}
+	return clitool.ExitOK
+}
+
+type runArgs struct {
+	bootstrap, topic            string
+	props, producerProps        []string
+	producerConfig, acks, codec string
+	lingerMs                    int
+	sync                        bool
+}
+
+func run(ctx context.Context, a runArgs, stdin io.Reader, stderr io.Writer) error {
+	if err := clitool.Required("bootstrap-server", a.bootstrap, "topic", a.topic); err != nil {
+		return err
+	}
+	rp, err := parseReaderProps(a.props)
+	if err != nil {
+		return err
+	}
+	pp := map[string]string{
+		"acks":             a.acks,
+		"compression.type": a.codec,
+		"linger.ms":        strconv.Itoa(a.lingerMs),
+	}
+	if a.sync {
+		pp["linger.ms"] = "0" // each record is awaited; lingering only adds latency
+	}
+	if a.producerConfig != "" {
+		if err := clitool.MergePropertiesFile(pp, a.producerConfig); err != nil {
+			return err
+		}
+	}
+	cli, err := clitool.ParseKV(a.producerProps, "--producer-property")
+	if err != nil {
+		return err
+	}
+	for k, v := range cli {
+		pp[k] = v
+	}
+	opts, err := clitool.ProducerOpts(pp, stderr)
+	if err != nil {
+		return err
+	}
+	cl, err := clitool.NewClient(a.bootstrap, append(opts, kgo.DefaultProduceTopic(a.topic))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+
+	var (
+		mu       sync.Mutex
+		firstErr error
+		failed   int
+	)
+	record := func(_ *kgo.Record, err error) {
+		if err == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		failed++
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	lineNo := 0
+	for sc.Scan() {
+		lineNo++
+		rec, err := rp.record(strings.TrimSuffix(sc.Text(), "\r"), lineNo)
+		if err != nil {
+			return err
+		}
+		if a.sync {
+			record(nil, cl.ProduceSync(ctx, rec).FirstErr())
+		} else {
+			cl.Produce(ctx, rec, record)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading input: %w", err)
+	}
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	if err := cl.Flush(flushCtx); err != nil {
+		return fmt.Errorf("flushing records: %w", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if firstErr != nil {
+		return fmt.Errorf("%d of %d records failed to produce to %s: %w", failed, lineNo, a.topic, firstErr)
+	}
+	return nil
+}
+
+func parseReaderProps(items []string) (readerProps, error) {
+	rp := readerProps{separator: "\t"}
+	kv, err := clitool.ParseKV(items, "--property")
+	if err != nil {
+		return rp, err
+	}
+	for k, v := range kv {
+		switch k {
+		case "parse.key":
+			rp.parseKey = strings.EqualFold(strings.TrimSpace(v), "true")
+		case "key.separator":
+			if v == "" {
+				return rp, clitool.Usagef("--property key.separator must not be empty")
+			}
+			rp.separator = v
+		case "ignore.error":
+			rp.ignoreError = strings.EqualFold(strings.TrimSpace(v), "true")
+		default:
+			return rp, clitool.Usagef("unknown --property %s (known: parse.key, key.separator, ignore.error)", k)
+		}
+	}
+	return rp, nil
+}
+
+// record turns one input line into a record.
+func (rp readerProps) record(line string, lineNo int) (*kgo.Record, error) {
+	if !rp.parseKey {
+		return &kgo.Record{Value: []byte(line)}, nil
+	}
+	key, value, ok := strings.Cut(line, rp.separator)
+	if !ok {
+		if rp.ignoreError {
+			return &kgo.Record{Value: []byte(line)}, nil
+		}
+		return nil, fmt.Errorf("no key separator found on line number %d: '%s'", lineNo, line)
+	}
+	return &kgo.Record{Key: []byte(key), Value: []byte(value)}, nil
+}

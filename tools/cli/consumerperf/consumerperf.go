@@ -1,0 +1,168 @@
+// Package consumerperf is `strom consumer-perf-test`
+// (kafka-consumer-perf-test.sh): it consumes --messages records and prints
+// Kafka's summary columns. Without --group it reads partitions directly
+// (rebalance.time.ms is then 0); with --group it joins that group.
+package consumerperf
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strom-broker/strom/tools/cli/clitool"
+	"github.com/strom-broker/strom/tools/cli/perfstats"
+)
+
+const synopsis = `Usage: strom consumer-perf-test --bootstrap-server HOST:PORT --topic TOPIC --messages N [options]
+
+Measures consumer throughput.
+
+  strom consumer-perf-test --bootstrap-server localhost:9092 --topic t --messages 100000`
+
+// Header is the first output line (Kafka's column names).
+const Header = "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec"
+
+// formatTime renders t in Kafka's default --date-format,
+// yyyy-MM-dd HH:mm:ss:SSS (Go's layouts cannot put ':' before milliseconds).
+func formatTime(t time.Time) string {
+	return fmt.Sprintf("%s:%03d", t.Format("2006-01-02 15:04:05"), t.Nanosecond()/int(time.Millisecond))
+}
+
+// Run is the `consumer-perf-test` subcommand.
+func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := clitool.NewFlagSet("consumer-perf-test", synopsis)
+	bootstrap := clitool.Bootstrap(fs)
+	topic := fs.String("topic", "", "REQUIRED: the topic to consume.")
+	messages := fs.Int64("messages", 0, "REQUIRED: the number of records to consume.")
+	group := fs.String("group", "", "Consume as this consumer group (default: no group, read partitions directly).")
+	timeoutMs := fs.Int64("timeout", 10000, "The longest wait in ms between returned records before giving up.")
+	fetchSize := fs.Int("fetch-size", 1048576, "Bytes to fetch per partition per request.")
+	fromLatest := fs.Bool("from-latest", false, "Start at the latest offset instead of the earliest.")
+	hideHeader := fs.Bool("hide-header", false, "Do not print the header line.")
+	interval := fs.Int64("reporting-interval", 5000, "Milliseconds between progress lines on stderr.")
+	var props clitool.StringList
+	fs.Var(&props, "consumer-property", "Consumer property key=value; only client.id is supported.")
+	if done, code := fs.Parse(args, stdout, stderr); done {
+		return code
+	}
+	p := params{*bootstrap, *topic, *group, *messages, time.Duration(*timeoutMs) * time.Millisecond,
+		*fetchSize, *fromLatest, *hideHeader, time.Duration(*interval) * time.Millisecond}
+	if err := p.run(ctx, props, stdout, stderr); err != nil {
+		return clitool.Fail(stderr, err)
+	}
+	return clitool.ExitOK
+}
+
+type params struct {
+	bootstrap, topic, group string
+	messages                int64
+	timeout                 time.Duration
+	fetchSize               int
+	fromLatest, hideHeader  bool
+	interval                time.Duration
+}
+
+func (p *params) run(ctx context.Context, props []string, stdout, stderr io.Writer) error {
+	if err := clitool.Required("bootstrap-server", p.bootstrap, "topic", p.topic); err != nil {
+		return err
+	}
+	switch {
+	case p.messages < 1:
+		return clitool.Usagef("--messages must be >= 1")
+	case p.timeout <= 0:
+		return clitool.Usagef("--timeout must be >= 1")
+	case p.fetchSize < 1:
+		return clitool.Usagef("--fetch-size must be >= 1")
+	case p.interval <= 0:
+		return clitool.Usagef("--reporting-interval must be >= 1")
+	}
+	kv, err := clitool.ParseKV(props, "--consumer-property")
+	if err != nil {
+		return err
+	}
+	start := kgo.NewOffset().AtStart()
+	if p.fromLatest {
+		start = kgo.NewOffset().AtEnd()
+	}
+	opts := []kgo.Opt{kgo.ConsumeTopics(p.topic), kgo.ConsumeResetOffset(start), kgo.FetchMaxPartitionBytes(int32(p.fetchSize))}
+	for k, v := range kv {
+		if k != "client.id" {
+			return clitool.Usagef("unsupported --consumer-property %s (supported: client.id)", k)
+		}
+		opts = append(opts, kgo.ClientID(v))
+	}
+
+	begin := time.Now()
+	var (
+		assignedMu sync.Mutex
+		assigned   time.Time // first assignment: ends the rebalance time
+	)
+	if p.group != "" {
+		opts = append(opts, kgo.ConsumerGroup(p.group),
+			kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+				assignedMu.Lock()
+				defer assignedMu.Unlock()
+				if assigned.IsZero() {
+					assigned = time.Now()
+				}
+			}))
+	}
+	cl, err := clitool.NewClient(p.bootstrap, opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+
+	stats := perfstats.NewRecorder(p.messages, begin)
+	lastProgress := begin
+	var consumeErr error
+	for stats.Total().Count < p.messages {
+		pollCtx, cancel := context.WithTimeout(ctx, p.timeout)
+		fetches := cl.PollRecords(pollCtx, int(p.messages-stats.Total().Count))
+		timedOut := pollCtx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if ctx.Err() != nil {
+			consumeErr = fmt.Errorf("interrupted after %d of %d messages", stats.Total().Count, p.messages)
+			break
+		}
+		if timedOut && fetches.NumRecords() == 0 {
+			consumeErr = fmt.Errorf("exiting before consuming the expected number of messages (%d of %d): timeout (%d ms) exceeded; use --timeout to increase it",
+				stats.Total().Count, p.messages, p.timeout.Milliseconds())
+			break
+		}
+		fetches.EachRecord(func(r *kgo.Record) { stats.Record(len(r.Key)+len(r.Value), 0) })
+		if now := time.Now(); now.Sub(lastProgress) >= p.interval {
+			w := stats.Total()
+			fmt.Fprintf(stderr, "%d messages (%.4f MB) consumed so far\n", w.Count, perfstats.MB(w.Bytes))
+			lastProgress = now
+		}
+	}
+	end := time.Now()
+	assignedMu.Lock()
+	rebalance := time.Duration(0)
+	if !assigned.IsZero() {
+		rebalance = assigned.Sub(begin)
+	}
+	assignedMu.Unlock()
+	if !p.hideHeader {
+		fmt.Fprintln(stdout, Header)
+	}
+	fmt.Fprintln(stdout, SummaryLine(begin, end, rebalance, stats.Total()))
+	return consumeErr
+}
+
+// SummaryLine is Kafka's result row for a run from begin to end that spent
+// rebalance joining the group.
+func SummaryLine(begin, end time.Time, rebalance time.Duration, w perfstats.Window) string {
+	elapsed := end.Sub(begin)
+	fetch := elapsed - rebalance
+	mb := perfstats.MB(w.Bytes)
+	return fmt.Sprintf("%s, %s, %.4f, %.4f, %d, %.4f, %d, %d, %.4f, %.4f",
+		formatTime(begin), formatTime(end), mb, perfstats.Rate(mb, elapsed),
+		w.Count, perfstats.Rate(float64(w.Count), elapsed), rebalance.Milliseconds(), fetch.Milliseconds(),
+		perfstats.Rate(mb, fetch), perfstats.Rate(float64(w.Count), fetch))
+}

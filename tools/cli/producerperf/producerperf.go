@@ -1,0 +1,192 @@
+// Package producerperf is `strom producer-perf-test`
+// (kafka-producer-perf-test.sh): it sends --num-records records of
+// --record-size bytes at up to --throughput records/s and prints Kafka's
+// summary line. Window lines (every --reporting-interval) go to stderr as
+// progress; the final line, and the metrics with --print-metrics, go to
+// stdout.
+package producerperf
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strom-broker/strom/tools/cli/clitool"
+	"github.com/strom-broker/strom/tools/cli/perfstats"
+)
+
+const synopsis = `Usage: strom producer-perf-test --topic TOPIC --num-records N --record-size BYTES --throughput RATE
+         (--bootstrap-server HOST:PORT | --producer-props bootstrap.servers=HOST:PORT) [options]
+
+Measures producer throughput and latency.
+
+  strom producer-perf-test --topic t --num-records 100000 --record-size 100 --throughput -1 \
+      --producer-props bootstrap.servers=localhost:9092 acks=1`
+
+// Run is the `producer-perf-test` subcommand.
+func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := clitool.NewFlagSet("producer-perf-test", synopsis)
+	bootstrap := clitool.Bootstrap(fs)
+	topic := fs.String("topic", "", "REQUIRED: the topic to produce to.")
+	numRecords := fs.Int64("num-records", 0, "REQUIRED: the number of records to send.")
+	recordSize := fs.Int("record-size", 0, "REQUIRED: the value size of each record, in bytes.")
+	throughput := fs.Float64("throughput", 0, "REQUIRED: the most records per second to send; -1 for no limit.")
+	var props clitool.StringList
+	fs.Var(&props, "producer-props", "Producer properties key=value, several after one flag or the flag repeated (bootstrap.servers, acks, linger.ms, batch.size, compression.type, ...).")
+	producerConfig := fs.String("producer.config", "", "A producer properties file; --producer-props win over it.")
+	printMetrics := fs.Bool("print-metrics", false, "Print producer metrics at the end.")
+	interval := fs.Int64("reporting-interval", 5000, "Milliseconds between progress lines on stderr.")
+	if done, code := fs.Parse(clitool.ExpandMulti(args, "producer-props"), stdout, stderr); done {
+		return code
+	}
+	p := params{
+		bootstrap: *bootstrap, topic: *topic, numRecords: *numRecords, recordSize: *recordSize,
+		throughput: *throughput, printMetrics: *printMetrics, interval: time.Duration(*interval) * time.Millisecond,
+	}
+	if err := p.run(ctx, props, *producerConfig, stdout, stderr); err != nil {
+		return clitool.Fail(stderr, err)
+	}
+	return clitool.ExitOK
+}
+
+// params are the validated flags.
+type params struct {
+	bootstrap, topic string
+	numRecords       int64
+	recordSize       int
+	throughput       float64
+	printMetrics     bool
+	interval         time.Duration
+}
+
+func (p *params) run(ctx context.Context, props []string, producerConfig string, stdout, stderr io.Writer) error {
+	pp := map[string]string{}
+	if producerConfig != "" {
+		if err := clitool.MergePropertiesFile(pp, producerConfig); err != nil {
+			return fmt.Errorf("producer.config: %w", err)
+		}
+	}
+	kv, err := clitool.ParseKV(props, "--producer-props")
+	if err != nil {
+		return err
+	}
+	for k, v := range kv {
+		pp[k] = v
+	}
+	if p.bootstrap == "" {
+		p.bootstrap = pp["bootstrap.servers"]
+	}
+	switch {
+	case p.topic == "":
+		return clitool.Usagef("missing required option --topic")
+	case p.numRecords < 1:
+		return clitool.Usagef("--num-records must be >= 1")
+	case p.recordSize < 0:
+		return clitool.Usagef("--record-size must be >= 0")
+	case p.throughput == 0:
+		return clitool.Usagef("--throughput must be positive, or -1 for no limit")
+	case p.bootstrap == "":
+		return clitool.Usagef("missing required option --bootstrap-server (or --producer-props bootstrap.servers=...)")
+	case p.interval <= 0:
+		return clitool.Usagef("--reporting-interval must be >= 1")
+	}
+	opts, err := clitool.ProducerOpts(pp, stderr)
+	if err != nil {
+		return err
+	}
+	m := &metrics{}
+	cl, err := clitool.NewClient(p.bootstrap, append(opts, kgo.DefaultProduceTopic(p.topic), kgo.WithHooks(m))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+
+	// Kafka's payload: random upper-case letters, one buffer for every record.
+	payload := make([]byte, p.recordSize)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range payload {
+		payload[i] = byte('A' + rng.IntN(26))
+	}
+
+	start := time.Now()
+	stats := perfstats.NewRecorder(p.numRecords, start)
+	throttle := perfstats.NewThrottler(p.throughput, start)
+	var (
+		errMu    sync.Mutex
+		firstErr error
+		failed   int64
+	)
+	stopProgress := progress(stats, p.interval, stderr)
+	defer stopProgress()
+	for i := int64(0); i < p.numRecords; i++ {
+		if d := throttle.Wait(i, time.Now()); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		sent := time.Now()
+		cl.Produce(ctx, &kgo.Record{Value: payload}, func(r *kgo.Record, err error) {
+			if err != nil {
+				errMu.Lock()
+				failed++
+				if firstErr == nil {
+					firstErr = err
+				}
+				errMu.Unlock()
+				return
+			}
+			stats.Record(len(r.Value), time.Since(sent))
+		})
+	}
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	if err := cl.Flush(flushCtx); err != nil {
+		return fmt.Errorf("flushing records: %w", err)
+	}
+	stopProgress()
+	fmt.Fprintln(stdout, stats.TotalLine(time.Now()))
+	if p.printMetrics {
+		m.print(stdout, stats.Total())
+	}
+	errMu.Lock()
+	defer errMu.Unlock()
+	if firstErr != nil {
+		return fmt.Errorf("%d of %d records failed: %w", failed, p.numRecords, firstErr)
+	}
+	return nil
+}
+
+// progress prints a window line to w every interval until stopped; stop is
+// idempotent and waits for the printer to exit.
+func progress(stats *perfstats.Recorder, interval time.Duration, w io.Writer) (stop func()) {
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				if win := stats.Rotate(now); win.Count > 0 { // like Kafka: no line for an empty window
+					fmt.Fprintln(w, perfstats.WindowLine(win, now))
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done); <-exited })
+	}
+}

@@ -1,0 +1,68 @@
+// Package server is `strom server` (kafka-server-start.sh): it loads
+// server.properties, applies --override key=value flags, fills Kafka's
+// defaults, validates, and hands the Config to the broker.
+//
+// The broker is injected (BrokerFunc) so this package does not depend on
+// the broker assembly; cmd/strom passes the real one.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/strom-broker/strom/tools/cli/clitool"
+	"github.com/strom-broker/strom/tools/config"
+)
+
+const synopsis = `Usage: strom server [server.properties] [--override key=value ...]
+
+Starts a broker. Without a file every key takes Kafka's default (embedded
+single-broker mode, PLAINTEXT://:9092, log.dirs=/tmp/strom-logs).
+--override wins over the file. Stops on SIGINT/SIGTERM.
+
+  strom server config/server.properties --override broker.id=1 --override listeners=PLAINTEXT://:9093`
+
+// BrokerFunc runs a broker with cfg until ctx is cancelled, then shuts it
+// down and returns; a non-nil error means it failed.
+type BrokerFunc func(ctx context.Context, cfg *config.Config) error
+
+// ErrNotAssembled is what NotAssembled returns.
+var ErrNotAssembled = errors.New("broker not assembled yet")
+
+// NotAssembled is the BrokerFunc to use until the broker exists.
+func NotAssembled(context.Context, *config.Config) error { return ErrNotAssembled }
+
+// New returns the `server` subcommand running broker.
+func New(broker BrokerFunc) clitool.RunFunc {
+	return func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+		path := ""
+		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+			path, args = args[0], args[1:]
+		}
+		fs := clitool.NewFlagSet("server", synopsis)
+		var overrides clitool.StringList
+		fs.Var(&overrides, "override", "A config key=value taking precedence over the file; repeatable.")
+		if done, code := fs.Parse(args, stdout, stderr); done {
+			return code
+		}
+		if fs.NArg() > 0 {
+			return clitool.Fail(stderr, clitool.Usagef("unexpected argument %q (the properties file comes first)", fs.Arg(0)))
+		}
+		cfg, err := config.Load(path, overrides)
+		if err != nil {
+			return clitool.Fail(stderr, err)
+		}
+		log := slog.New(slog.NewTextHandler(stderr, nil))
+		if ignored := cfg.Ignored(); len(ignored) > 0 {
+			log.Warn("config keys accepted for compatibility but ignored", "keys", strings.Join(ignored, ","))
+		}
+		if err := broker(ctx, cfg); err != nil {
+			return clitool.Fail(stderr, fmt.Errorf("server: %w", err))
+		}
+		return clitool.ExitOK
+	}
+}

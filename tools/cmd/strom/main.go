@@ -1,0 +1,28 @@
+// Command strom is the Strom broker and its Kafka-style tools:
+// `strom server`, `strom topics`, `strom console-producer`, ... (see
+// `strom --help` and tools/README.md).
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/strom-broker/strom/tools/cli"
+	"github.com/strom-broker/strom/tools/cli/server"
+	"github.com/strom-broker/strom/tools/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(cli.Commands(runBroker))(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// runBroker is the seam where the assembled broker plugs in: once
+// tools/broker exists, its body becomes `return broker.Run(ctx, cfg)`.
+func runBroker(ctx context.Context, cfg *config.Config) error {
+	return server.NotAssembled(ctx, cfg)
+}
