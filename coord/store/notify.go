@@ -63,8 +63,9 @@ type Event struct {
 // Lock order: a Store may call Publish while holding its own lock; Notifier
 // takes n.mu and then each Subscription's mu, and never calls out.
 type Notifier struct {
-	mu   sync.Mutex
-	subs map[*Subscription]struct{}
+	mu     sync.Mutex
+	subs   map[*Subscription]struct{}
+	closed bool // set by CloseAll; later subscriptions start closed
 }
 
 // NewNotifier returns a Notifier with no subscriptions.
@@ -73,11 +74,18 @@ func NewNotifier() *Notifier {
 }
 
 // Subscribe registers a subscription for the given kinds (all if none).
+// After CloseAll it returns an already closed subscription.
 func (n *Notifier) Subscribe(kinds ...EventKind) *Subscription {
 	s := &Subscription{n: n, kinds: slices.Clone(kinds), ready: make(chan struct{}, 1)}
 	n.mu.Lock()
-	n.subs[s] = struct{}{}
+	closed := n.closed
+	if !closed {
+		n.subs[s] = struct{}{}
+	}
 	n.mu.Unlock()
+	if closed {
+		s.markClosed()
+	}
 	return s
 }
 
@@ -90,11 +98,13 @@ func (n *Notifier) Publish(ev Event) {
 	}
 }
 
-// CloseAll closes every subscription (used when the Store closes).
+// CloseAll closes every subscription, present and future (used when the
+// Store closes).
 func (n *Notifier) CloseAll() {
 	n.mu.Lock()
 	subs := n.subs
 	n.subs = make(map[*Subscription]struct{})
+	n.closed = true
 	n.mu.Unlock()
 	for s := range subs {
 		s.markClosed()

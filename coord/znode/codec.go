@@ -266,7 +266,12 @@ func encodeReplicaMap(m map[int32][]int32) map[string][]int32 {
 	return out
 }
 
+// decodeReplicaMap parses a partition-keyed map; empty decodes as nil so that
+// values round-trip through the store unchanged.
 func decodeReplicaMap(m map[string][]int32) (map[int32][]int32, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
 	out := make(map[int32][]int32, len(m))
 	for k, r := range m {
 		p, err := strconv.ParseInt(k, 10, 32)
