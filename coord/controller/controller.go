@@ -1,0 +1,662 @@
+// Package controller is Kafka's controller logic over any store.Store: topic
+// creation (name rules, replica assignment, initial partition state), adding
+// partitions, topic deletion, config changes, and leader election when
+// brokers come and go. The same code runs in single-broker mode (embedded
+// store, the broker is always the controller) and in a cluster (ZooKeeper
+// store, one broker wins /controller).
+//
+// It is a deterministic state machine: every method runs to completion on
+// the calling goroutine, reads the store, computes the next partition states
+// with the pure functions of election.go and writes them by compare-and-set.
+// There are no background goroutines; the broker drives it (call Elect at
+// start-up and whenever the controller changes, OnBrokerGone / Reconcile
+// when the broker set changes; see Run for a ready-made loop).
+//
+// Operations are serialised by one mutex, like Kafka's single controller
+// event thread. Admin operations (CreateTopic, CreatePartitions, DeleteTopic)
+// and elections need this broker to be the active controller and fail with
+// ErrNotController otherwise, as Kafka answers NOT_CONTROLLER; reads
+// (Replicas) and AlterTopicConfig work on any broker.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/strom-broker/strom/coord/store"
+)
+
+// UncleanLeaderElectionConfig is the topic config (and broker default) that
+// allows electing a leader from outside the ISR.
+const UncleanLeaderElectionConfig = "unclean.leader.election.enable"
+
+// maxCASAttempts bounds re-read-and-retry loops on version conflicts.
+const maxCASAttempts = 16
+
+// Options configure a Controller. Zero values select Kafka's defaults.
+type Options struct {
+	// DefaultPartitions is num.partitions, used when a request says -1.
+	// Default 1.
+	DefaultPartitions int32
+	// DefaultReplicationFactor is default.replication.factor, used when a
+	// request says -1. Default 1.
+	DefaultReplicationFactor int16
+	// UncleanLeaderElection is the broker's
+	// unclean.leader.election.enable; a topic's config overrides it.
+	UncleanLeaderElection bool
+	// ValidateTopicConfig, if set, checks a topic's config overrides
+	// (the engine knows the keys). Its error is wrapped with
+	// ErrInvalidConfig.
+	ValidateTopicConfig func(topic string, configs map[string]string) error
+	// Rand returns a uniform int in [0, n); it picks Kafka's random
+	// assignment start. Default math/rand/v2.IntN. Inject a fixed function
+	// for deterministic assignments.
+	Rand func(n int) int
+	// Logger receives one line per operator-worthy event (unclean or
+	// failed elections, controller changes). Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports every invalid option at once.
+func (o Options) Validate() error {
+	var errs []error
+	if o.DefaultPartitions < 0 {
+		errs = append(errs, fmt.Errorf("controller: num.partitions %d < 1", o.DefaultPartitions))
+	}
+	if o.DefaultReplicationFactor < 0 {
+		errs = append(errs, fmt.Errorf("controller: default.replication.factor %d < 1", o.DefaultReplicationFactor))
+	}
+	return errors.Join(errs...)
+}
+
+func (o Options) withDefaults() Options {
+	if o.DefaultPartitions == 0 {
+		o.DefaultPartitions = 1
+	}
+	if o.DefaultReplicationFactor == 0 {
+		o.DefaultReplicationFactor = 1
+	}
+	if o.Rand == nil {
+		o.Rand = rand.IntN
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Controller runs Kafka's controller logic for one broker.
+type Controller struct {
+	store    store.Store
+	brokerID int32
+	opts     Options
+
+	mu     sync.Mutex // serialises every operation
+	active bool       // this broker won /controller with epoch
+	epoch  int32
+}
+
+// New returns the controller logic for broker brokerID. It is not active
+// until Elect succeeds.
+func New(s store.Store, brokerID int32, opts Options) (*Controller, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	return &Controller{store: s, brokerID: brokerID, opts: opts.withDefaults()}, nil
+}
+
+// Elect tries to make this broker the controller. On success (or if it
+// already is) it reconciles every partition (Kafka's controller fail-over)
+// and returns true; if another broker is controller it returns false.
+func (c *Controller) Elect(ctx context.Context) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.active {
+		if err := c.checkActive(ctx); err != nil && !errors.Is(err, ErrNotController) {
+			return false, err
+		}
+	}
+	if !c.active {
+		epoch, err := c.store.TryBecomeController(ctx, c.brokerID)
+		if errors.Is(err, store.ErrControllerExists) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("controller: elect broker %d: %w", c.brokerID, err)
+		}
+		c.active, c.epoch = true, epoch
+		c.opts.Logger.Info("became controller", "broker", c.brokerID, "epoch", epoch)
+	}
+	live, err := c.liveBrokers(ctx, -1)
+	if err != nil {
+		return true, err
+	}
+	return true, c.reconcile(ctx, live)
+}
+
+// Run drives c until ctx ends or the store closes: it calls Elect now and
+// after every change of the broker set or the controller, so this broker
+// takes over when the controller goes away and, while it is controller,
+// re-elects leaders when brokers leave or return. Errors are logged and
+// retried at the next change.
+func (c *Controller) Run(ctx context.Context) error {
+	sub := c.store.Subscribe(store.EventBrokers, store.EventController)
+	defer sub.Close()
+	for {
+		if _, err := c.Elect(ctx); err != nil && ctx.Err() == nil {
+			c.opts.Logger.Error("controller step failed", "broker", c.brokerID, "err", err)
+		}
+		select {
+		case _, ok := <-sub.Ready():
+			if !ok {
+				return store.ErrClosed
+			}
+			sub.Drain()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Resign gives up control (orderly shutdown).
+func (c *Controller) Resign(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.active {
+		return nil
+	}
+	c.active = false
+	if err := c.store.ResignController(ctx, c.brokerID); err != nil && !errors.Is(err, store.ErrNotController) {
+		return fmt.Errorf("controller: resign: %w", err)
+	}
+	return nil
+}
+
+// Active reports whether this broker is the controller, and its epoch.
+func (c *Controller) Active() (bool, int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.active, c.epoch
+}
+
+// checkActive confirms with the store that this broker still holds control
+// (a ZooKeeper session loss can take it away) and steps down if not.
+// REQUIRES: c.mu is held.
+func (c *Controller) checkActive(ctx context.Context) error {
+	if !c.active {
+		return fmt.Errorf("controller: broker %d: %w", c.brokerID, ErrNotController)
+	}
+	cur, err := c.store.Controller(ctx)
+	if err != nil && !errors.Is(err, store.ErrNoController) {
+		return fmt.Errorf("controller: %w", err)
+	}
+	if err != nil || cur.BrokerID != c.brokerID || cur.Epoch != c.epoch {
+		c.active = false
+		c.opts.Logger.Warn("lost controllership", "broker", c.brokerID, "epoch", c.epoch)
+		return fmt.Errorf("controller: broker %d lost control: %w", c.brokerID, ErrNotController)
+	}
+	return nil
+}
+
+// liveBrokers returns the registered brokers except exclude (-1: none).
+func (c *Controller) liveBrokers(ctx context.Context, exclude int32) (map[int32]bool, error) {
+	bs, err := c.store.Brokers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("controller: brokers: %w", err)
+	}
+	live := make(map[int32]bool, len(bs))
+	for _, b := range bs {
+		if b.ID != exclude {
+			live[b.ID] = true
+		}
+	}
+	return live, nil
+}
+
+// TopicSpec is one topic of a CreateTopics request.
+type TopicSpec struct {
+	Name string
+	// NumPartitions and ReplicationFactor: -1 selects the defaults. Both
+	// must be -1 when Assignment is given.
+	NumPartitions     int32
+	ReplicationFactor int16
+	// Assignment, if non-empty, is the explicit partition -> replicas map.
+	Assignment map[int32][]int32
+	// Configs are the topic's config overrides.
+	Configs map[string]string
+}
+
+// CreateTopic validates spec, assigns replicas and, unless validateOnly,
+// stores the topic and its initial partition states. It returns the
+// assignment (with the new topic id unless validateOnly).
+//
+// Checks, in Kafka's order: name (ErrInvalidTopicName), existence
+// (ErrTopicExists), '.'/'_' collision (ErrTopicNameCollision), counts
+// (ErrInvalidRequest, ErrInvalidPartitions, ErrInvalidReplicationFactor,
+// ErrInvalidReplicaAssignment), configs (ErrInvalidConfig).
+func (c *Controller) CreateTopic(ctx context.Context, spec TopicSpec, validateOnly bool) (store.TopicAssignment, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.checkActive(ctx); err != nil {
+		return store.TopicAssignment{}, err
+	}
+	a, err := c.planTopic(ctx, spec)
+	if err != nil {
+		return store.TopicAssignment{}, fmt.Errorf("controller: create topic %q: %w", spec.Name, err)
+	}
+	if validateOnly {
+		return a, nil
+	}
+	if a.ID, err = store.NewUUID(); err != nil {
+		return store.TopicAssignment{}, err
+	}
+	if err := c.store.CreateTopic(ctx, a, spec.Configs); err != nil {
+		return store.TopicAssignment{}, fmt.Errorf("controller: create topic %q: %w", spec.Name, err)
+	}
+	live, err := c.liveBrokers(ctx, -1)
+	if err != nil {
+		return a, err
+	}
+	return a, c.reconcileTopic(ctx, a, live)
+}
+
+// planTopic validates spec and computes its assignment.
+// REQUIRES: c.mu is held.
+func (c *Controller) planTopic(ctx context.Context, spec TopicSpec) (store.TopicAssignment, error) {
+	if err := ValidateTopicName(spec.Name); err != nil {
+		return store.TopicAssignment{}, err
+	}
+	existing, err := c.store.Topics(ctx)
+	if err != nil {
+		return store.TopicAssignment{}, err
+	}
+	if slices.Contains(existing, spec.Name) {
+		return store.TopicAssignment{}, ErrTopicExists
+	}
+	if err := checkCollision(spec.Name, existing); err != nil {
+		return store.TopicAssignment{}, err
+	}
+	live, err := c.liveBrokers(ctx, -1)
+	if err != nil {
+		return store.TopicAssignment{}, err
+	}
+	a := store.TopicAssignment{Name: spec.Name}
+	if len(spec.Assignment) > 0 {
+		if spec.NumPartitions != -1 || spec.ReplicationFactor != -1 {
+			return store.TopicAssignment{}, fmt.Errorf("both an assignment and partition count %d / replication factor %d: %w",
+				spec.NumPartitions, spec.ReplicationFactor, ErrInvalidRequest)
+		}
+		if err := validateAssignment(spec.Assignment, 0, 0, live); err != nil {
+			return store.TopicAssignment{}, err
+		}
+		a.Partitions = store.TopicAssignment{Partitions: spec.Assignment}.Clone().Partitions
+	} else {
+		n, rf := spec.NumPartitions, spec.ReplicationFactor
+		if n == -1 {
+			n = c.opts.DefaultPartitions
+		}
+		if rf == -1 {
+			rf = c.opts.DefaultReplicationFactor
+		}
+		if n < 1 {
+			return store.TopicAssignment{}, fmt.Errorf("%d partitions: %w", n, ErrInvalidPartitions)
+		}
+		if rf < 1 || int(rf) > len(live) {
+			return store.TopicAssignment{}, fmt.Errorf("replication factor %d, live brokers %d: %w", rf, len(live), ErrInvalidReplicationFactor)
+		}
+		nb := len(live)
+		a.Partitions = AssignReplicas(slices.Collect(maps.Keys(live)), n, int(rf), c.opts.Rand(nb), c.opts.Rand(nb), 0)
+	}
+	if v := c.opts.ValidateTopicConfig; v != nil {
+		if err := v(spec.Name, spec.Configs); err != nil {
+			return store.TopicAssignment{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+	}
+	return a, nil
+}
+
+// CreatePartitions grows topic to total partitions (Kafka only increases).
+// assignment, if non-nil, gives the replicas of each new partition in order;
+// otherwise they are assigned like Kafka does, continuing from partition 0's
+// first replica. It returns the new assignment (unchanged if validateOnly).
+func (c *Controller) CreatePartitions(ctx context.Context, topic string, total int32, assignment [][]int32, validateOnly bool) (store.TopicAssignment, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.checkActive(ctx); err != nil {
+		return store.TopicAssignment{}, err
+	}
+	wrap := func(err error) error { return fmt.Errorf("controller: create partitions of %q: %w", topic, err) }
+	for attempt := 0; ; attempt++ {
+		a, err := c.store.Topic(ctx, topic)
+		if err != nil {
+			return store.TopicAssignment{}, wrap(err)
+		}
+		marked, err := c.store.TopicsMarkedForDeletion(ctx)
+		if err != nil {
+			return store.TopicAssignment{}, wrap(err)
+		}
+		if slices.Contains(marked, topic) {
+			return store.TopicAssignment{}, wrap(ErrTopicMarkedForDeletion)
+		}
+		cur := a.NumPartitions()
+		if total <= cur {
+			return store.TopicAssignment{}, wrap(fmt.Errorf("topic has %d partitions, %d is not an increase: %w", cur, total, ErrInvalidPartitions))
+		}
+		live, err := c.liveBrokers(ctx, -1)
+		if err != nil {
+			return store.TopicAssignment{}, wrap(err)
+		}
+		rf := len(a.Partitions[0])
+		var added map[int32][]int32
+		if assignment != nil {
+			if int32(len(assignment)) != total-cur {
+				return store.TopicAssignment{}, wrap(fmt.Errorf("adding %d partitions with %d assignments: %w",
+					total-cur, len(assignment), ErrInvalidReplicaAssignment))
+			}
+			added = make(map[int32][]int32, len(assignment))
+			for i, r := range assignment {
+				added[cur+int32(i)] = slices.Clone(r)
+			}
+			if err := validateAssignment(added, cur, rf, live); err != nil {
+				return store.TopicAssignment{}, wrap(err)
+			}
+		} else {
+			if rf > len(live) {
+				return store.TopicAssignment{}, wrap(fmt.Errorf("replication factor %d, live brokers %d: %w", rf, len(live), ErrInvalidReplicationFactor))
+			}
+			sorted := slices.Sorted(maps.Keys(live))
+			start := slices.Index(sorted, a.Partitions[0][0])
+			if start < 0 {
+				start = c.opts.Rand(len(sorted))
+			}
+			added = AssignReplicas(sorted, total-cur, rf, start, c.opts.Rand(len(sorted)), cur)
+		}
+		next := a.Clone()
+		maps.Copy(next.Partitions, added)
+		if validateOnly {
+			return next, nil
+		}
+		v, err := c.store.SetAssignment(ctx, next, a.Version)
+		if errors.Is(err, store.ErrBadVersion) && attempt < maxCASAttempts {
+			continue
+		}
+		if err != nil {
+			return store.TopicAssignment{}, wrap(err)
+		}
+		next.Version = v
+		return next, c.reconcileTopic(ctx, next, live)
+	}
+}
+
+// DeleteTopic deletes a topic: it records the request
+// (/admin/delete_topics) and then removes the topic's metadata. Brokers
+// delete their logs when they see the topic gone (an EventTopic whose topic
+// no longer exists). A request left by a crash in between is finished by the
+// next Reconcile.
+func (c *Controller) DeleteTopic(ctx context.Context, name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.checkActive(ctx); err != nil {
+		return err
+	}
+	if err := c.store.MarkTopicForDeletion(ctx, name); err != nil {
+		return fmt.Errorf("controller: delete topic %q: %w", name, err)
+	}
+	if err := c.store.DeleteTopic(ctx, name); err != nil {
+		return fmt.Errorf("controller: delete topic %q: %w", name, err)
+	}
+	return nil
+}
+
+// AlterTopicConfig validates and (unless validateOnly) replaces a topic's
+// config overrides. Any broker may call it.
+func (c *Controller) AlterTopicConfig(ctx context.Context, topic string, configs map[string]string, validateOnly bool) error {
+	if _, err := c.store.Topic(ctx, topic); err != nil {
+		return fmt.Errorf("controller: alter config of %q: %w", topic, err)
+	}
+	if v := c.opts.ValidateTopicConfig; v != nil {
+		if err := v(topic, configs); err != nil {
+			return fmt.Errorf("controller: alter config of %q: %w: %w", topic, ErrInvalidConfig, err)
+		}
+	}
+	if validateOnly {
+		return nil
+	}
+	if err := c.store.SetTopicConfig(ctx, topic, configs); err != nil {
+		return fmt.Errorf("controller: alter config of %q: %w", topic, err)
+	}
+	return nil
+}
+
+// Reconcile brings every partition in line with the registered brokers:
+// finishes pending deletions, gives new partitions their first state, moves
+// leadership off dead brokers, drops dead brokers from ISRs and brings
+// offline partitions back when an ISR member returns. Call it when brokers
+// join.
+func (c *Controller) Reconcile(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.checkActive(ctx); err != nil {
+		return err
+	}
+	live, err := c.liveBrokers(ctx, -1)
+	if err != nil {
+		return err
+	}
+	return c.reconcile(ctx, live)
+}
+
+// OnBrokerGone reacts to the loss of broker id: it is treated as dead even
+// if its registration has not expired yet. Every partition it led gets a
+// new leader from the ISR (never outside it unless unclean election is
+// enabled), every ISR it was in shrinks, each change bumping the leader
+// epoch.
+func (c *Controller) OnBrokerGone(ctx context.Context, id int32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.checkActive(ctx); err != nil {
+		return err
+	}
+	live, err := c.liveBrokers(ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.reconcile(ctx, live)
+}
+
+// reconcile applies the election rules to every partition.
+// REQUIRES: c.mu is held and c is active.
+func (c *Controller) reconcile(ctx context.Context, live map[int32]bool) error {
+	marked, err := c.store.TopicsMarkedForDeletion(ctx)
+	if err != nil {
+		return fmt.Errorf("controller: reconcile: %w", err)
+	}
+	for _, t := range marked {
+		if err := c.store.DeleteTopic(ctx, t); err != nil && !errors.Is(err, store.ErrUnknownTopic) {
+			return fmt.Errorf("controller: finish deleting %q: %w", t, err)
+		}
+	}
+	topics, err := c.store.Topics(ctx)
+	if err != nil {
+		return fmt.Errorf("controller: reconcile: %w", err)
+	}
+	var errs []error
+	for _, name := range topics {
+		a, err := c.store.Topic(ctx, name)
+		if errors.Is(err, store.ErrUnknownTopic) {
+			continue // deleted meanwhile
+		}
+		if err == nil {
+			err = c.reconcileTopic(ctx, a, live)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// reconcileTopic applies the election rules to one topic's partitions.
+// REQUIRES: c.mu is held and c is active.
+func (c *Controller) reconcileTopic(ctx context.Context, a store.TopicAssignment, live map[int32]bool) error {
+	unclean, err := c.uncleanAllowed(ctx, a.Name)
+	if err != nil {
+		return err
+	}
+	isLive := func(id int32) bool { return live[id] }
+	for _, p := range slices.Sorted(maps.Keys(a.Partitions)) {
+		tp := store.TopicPartition{Topic: a.Name, Partition: p}
+		if err := c.reconcilePartition(ctx, tp, a.Partitions[p], isLive, unclean); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reconcilePartition computes and CAS-writes one partition's next state,
+// re-reading on conflict.
+// REQUIRES: c.mu is held and c is active.
+func (c *Controller) reconcilePartition(ctx context.Context, tp store.TopicPartition, replicas []int32, live func(int32) bool, unclean bool) error {
+	for range maxCASAttempts {
+		cur, err := c.store.PartitionState(ctx, tp)
+		switch {
+		case errors.Is(err, store.ErrNoPartitionState):
+			st, ok := initialState(replicas, live, c.epoch)
+			if !ok {
+				c.opts.Logger.Warn("new partition has no live replica; left without leader",
+					"partition", tp.String(), "replicas", replicas)
+				return nil
+			}
+			_, err = c.store.SetPartitionState(ctx, tp, st, store.NewVersion)
+		case errors.Is(err, store.ErrUnknownTopic):
+			return nil // deleted meanwhile
+		case err != nil:
+			return fmt.Errorf("controller: partition %s: %w", tp, err)
+		default:
+			next, election, changed := nextState(replicas, cur, live, unclean, c.epoch)
+			if !changed {
+				return nil
+			}
+			if _, err = c.store.SetPartitionState(ctx, tp, next, cur.Version); err == nil {
+				c.logElection(tp, cur, next, election)
+			}
+		}
+		if !errors.Is(err, store.ErrBadVersion) {
+			if err != nil {
+				return fmt.Errorf("controller: partition %s: %w", tp, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("controller: partition %s: %d conflicting writes: %w", tp, maxCASAttempts, store.ErrBadVersion)
+}
+
+func (c *Controller) logElection(tp store.TopicPartition, cur, next store.PartitionState, e Election) {
+	switch e {
+	case ElectionUnclean:
+		c.opts.Logger.Warn("unclean leader election; records only the old ISR had may be lost",
+			"partition", tp.String(), "leader", next.Leader, "old_isr", cur.ISR, "leader_epoch", next.LeaderEpoch)
+	case ElectionOffline:
+		c.opts.Logger.Warn("partition offline: no live in-sync replica",
+			"partition", tp.String(), "isr", next.ISR, "leader_epoch", next.LeaderEpoch)
+	case ElectionClean:
+		c.opts.Logger.Info("leader elected", "partition", tp.String(), "leader", next.Leader,
+			"isr", next.ISR, "leader_epoch", next.LeaderEpoch)
+	}
+}
+
+// uncleanAllowed resolves unclean.leader.election.enable for a topic.
+func (c *Controller) uncleanAllowed(ctx context.Context, topic string) (bool, error) {
+	cfg, err := c.store.TopicConfig(ctx, topic)
+	if err != nil {
+		return false, fmt.Errorf("controller: config of %q: %w", topic, err)
+	}
+	if v, ok := cfg[UncleanLeaderElectionConfig]; ok {
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b, nil
+		}
+	}
+	return c.opts.UncleanLeaderElection, nil
+}
+
+// Role is a broker's role for one partition.
+type Role uint8
+
+// Roles.
+const (
+	// RoleFollower: the broker is a replica but not the leader (including
+	// partitions with no leader; see Replica.State.Leader).
+	RoleFollower Role = iota
+	// RoleLeader: the broker leads the partition.
+	RoleLeader
+)
+
+// String names the role.
+func (r Role) String() string {
+	if r == RoleLeader {
+		return "leader"
+	}
+	return "follower"
+}
+
+// Replica is one partition a broker hosts, with its current state.
+type Replica struct {
+	Partition store.TopicPartition
+	TopicID   store.UUID
+	// Replicas is the partition's assignment, preferred leader first.
+	Replicas []int32
+	State    store.PartitionState
+	Role     Role
+}
+
+// Replicas returns the partitions assigned to brokerID that have a state,
+// sorted by topic and partition: the broker leads those with Role
+// RoleLeader and follows the rest. Any broker may call it.
+func (c *Controller) Replicas(ctx context.Context, brokerID int32) ([]Replica, error) {
+	return ReplicasOf(ctx, c.store, brokerID)
+}
+
+// ReplicasOf is Controller.Replicas without a Controller.
+func ReplicasOf(ctx context.Context, s store.Store, brokerID int32) ([]Replica, error) {
+	topics, err := s.Topics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("controller: replicas of %d: %w", brokerID, err)
+	}
+	var out []Replica
+	for _, name := range topics {
+		a, err := s.Topic(ctx, name)
+		if errors.Is(err, store.ErrUnknownTopic) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("controller: replicas of %d: %w", brokerID, err)
+		}
+		states, err := s.PartitionStates(ctx, name)
+		if errors.Is(err, store.ErrUnknownTopic) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("controller: replicas of %d: %w", brokerID, err)
+		}
+		for _, p := range slices.Sorted(maps.Keys(a.Partitions)) {
+			st, ok := states[p]
+			if !ok || !slices.Contains(a.Partitions[p], brokerID) {
+				continue
+			}
+			r := Replica{Partition: store.TopicPartition{Topic: name, Partition: p}, TopicID: a.ID,
+				Replicas: slices.Clone(a.Partitions[p]), State: st, Role: RoleFollower}
+			if st.Leader == brokerID {
+				r.Role = RoleLeader
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,571 @@
+// Package embedded is the in-process Store for single-broker mode: the whole
+// metadata tree in memory, its persistent part saved to one file in the data
+// directory (DefaultFileName) after every change, crash-safely. It needs no
+// other process and behaves like the ZooKeeper Store with one session: the
+// ephemeral records (broker registrations, the controller) live only as long
+// as the Store.
+//
+// Invariants (under Store.mu):
+//   - s.state is exactly what the metadata file holds: a write is applied to
+//     a copy, the copy is saved, and only then does it replace s.state, so a
+//     failed save changes nothing.
+//   - every partition in s.state.topics[t].partitions is in t's assignment.
+//   - events are published after the change they describe is visible.
+//
+// Safe for concurrent use; every method takes s.mu for its whole duration,
+// and publishes under it (lock order: Store.mu, then store.Notifier).
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/strom-broker/strom/coord/store"
+)
+
+// DefaultFileName is the metadata file's name inside the first log dir.
+const DefaultFileName = "strom-metadata.json"
+
+// Store is the embedded store.Store.
+type Store struct {
+	path     string
+	notifier *store.Notifier
+
+	mu         sync.Mutex
+	closed     bool
+	state      *state                     // durable; see invariants
+	brokers    map[int32]store.BrokerInfo // ephemeral
+	controller *store.ControllerInfo      // ephemeral; nil = none
+}
+
+var _ store.Store = (*Store)(nil)
+
+// state is the durable metadata.
+type state struct {
+	clusterID       string
+	controllerEpoch int32
+	pidBlock        *store.ProducerIDBlock
+	pidBlockVersion int32
+	topics          map[string]*topicState
+}
+
+type topicState struct {
+	assignment        store.TopicAssignment
+	config            map[string]string
+	configVersion     int32
+	partitions        map[int32]store.PartitionState
+	markedForDeletion bool
+}
+
+func newState() *state { return &state{topics: make(map[string]*topicState)} }
+
+func (st *state) clone() *state {
+	c := *st
+	if st.pidBlock != nil {
+		b := *st.pidBlock
+		c.pidBlock = &b
+	}
+	c.topics = make(map[string]*topicState, len(st.topics))
+	for n, t := range st.topics {
+		tc := *t
+		tc.assignment = t.assignment.Clone()
+		tc.config = store.CloneConfigs(t.config)
+		tc.partitions = make(map[int32]store.PartitionState, len(t.partitions))
+		for p, ps := range t.partitions {
+			tc.partitions[p] = ps.Clone()
+		}
+		c.topics[n] = &tc
+	}
+	return &c
+}
+
+// Open loads (or, if absent, starts) the metadata file at path. A file that
+// does not decode fails with an error wrapping store.ErrCorrupt.
+func Open(path string) (*Store, error) {
+	st, err := readSnapshot(path)
+	if err != nil {
+		return nil, err
+	}
+	// Leftovers of a save interrupted by a crash.
+	if tmps, _ := filepath.Glob(path + ".tmp-*"); len(tmps) > 0 {
+		for _, t := range tmps {
+			_ = os.Remove(t)
+		}
+	}
+	return &Store{
+		path:     path,
+		notifier: store.NewNotifier(),
+		state:    st,
+		brokers:  make(map[int32]store.BrokerInfo),
+	}, nil
+}
+
+// Path returns the metadata file's path.
+func (s *Store) Path() string { return s.path }
+
+// lock takes s.mu and checks the store is open and ctx is live. On success
+// the caller must unlock.
+func (s *Store) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return store.ErrClosed
+	}
+	return nil
+}
+
+// update applies fn to a copy of the durable state, saves the copy and, if
+// that worked, installs it and publishes fn's events.
+// REQUIRES: s.mu is held.
+func (s *Store) update(fn func(st *state) ([]store.Event, error)) error {
+	next := s.state.clone()
+	events, err := fn(next)
+	if err != nil {
+		return err
+	}
+	data, err := encodeSnapshot(next)
+	if err != nil {
+		return fmt.Errorf("embedded: encode metadata: %w", err)
+	}
+	if err := writeFileAtomic(s.path, data); err != nil {
+		return fmt.Errorf("embedded: save metadata %s: %w", s.path, err)
+	}
+	s.state = next
+	for _, ev := range events {
+		s.notifier.Publish(ev)
+	}
+	return nil
+}
+
+// GetOrCreateClusterID implements store.Store.
+func (s *Store) GetOrCreateClusterID(ctx context.Context, candidate string) (string, error) {
+	if err := s.lock(ctx); err != nil {
+		return "", err
+	}
+	defer s.mu.Unlock()
+	if s.state.clusterID != "" {
+		return s.state.clusterID, nil
+	}
+	if candidate == "" {
+		return "", fmt.Errorf("embedded: empty cluster id: %w", store.ErrInvalidArgument)
+	}
+	err := s.update(func(st *state) ([]store.Event, error) {
+		st.clusterID = candidate
+		return nil, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return candidate, nil
+}
+
+// RegisterBroker implements store.Store.
+func (s *Store) RegisterBroker(ctx context.Context, b store.BrokerInfo) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if _, ok := s.brokers[b.ID]; ok {
+		return fmt.Errorf("embedded: register broker %d: %w", b.ID, store.ErrBrokerExists)
+	}
+	s.brokers[b.ID] = b.Clone()
+	s.notifier.Publish(store.Event{Kind: store.EventBrokers})
+	return nil
+}
+
+// UnregisterBroker implements store.Store. If the broker was the
+// controller, control is released too (its session ended).
+func (s *Store) UnregisterBroker(ctx context.Context, id int32) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if _, ok := s.brokers[id]; !ok {
+		return fmt.Errorf("embedded: unregister broker %d: %w", id, store.ErrUnknownBroker)
+	}
+	delete(s.brokers, id)
+	s.notifier.Publish(store.Event{Kind: store.EventBrokers})
+	if s.controller != nil && s.controller.BrokerID == id {
+		s.controller = nil
+		s.notifier.Publish(store.Event{Kind: store.EventController})
+	}
+	return nil
+}
+
+// Broker implements store.Store.
+func (s *Store) Broker(ctx context.Context, id int32) (store.BrokerInfo, error) {
+	if err := s.lock(ctx); err != nil {
+		return store.BrokerInfo{}, err
+	}
+	defer s.mu.Unlock()
+	b, ok := s.brokers[id]
+	if !ok {
+		return store.BrokerInfo{}, fmt.Errorf("embedded: broker %d: %w", id, store.ErrUnknownBroker)
+	}
+	return b.Clone(), nil
+}
+
+// Brokers implements store.Store.
+func (s *Store) Brokers(ctx context.Context) ([]store.BrokerInfo, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	out := make([]store.BrokerInfo, 0, len(s.brokers))
+	for _, id := range slices.Sorted(maps.Keys(s.brokers)) {
+		out = append(out, s.brokers[id].Clone())
+	}
+	return out, nil
+}
+
+// TryBecomeController implements store.Store.
+func (s *Store) TryBecomeController(ctx context.Context, brokerID int32) (int32, error) {
+	if err := s.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	if s.controller != nil {
+		return 0, fmt.Errorf("embedded: broker %d cannot become controller, broker %d is: %w",
+			brokerID, s.controller.BrokerID, store.ErrControllerExists)
+	}
+	var epoch int32
+	err := s.update(func(st *state) ([]store.Event, error) {
+		st.controllerEpoch++
+		epoch = st.controllerEpoch
+		return []store.Event{{Kind: store.EventController}}, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.controller = &store.ControllerInfo{BrokerID: brokerID, Epoch: epoch}
+	return epoch, nil
+}
+
+// Controller implements store.Store.
+func (s *Store) Controller(ctx context.Context) (store.ControllerInfo, error) {
+	if err := s.lock(ctx); err != nil {
+		return store.ControllerInfo{}, err
+	}
+	defer s.mu.Unlock()
+	if s.controller == nil {
+		return store.ControllerInfo{}, fmt.Errorf("embedded: %w", store.ErrNoController)
+	}
+	return *s.controller, nil
+}
+
+// ResignController implements store.Store.
+func (s *Store) ResignController(ctx context.Context, brokerID int32) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if s.controller == nil || s.controller.BrokerID != brokerID {
+		return fmt.Errorf("embedded: broker %d resign: %w", brokerID, store.ErrNotController)
+	}
+	s.controller = nil
+	s.notifier.Publish(store.Event{Kind: store.EventController})
+	return nil
+}
+
+// checkTopicName rejects names that would not map onto a znode path. The
+// controller applies Kafka's full naming rules.
+func checkTopicName(name string) error {
+	if name == "" || strings.Contains(name, "/") || name == "." || name == ".." {
+		return fmt.Errorf("embedded: topic name %q: %w", name, store.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// topic returns the named topic. REQUIRES: s.mu is held.
+func (st *state) topic(name string) (*topicState, error) {
+	t, ok := st.topics[name]
+	if !ok {
+		return nil, fmt.Errorf("embedded: topic %q: %w", name, store.ErrUnknownTopic)
+	}
+	return t, nil
+}
+
+// CreateTopic implements store.Store.
+func (s *Store) CreateTopic(ctx context.Context, a store.TopicAssignment, configs map[string]string) error {
+	if err := checkTopicName(a.Name); err != nil {
+		return err
+	}
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	return s.update(func(st *state) ([]store.Event, error) {
+		if _, ok := st.topics[a.Name]; ok {
+			return nil, fmt.Errorf("embedded: create topic %q: %w", a.Name, store.ErrTopicExists)
+		}
+		a = a.Clone()
+		a.Version = 0
+		st.topics[a.Name] = &topicState{
+			assignment: a,
+			config:     store.CloneConfigs(configs),
+			partitions: make(map[int32]store.PartitionState),
+		}
+		return []store.Event{{Kind: store.EventTopic, Topic: a.Name}}, nil
+	})
+}
+
+// Topic implements store.Store.
+func (s *Store) Topic(ctx context.Context, name string) (store.TopicAssignment, error) {
+	if err := s.lock(ctx); err != nil {
+		return store.TopicAssignment{}, err
+	}
+	defer s.mu.Unlock()
+	t, err := s.state.topic(name)
+	if err != nil {
+		return store.TopicAssignment{}, err
+	}
+	return t.assignment.Clone(), nil
+}
+
+// Topics implements store.Store.
+func (s *Store) Topics(ctx context.Context) ([]string, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.state.topics)), nil
+}
+
+// SetAssignment implements store.Store.
+func (s *Store) SetAssignment(ctx context.Context, a store.TopicAssignment, expectedVersion int32) (int32, error) {
+	if err := s.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	var version int32
+	err := s.update(func(st *state) ([]store.Event, error) {
+		t, err := st.topic(a.Name)
+		if err != nil {
+			return nil, err
+		}
+		if t.assignment.Version != expectedVersion {
+			return nil, fmt.Errorf("embedded: set assignment of %q at version %d, stored %d: %w",
+				a.Name, expectedVersion, t.assignment.Version, store.ErrBadVersion)
+		}
+		version = expectedVersion + 1
+		t.assignment = a.Clone()
+		t.assignment.Version = version
+		// Keep the invariant: no state for a partition that left the
+		// assignment.
+		for p := range t.partitions {
+			if _, ok := a.Partitions[p]; !ok {
+				delete(t.partitions, p)
+			}
+		}
+		return []store.Event{{Kind: store.EventTopic, Topic: a.Name}}, nil
+	})
+	return version, err
+}
+
+// MarkTopicForDeletion implements store.Store.
+func (s *Store) MarkTopicForDeletion(ctx context.Context, name string) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	t, err := s.state.topic(name)
+	if err != nil {
+		return err
+	}
+	if t.markedForDeletion {
+		return nil
+	}
+	return s.update(func(st *state) ([]store.Event, error) {
+		st.topics[name].markedForDeletion = true
+		return []store.Event{{Kind: store.EventTopicDeletion, Topic: name}}, nil
+	})
+}
+
+// TopicsMarkedForDeletion implements store.Store.
+func (s *Store) TopicsMarkedForDeletion(ctx context.Context) ([]string, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(s.state.topics)) {
+		if s.state.topics[name].markedForDeletion {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+// DeleteTopic implements store.Store.
+func (s *Store) DeleteTopic(ctx context.Context, name string) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	return s.update(func(st *state) ([]store.Event, error) {
+		t, err := st.topic(name)
+		if err != nil {
+			return nil, err
+		}
+		delete(st.topics, name)
+		events := []store.Event{{Kind: store.EventTopic, Topic: name}}
+		if t.markedForDeletion {
+			events = append(events, store.Event{Kind: store.EventTopicDeletion, Topic: name})
+		}
+		return events, nil
+	})
+}
+
+// PartitionState implements store.Store.
+func (s *Store) PartitionState(ctx context.Context, tp store.TopicPartition) (store.PartitionState, error) {
+	if err := s.lock(ctx); err != nil {
+		return store.PartitionState{}, err
+	}
+	defer s.mu.Unlock()
+	t, err := s.state.topic(tp.Topic)
+	if err != nil {
+		return store.PartitionState{}, err
+	}
+	ps, ok := t.partitions[tp.Partition]
+	if !ok {
+		return store.PartitionState{}, fmt.Errorf("embedded: partition %s: %w", tp, store.ErrNoPartitionState)
+	}
+	return ps.Clone(), nil
+}
+
+// PartitionStates implements store.Store.
+func (s *Store) PartitionStates(ctx context.Context, topic string) (map[int32]store.PartitionState, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	t, err := s.state.topic(topic)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int32]store.PartitionState, len(t.partitions))
+	for p, ps := range t.partitions {
+		out[p] = ps.Clone()
+	}
+	return out, nil
+}
+
+// SetPartitionState implements store.Store.
+func (s *Store) SetPartitionState(ctx context.Context, tp store.TopicPartition, ps store.PartitionState, expectedVersion int32) (int32, error) {
+	if err := s.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	var version int32
+	err := s.update(func(st *state) ([]store.Event, error) {
+		t, err := st.topic(tp.Topic)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := t.assignment.Partitions[tp.Partition]; !ok {
+			return nil, fmt.Errorf("embedded: partition %s: %w", tp, store.ErrUnknownPartition)
+		}
+		cur, exists := t.partitions[tp.Partition]
+		switch {
+		case expectedVersion == store.NewVersion && exists:
+			return nil, fmt.Errorf("embedded: create state of %s: exists at version %d: %w", tp, cur.Version, store.ErrBadVersion)
+		case expectedVersion != store.NewVersion && !exists:
+			return nil, fmt.Errorf("embedded: set state of %s at version %d: %w", tp, expectedVersion, store.ErrNoPartitionState)
+		case exists && cur.Version != expectedVersion:
+			return nil, fmt.Errorf("embedded: set state of %s at version %d, stored %d: %w", tp, expectedVersion, cur.Version, store.ErrBadVersion)
+		}
+		version = expectedVersion + 1 // NewVersion (-1) + 1 = 0
+		ps = ps.Clone()
+		ps.Version = version
+		t.partitions[tp.Partition] = ps
+		return []store.Event{{Kind: store.EventPartitionState, Topic: tp.Topic, Partition: tp.Partition}}, nil
+	})
+	return version, err
+}
+
+// TopicConfig implements store.Store.
+func (s *Store) TopicConfig(ctx context.Context, topic string) (map[string]string, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	t, err := s.state.topic(topic)
+	if err != nil {
+		return nil, err
+	}
+	return store.CloneConfigs(t.config), nil
+}
+
+// SetTopicConfig implements store.Store.
+func (s *Store) SetTopicConfig(ctx context.Context, topic string, configs map[string]string) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	return s.update(func(st *state) ([]store.Event, error) {
+		t, err := st.topic(topic)
+		if err != nil {
+			return nil, err
+		}
+		t.config = store.CloneConfigs(configs)
+		t.configVersion++
+		return []store.Event{{Kind: store.EventTopicConfig, Topic: topic}}, nil
+	})
+}
+
+// AllocateProducerIDBlock implements store.Store. The first block starts at
+// 0, like Kafka's.
+func (s *Store) AllocateProducerIDBlock(ctx context.Context, brokerID int32, size int64) (store.ProducerIDBlock, error) {
+	if size <= 0 {
+		return store.ProducerIDBlock{}, fmt.Errorf("embedded: producer id block size %d: %w", size, store.ErrInvalidArgument)
+	}
+	if err := s.lock(ctx); err != nil {
+		return store.ProducerIDBlock{}, err
+	}
+	defer s.mu.Unlock()
+	var b store.ProducerIDBlock
+	err := s.update(func(st *state) ([]store.Event, error) {
+		var start int64
+		if st.pidBlock != nil {
+			start = st.pidBlock.End + 1
+			st.pidBlockVersion++
+		}
+		if start < 0 || start > math.MaxInt64-size+1 {
+			return nil, fmt.Errorf("embedded: producer ids exhausted: %w", store.ErrInvalidArgument)
+		}
+		b = store.ProducerIDBlock{BrokerID: brokerID, Start: start, End: start + size - 1}
+		st.pidBlock = &b
+		return nil, nil
+	})
+	return b, err
+}
+
+// Subscribe implements store.Store.
+func (s *Store) Subscribe(kinds ...store.EventKind) *store.Subscription {
+	return s.notifier.Subscribe(kinds...)
+}
+
+// Close implements store.Store: it drops the ephemeral records and closes
+// every subscription. The file is already up to date.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.brokers = nil
+	s.controller = nil
+	s.notifier.CloseAll()
+	return nil
+}

@@ -1,0 +1,61 @@
+// Package znode is Kafka's ZooKeeper layout: the znode paths and the JSON
+// each znode holds, byte-for-byte in the format Kafka (2.7 - 3.x, ZooKeeper
+// mode) writes, so a Strom cluster's ZooKeeper can be read with Kafka's
+// tools and vice versa. The ZooKeeper Store maps onto these directly; the
+// embedded store persists the same encodings in its metadata file.
+//
+// Decoders accept every version Kafka has written (broker registrations v1-v5,
+// topic assignments v1-v2) and ignore unknown fields; failures wrap
+// store.ErrCorrupt.
+//
+// The paths and JSON field names are part of Kafka's on-ZooKeeper format and
+// must not be changed.
+package znode
+
+import (
+	"strconv"
+
+	"github.com/strom-broker/strom/coord/store"
+)
+
+// Fixed paths.
+const (
+	ClusterIDPath       = "/cluster/id"
+	BrokerIDsPath       = "/brokers/ids"
+	TopicsPath          = "/brokers/topics"
+	ControllerPath      = "/controller"
+	ControllerEpochPath = "/controller_epoch"
+	TopicConfigsPath    = "/config/topics"
+	DeleteTopicsPath    = "/admin/delete_topics"
+	ProducerIDBlockPath = "/latest_producer_id_block"
+)
+
+// PersistentPaths are the parent znodes Kafka creates at startup, parents
+// before children.
+var PersistentPaths = []string{
+	"/brokers", BrokerIDsPath, TopicsPath, "/config", TopicConfigsPath,
+	"/admin", DeleteTopicsPath, "/cluster",
+}
+
+// BrokerPath is /brokers/ids/<id>.
+func BrokerPath(id int32) string { return BrokerIDsPath + "/" + strconv.Itoa(int(id)) }
+
+// TopicPath is /brokers/topics/<topic>.
+func TopicPath(topic string) string { return TopicsPath + "/" + topic }
+
+// PartitionsPath is /brokers/topics/<topic>/partitions.
+func PartitionsPath(topic string) string { return TopicPath(topic) + "/partitions" }
+
+// PartitionPath is /brokers/topics/<topic>/partitions/<p>.
+func PartitionPath(tp store.TopicPartition) string {
+	return PartitionsPath(tp.Topic) + "/" + strconv.Itoa(int(tp.Partition))
+}
+
+// PartitionStatePath is /brokers/topics/<topic>/partitions/<p>/state.
+func PartitionStatePath(tp store.TopicPartition) string { return PartitionPath(tp) + "/state" }
+
+// TopicConfigPath is /config/topics/<topic>.
+func TopicConfigPath(topic string) string { return TopicConfigsPath + "/" + topic }
+
+// DeleteTopicPath is /admin/delete_topics/<topic>.
+func DeleteTopicPath(topic string) string { return DeleteTopicsPath + "/" + topic }
