@@ -36,9 +36,9 @@ func (s *Segment) Translate(offset int64) (pos int64, h record.Header, ok bool, 
 // at start: whole batches only, ending before the batch containing
 // maxOffset (exclusive bound, e.g. the high watermark), and within maxBytes
 // unless the first batch alone is larger (then exactly that batch, so a
-// consumer always makes progress). It returns start when nothing is
-// readable.
-func (s *Segment) ReadBoundary(start int64, maxBytes int, maxOffset int64) (int64, error) {
+// consumer always makes progress) when minOne is set. It returns start when
+// nothing is readable.
+func (s *Segment) ReadBoundary(start int64, maxBytes int, maxOffset int64, minOne bool) (int64, error) {
 	end := s.size.Load()
 	if maxOffset < s.next.Load() {
 		p, _, ok, err := s.Translate(maxOffset)
@@ -63,7 +63,7 @@ func (s *Segment) ReadBoundary(start int64, maxBytes int, maxOffset int64) (int6
 			return start, err
 		}
 		if pos+int64(h.Size()) > limit {
-			if pos == start {
+			if pos == start && minOne {
 				pos += int64(h.Size())
 			}
 			break
@@ -74,27 +74,26 @@ func (s *Segment) ReadBoundary(start int64, maxBytes int, maxOffset int64) (int6
 }
 
 // FindOffsetByTimestamp returns the first offset whose record timestamp is
-// >= ts. For compressed batches (never decompressed here) it returns the
-// base offset of the first batch whose maxTimestamp >= ts. ok is false when
-// no record in the segment qualifies.
-func (s *Segment) FindOffsetByTimestamp(ts int64) (int64, bool, error) {
+// >= ts, and that timestamp. For compressed batches (never decompressed
+// here) and LogAppendTime batches it returns the base offset and
+// maxTimestamp of the first batch whose maxTimestamp >= ts. ok is false
+// when no record in the segment qualifies.
+func (s *Segment) FindOffsetByTimestamp(ts int64) (offset, timestamp int64, ok bool, err error) {
 	var pos int64
 	if rel, ok := s.tidx.lookupBefore(ts); ok {
 		pos = s.idx.lookup(rel)
 	}
 	var (
-		found  int64
-		ok     bool
 		buf    []byte
 		r      record.Record
 		errHit = errors.New("hit")
 	)
-	err := s.ScanHeaders(pos, func(h record.Header, pos int64) error {
+	err = s.ScanHeaders(pos, func(h record.Header, pos int64) error {
 		if h.MaxTimestamp < ts {
 			return nil
 		}
 		if h.Compression() != record.CompressionNone || h.TimestampType() == record.LogAppendTime {
-			found, ok = h.BaseOffset, true
+			offset, timestamp, ok = h.BaseOffset, h.MaxTimestamp, true
 			return errHit
 		}
 		var err error
@@ -107,16 +106,16 @@ func (s *Segment) FindOffsetByTimestamp(ts int64) (int64, bool, error) {
 		}
 		for it.Next(&r) {
 			if r.Timestamp(h) >= ts {
-				found, ok = r.Offset(h), true
+				offset, timestamp, ok = r.Offset(h), r.Timestamp(h), true
 				return errHit
 			}
 		}
 		return it.Err()
 	})
 	if err != nil && err != errHit {
-		return 0, false, err
+		return 0, 0, false, err
 	}
-	return found, ok, nil
+	return offset, timestamp, ok, nil
 }
 
 // TruncateTo removes every batch that holds offset or a later one and
@@ -148,11 +147,14 @@ func (s *Segment) TruncateTo(offset int64) (int64, error) {
 }
 
 // lifecycle counts readers pinning a segment and runs the close/delete once
-// the owner retired it and the last reader left.
+// the owner retired it and the last reader left. Readers are counted in two
+// generations so WaitForReaders waits only for readers that pinned before
+// it was called and cannot be starved by a stream of new ones.
 type lifecycle struct {
 	mu      sync.Mutex
 	cond    sync.Cond
-	readers int
+	readers [2]int
+	gen     int
 	retired bool
 	done    bool
 	onLast  func()
@@ -160,26 +162,29 @@ type lifecycle struct {
 
 func (l *lifecycle) init() { l.cond.L = &l.mu }
 
+// Pin is a reader's hold on a segment, returned by Acquire.
+type Pin struct{ gen int }
+
 // Acquire pins the segment for a reader; it fails once the segment is
 // retired (the reader should reload the segment list).
-func (s *Segment) Acquire() bool {
+func (s *Segment) Acquire() (Pin, bool) {
 	s.life.mu.Lock()
 	defer s.life.mu.Unlock()
 	if s.life.retired {
-		return false
+		return Pin{}, false
 	}
-	s.life.readers++
-	return true
+	s.life.readers[s.life.gen]++
+	return Pin{s.life.gen}, true
 }
 
 // Release unpins a segment pinned by Acquire.
-func (s *Segment) Release() {
+func (s *Segment) Release(p Pin) {
 	s.life.mu.Lock()
-	s.life.readers--
+	s.life.readers[p.gen]--
 	var run func()
-	if s.life.readers == 0 {
+	if s.life.readers[p.gen] == 0 {
 		s.life.cond.Broadcast()
-		if s.life.retired && !s.life.done {
+		if s.life.retired && !s.life.done && s.life.readers[0]+s.life.readers[1] == 0 {
 			s.life.done, run = true, s.life.onLast
 		}
 	}
@@ -189,10 +194,13 @@ func (s *Segment) Release() {
 	}
 }
 
-// WaitForReaders blocks until no reader pins the segment.
+// WaitForReaders blocks until every reader that pinned the segment before
+// the call has released it. REQUIRES: the writer lock (one caller at a time).
 func (s *Segment) WaitForReaders() {
 	s.life.mu.Lock()
-	for s.life.readers > 0 {
+	old := s.life.gen
+	s.life.gen ^= 1
+	for s.life.readers[old] > 0 {
 		s.life.cond.Wait()
 	}
 	s.life.mu.Unlock()
@@ -229,7 +237,7 @@ func (s *Segment) Retire(remove bool, onErr func(error)) error {
 	s.life.mu.Lock()
 	s.life.retired = true
 	s.life.onLast = last
-	run := s.life.readers == 0 && !s.life.done
+	run := s.life.readers[0]+s.life.readers[1] == 0 && !s.life.done
 	if run {
 		s.life.done = true
 	}

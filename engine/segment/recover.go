@@ -13,7 +13,7 @@ const recoverChunk = 4 << 20
 // recover rescans the .log from the start, validating every batch, rebuilds
 // both indexes, and truncates the file at the first invalid byte. It returns
 // how many bytes were cut.
-func (s *Segment) recover(logSize int64, scratch *[]byte) (int64, error) {
+func (s *Segment) recover(logSize int64, scratch *[]byte, onBatch func(record.Header)) (int64, error) {
 	s.idx.ix.reset()
 	s.tidx.ix.reset()
 	if err := s.Activate(); err != nil {
@@ -84,6 +84,9 @@ func (s *Segment) recover(logSize int64, scratch *[]byte) (int64, error) {
 		}
 		if err := s.index(&h, pos); err != nil {
 			return 0, err
+		}
+		if onBatch != nil {
+			onBatch(h)
 		}
 		next = h.NextOffset()
 		pos += size

@@ -193,6 +193,9 @@ type OpenOptions struct {
 	Recover bool
 	// Scratch is a reusable read buffer for recovery (grown as needed).
 	Scratch *[]byte
+	// OnBatch, if set, sees the header of every batch a recovery scan keeps
+	// (to rebuild the leader-epoch cache and producer state).
+	OnBatch func(h record.Header)
 }
 
 // OpenResult tells the caller what Open had to do.
@@ -243,7 +246,7 @@ func Open(dir string, base int64, cfg Config, opts OpenOptions) (*Segment, OpenR
 		if opts.Scratch == nil {
 			opts.Scratch = &scratch
 		}
-		if res.TruncatedBytes, err = s.recover(st.Size(), opts.Scratch); err != nil {
+		if res.TruncatedBytes, err = s.recover(st.Size(), opts.Scratch, opts.OnBatch); err != nil {
 			s.closeFiles(false)
 			return nil, res, err
 		}
