@@ -59,23 +59,11 @@ func FormatEpochs(entries []EpochEntry) ([]byte, error) {
 // ReadEpochs parses the leader-epoch checkpoint at path. A missing file
 // reads as no entries with no error.
 func ReadEpochs(path string) ([]EpochEntry, error) {
-	data, err := readOptional(path)
-	if err != nil {
-		return nil, err
-	}
-	e, err := ParseEpochs(data)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	return e, nil
+	return readParsed(path, ParseEpochs)
 }
 
 // WriteEpochs replaces the leader-epoch checkpoint at path crash-safely
 // (WriteFileAtomic).
 func WriteEpochs(path string, entries []EpochEntry) error {
-	data, err := FormatEpochs(entries)
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	return WriteFileAtomic(path, data, 0o644)
+	return writeFormatted(path, entries, FormatEpochs)
 }

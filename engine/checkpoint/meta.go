@@ -146,9 +146,5 @@ func ReadMeta(path string) (MetaProperties, error) {
 // WriteMeta replaces the meta.properties at path crash-safely
 // (WriteFileAtomic).
 func WriteMeta(path string, m MetaProperties) error {
-	data, err := FormatMeta(m)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return WriteFileAtomic(path, data, 0o644)
+	return writeFormatted(path, m, FormatMeta)
 }

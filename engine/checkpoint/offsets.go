@@ -118,34 +118,33 @@ func Format(offsets Offsets) ([]byte, error) {
 // Read parses the offset checkpoint at path. A missing file reads as empty
 // Offsets with no error, as in Kafka.
 func Read(path string) (Offsets, error) {
-	data, err := readOptional(path)
-	if err != nil {
-		return nil, err
-	}
-	o, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	return o, nil
+	return readParsed(path, Parse)
 }
 
 // Write replaces the offset checkpoint at path crash-safely (WriteFileAtomic).
 func Write(path string, offsets Offsets) error {
-	data, err := Format(offsets)
+	return writeFormatted(path, offsets, Format)
+}
+
+// readParsed reads path with parse, treating a missing file as empty input.
+func readParsed[T any](path string, parse func([]byte) (T, error)) (T, error) {
+	var zero T
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return zero, fmt.Errorf("checkpoint: read %s: %w", path, err)
+	}
+	v, err := parse(data)
+	if err != nil {
+		return zero, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return v, nil
+}
+
+// writeFormatted encodes v with format and writes it with WriteFileAtomic.
+func writeFormatted[T any](path string, v T, format func(T) ([]byte, error)) error {
+	data, err := format(v)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	return WriteFileAtomic(path, data, 0o644)
-}
-
-// readOptional reads path, treating a missing file as empty.
-func readOptional(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: read %s: %w", path, err)
-	}
-	return data, nil
 }
