@@ -278,8 +278,12 @@ func (s *Segment) loadTrusted(logSize int64) error {
 	if ts, rel, ok := s.tidx.last(); ok {
 		s.maxTS, s.maxTSRel = ts, rel
 	}
+	if s.idx.ix.entries() > 0 && s.tidx.ix.entries() == 0 {
+		return fmt.Errorf("%w: offset index has entries, time index none", errIndexInvalid)
+	}
 	next := s.base
 	pos := start
+	var since int64 // replays Append's indexing rule over the tail
 	for pos < logSize {
 		h, err := s.headerAt(pos, logSize)
 		if err != nil {
@@ -288,6 +292,10 @@ func (s *Segment) loadTrusted(logSize int64) error {
 		if h.BaseOffset < next || !s.CanHold(h.LastOffset()) {
 			return fmt.Errorf("%w: batch at %d has offset %d, expected >= %d", ErrCorruptLog, pos, h.BaseOffset, next)
 		}
+		if since > int64(s.cfg.IndexIntervalBytes) {
+			return fmt.Errorf("%w: no index entry for the batch at %d", errIndexInvalid, pos)
+		}
+		since += int64(h.Size())
 		s.observe(h)
 		next = h.NextOffset()
 		pos += int64(h.Size())
@@ -302,7 +310,7 @@ func (s *Segment) loadTrusted(logSize int64) error {
 		}
 		s.firstTS = first.MaxTimestamp
 	}
-	s.bytesSinceIndex = logSize - start
+	s.bytesSinceIndex = since
 	s.size.Store(logSize)
 	s.next.Store(next)
 	return nil
