@@ -30,10 +30,11 @@ func logStart(p *partition) int64      { return p.log.LogStartOffset() }
 // writeEach writes the named checkpoint in every dir with value(p) for each
 // partition the dir holds.
 func (m *Manager) writeEach(name string, value func(*partition) int64) error {
-	parts, err := m.snapshot()
+	parts, err := m.beginSnapshot()
 	if err != nil {
 		return err
 	}
+	defer m.ops.Done()
 	return writeOffsetFiles(m.dirs, parts, name, value)
 }
 
@@ -57,12 +58,12 @@ func writeOffsetFiles(dirs []*logDir, parts []*partition, name string, value fun
 }
 
 // writeDirCheckpoints rewrites one dir's recovery-point and log-start
-// checkpoints from the partitions it holds now.
+// checkpoints from the partitions it holds now. REQUIRES: an operation
+// registered with begin (so Close has not closed the logs yet).
 func (m *Manager) writeDirCheckpoints(d *logDir) error {
-	parts, err := m.snapshot()
-	if err != nil {
-		return err
-	}
+	m.mu.Lock()
+	parts := m.partitionsLocked()
+	m.mu.Unlock()
 	dirs := []*logDir{d}
 	return errors.Join(
 		writeOffsetFiles(dirs, parts, checkpoint.RecoveryPointFile, recoveryPoint),
@@ -76,10 +77,11 @@ func (m *Manager) writeDirCheckpoints(d *logDir) error {
 // replication layer owns the values and calls this periodically and at
 // shutdown.
 func (m *Manager) WriteHighWatermarks(hws map[TopicPartition]int64) error {
-	parts, err := m.snapshot()
+	parts, err := m.beginSnapshot()
 	if err != nil {
 		return err
 	}
+	defer m.ops.Done()
 	var present []*partition
 	for _, p := range parts {
 		if _, ok := hws[p.tp]; ok {

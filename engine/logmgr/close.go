@@ -9,7 +9,8 @@ import (
 	"github.com/strom-broker/strom/engine/partlog"
 )
 
-// Close shuts the manager down cleanly: it stops the background loops and
+// Close shuts the manager down cleanly: it stops the background loops,
+// waits for operations in flight (Delete, checkpoint writes, a Clean), stops
 // the deleter (dirs still queued are removed by the next Open), flushes and
 // closes every log, writes the offset checkpoints, writes the
 // clean-shutdown marker in each dir whose logs all closed without error,
@@ -22,15 +23,15 @@ func (m *Manager) Close() error {
 		return ErrClosed
 	}
 	m.mu.closed = true
-	parts := make([]*partition, 0, len(m.mu.logs))
-	for _, p := range m.mu.logs {
-		parts = append(parts, p)
-	}
 	m.mu.Unlock()
 
 	close(m.stop)
 	m.loops.Wait()
+	m.ops.Wait() // in-flight Deletes, checkpoint writes, ... finish first
 	m.del.stopAndWait()
+	m.mu.Lock()
+	parts := m.partitionsLocked()
+	m.mu.Unlock()
 
 	failed := m.closeLogs(parts)
 	var errs []error

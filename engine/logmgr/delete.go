@@ -33,7 +33,9 @@ func (m *Manager) Delete(topic string, partition int32) error {
 	}
 	delete(m.mu.logs, tp)
 	m.mu.deleting[tp] = true
+	m.ops.Add(1)
 	m.mu.Unlock()
+	defer m.ops.Done()
 	defer func() {
 		m.mu.Lock()
 		delete(m.mu.deleting, tp)

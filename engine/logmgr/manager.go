@@ -41,6 +41,9 @@ type Manager struct {
 	del   deleter
 	stop  chan struct{} // closed by Close to end the background loops
 	loops sync.WaitGroup
+	// ops counts public operations in flight; Close waits for them before
+	// it closes the logs. Add happens under mu while !mu.closed only.
+	ops sync.WaitGroup
 }
 
 // partition is one open log and where it lives.
@@ -407,16 +410,34 @@ func (m *Manager) DirOf(topic string, partition int32) (string, bool) {
 	return p.dir.path, true
 }
 
-// snapshot returns the open partitions, or ErrClosed.
-func (m *Manager) snapshot() ([]*partition, error) {
+// begin registers a public operation that Close must wait for; it fails
+// with ErrClosed once Close has started. Call m.ops.Done when finished.
+func (m *Manager) begin() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mu.closed {
+		return ErrClosed
+	}
+	m.ops.Add(1)
+	return nil
+}
+
+// beginSnapshot is begin plus the open partitions at that moment.
+func (m *Manager) beginSnapshot() ([]*partition, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.mu.closed {
 		return nil, ErrClosed
 	}
+	m.ops.Add(1)
+	return m.partitionsLocked(), nil
+}
+
+// REQUIRES: m.mu is held.
+func (m *Manager) partitionsLocked() []*partition {
 	out := make([]*partition, 0, len(m.mu.logs))
 	for _, p := range m.mu.logs {
 		out = append(out, p)
 	}
-	return out, nil
+	return out
 }

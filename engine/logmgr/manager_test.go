@@ -637,3 +637,38 @@ func TestConcurrentUse(t *testing.T) {
 	m.WaitForDeletions()
 	assert.Equal(t, parts, m.Partitions(), "what was open at Close is what reopens")
 }
+
+func TestCloseGoesOnPastErrors(t *testing.T) {
+	e := newEnv(t, 2)
+	m := e.open(t)
+	var logs []*partlog.Log
+	for p := range int32(4) {
+		l := create(t, m, "t", p)
+		appendN(t, l, 1, 1000)
+		logs = append(logs, l)
+	}
+	// A directory where WriteFileAtomic wants its temporary file makes the
+	// checkpoint write in dir 0 fail.
+	blocker := filepath.Join(e.cfg.LogDirs[0], checkpoint.RecoveryPointFile+checkpoint.TmpSuffix)
+	require.NoError(t, os.Mkdir(blocker, 0o755))
+
+	err := m.Close()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), checkpoint.RecoveryPointFile)
+	assert.False(t, exists(filepath.Join(e.cfg.LogDirs[0], CleanShutdownFile)), "failed dir is not marked clean")
+	assert.True(t, exists(filepath.Join(e.cfg.LogDirs[1], CleanShutdownFile)), "the other dir still closed cleanly")
+
+	// Every log was closed and every lock released despite the error.
+	for _, l := range logs {
+		_, err := l.Append(makeBatch(1, 1, "late"), 0)
+		assert.ErrorIs(t, err, partlog.ErrClosed)
+	}
+	require.NoError(t, os.Remove(blocker))
+	m = e.open(t)
+	defer func() { require.NoError(t, m.Close()) }()
+	assert.Len(t, m.Partitions(), 4)
+	for _, tp := range m.Partitions() {
+		l, _ := m.Get(tp.Topic, tp.Partition)
+		assert.Equal(t, int64(3), l.LogEndOffset(), tp)
+	}
+}

@@ -28,10 +28,7 @@ type DirStats struct {
 // bytes, overall and per dir. After Close it reports no partitions.
 func (m *Manager) Stats() Stats {
 	m.mu.Lock()
-	parts := make([]*partition, 0, len(m.mu.logs))
-	for _, p := range m.mu.logs {
-		parts = append(parts, p)
-	}
+	parts := m.partitionsLocked()
 	m.mu.Unlock()
 	s := Stats{PendingDeletions: m.del.pending(), Dirs: make([]DirStats, len(m.dirs))}
 	idx := make(map[*logDir]int, len(m.dirs))

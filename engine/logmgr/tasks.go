@@ -15,17 +15,18 @@ type Cleaner interface {
 	// Clean runs one cleaning pass over l (it decides itself, e.g. from
 	// min.cleanable.dirty.ratio, whether there is work). l may be closed
 	// concurrently by Delete; Clean then fails with partlog.ErrClosed,
-	// which the manager ignores.
+	// which the manager ignores. Close waits for a Clean in progress.
 	Clean(tp TopicPartition, l *partlog.Log) error
 }
 
 // FlushDirty fsyncs every log whose flush.ms has elapsed since the
 // manager last flushed it (log.flush.scheduler.interval.ms drives it).
 func (m *Manager) FlushDirty() error {
-	parts, err := m.snapshot()
+	parts, err := m.beginSnapshot()
 	if err != nil {
 		return err
 	}
+	defer m.ops.Done()
 	now := m.now()
 	var errs []error
 	for _, p := range parts {
@@ -46,10 +47,11 @@ func (m *Manager) FlushDirty() error {
 // (log.retention.check.interval.ms drives it) and returns how many
 // segments were deleted in all.
 func (m *Manager) RunRetention() (int, error) {
-	parts, err := m.snapshot()
+	parts, err := m.beginSnapshot()
 	if err != nil {
 		return 0, err
 	}
+	defer m.ops.Done()
 	var (
 		total int
 		errs  []error
@@ -71,10 +73,11 @@ func (m *Manager) RunCleaner() error {
 	if m.cleaner == nil {
 		return nil
 	}
-	parts, err := m.snapshot()
+	parts, err := m.beginSnapshot()
 	if err != nil {
 		return err
 	}
+	defer m.ops.Done()
 	var errs []error
 	for _, p := range parts {
 		if !strings.Contains(p.log.Config().CleanupPolicy, partlog.CleanupCompact) {

@@ -70,6 +70,8 @@ func (m *Manager) applyConfigs(match func(TopicPartition) bool) error {
 		m.mu.Unlock()
 		return ErrClosed
 	}
+	m.ops.Add(1)
+	defer m.ops.Done()
 	var changes []change
 	for tp, p := range m.mu.logs {
 		if match(tp) {
