@@ -170,8 +170,8 @@ type TimestampOffset struct {
 	Offset, Timestamp int64
 }
 
-// OffsetForTimestamp answers ListOffsets: for ts >= 0 the first offset whose
-// record timestamp is >= ts (ok false when none); EarliestTimestamp gives the
+// OffsetForTimestamp answers ListOffsets: for ts >= 0 the first offset at or
+// above the log start whose record timestamp is >= ts (ok false when none); EarliestTimestamp gives the
 // log start offset, LatestTimestamp the log end offset (timestamp -1), and
 // MaxTimestampTimestamp the offset of the record with the largest
 // timestamp. Compressed batches are not decompressed: within one, the
@@ -198,12 +198,12 @@ func (l *Log) OffsetForTimestamp(ts int64) (TimestampOffset, bool, error) {
 		if seg.NextOffset() <= start || seg.MaxTimestamp() < ts {
 			continue
 		}
-		off, t, ok, err := seg.FindOffsetByTimestamp(ts)
+		off, t, ok, err := seg.FindOffsetByTimestamp(ts, start)
 		if err != nil {
 			return TimestampOffset{}, false, err
 		}
 		if ok {
-			return TimestampOffset{max(off, start), t}, true, nil
+			return TimestampOffset{off, t}, true, nil
 		}
 	}
 	return TimestampOffset{-1, -1}, false, nil
@@ -221,7 +221,7 @@ func (l *Log) maxTimestampOffset() (TimestampOffset, bool, error) {
 	if best == nil {
 		return TimestampOffset{-1, -1}, false, nil
 	}
-	off, t, ok, err := best.FindOffsetByTimestamp(best.MaxTimestamp())
+	off, t, ok, err := best.FindOffsetByTimestamp(best.MaxTimestamp(), 0)
 	if err != nil || !ok {
 		return TimestampOffset{-1, -1}, false, err
 	}

@@ -47,6 +47,11 @@ func (l *Log) TruncateTo(offset int64) error {
 		return err
 	}
 	leo := seg.NextOffset()
+	if leo < l.logStart.Load() {
+		// The cut removed the batch holding the log start: the start moves
+		// back to the batch boundary so a follower can refetch that batch.
+		l.logStart.Store(leo)
+	}
 	l.setLEO(leo)
 	l.activeCreated = l.now()
 	l.flush.lower(leo)

@@ -111,8 +111,18 @@ func (ix *mmapIndex) trim() error {
 // reset drops every entry.
 func (ix *mmapIndex) reset() {
 	ix.mu.Lock()
-	ix.n = 0
+	ix.truncateLocked(0)
 	ix.mu.Unlock()
+}
+
+// truncateLocked keeps the first n entries and zeroes the dropped ones, so
+// the preallocated tail never holds stale entries. REQUIRES: mu held
+// exclusively.
+func (ix *mmapIndex) truncateLocked(n int) {
+	if n < ix.n {
+		clear(ix.mm[n*ix.entrySize : ix.n*ix.entrySize])
+	}
+	ix.n = n
 }
 
 // entries returns the entry count.

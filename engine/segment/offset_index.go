@@ -82,7 +82,7 @@ func (o OffsetIndex) last() (rel, pos int32, ok bool) {
 func (o OffsetIndex) truncateFromPos(pos int64) {
 	o.ix.mu.Lock()
 	defer o.ix.mu.Unlock()
-	o.ix.n = sort.Search(o.ix.n, func(i int) bool { _, p := o.read(i); return int64(p) >= pos })
+	o.ix.truncateLocked(sort.Search(o.ix.n, func(i int) bool { _, p := o.read(i); return int64(p) >= pos }))
 }
 
 // check verifies the invariants against a log of logSize bytes.

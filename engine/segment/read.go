@@ -73,15 +73,18 @@ func (s *Segment) ReadBoundary(start int64, maxBytes int, maxOffset int64, minOn
 	return pos, nil
 }
 
-// FindOffsetByTimestamp returns the first offset whose record timestamp is
-// >= ts, and that timestamp. For compressed batches (never decompressed
-// here) and LogAppendTime batches it returns the base offset and
-// maxTimestamp of the first batch whose maxTimestamp >= ts. ok is false
-// when no record in the segment qualifies.
-func (s *Segment) FindOffsetByTimestamp(ts int64) (offset, timestamp int64, ok bool, err error) {
+// FindOffsetByTimestamp returns the first offset >= minOffset whose record
+// timestamp is >= ts, and that timestamp (Kafka's ListOffsets lookup). For
+// compressed batches (never decompressed here) and LogAppendTime batches it
+// returns the batch's first offset >= minOffset and its maxTimestamp. ok is
+// false when no record in the segment qualifies.
+func (s *Segment) FindOffsetByTimestamp(ts, minOffset int64) (offset, timestamp int64, ok bool, err error) {
 	var pos int64
 	if rel, ok := s.tidx.lookupBefore(ts); ok {
 		pos = s.idx.lookup(rel)
+	}
+	if minOffset > s.base {
+		pos = max(pos, s.idx.lookup(int32(min(minOffset-s.base, int64(1<<31-1)))))
 	}
 	var (
 		buf    []byte
@@ -89,11 +92,11 @@ func (s *Segment) FindOffsetByTimestamp(ts int64) (offset, timestamp int64, ok b
 		errHit = errors.New("hit")
 	)
 	err = s.ScanHeaders(pos, func(h record.Header, pos int64) error {
-		if h.MaxTimestamp < ts {
+		if h.MaxTimestamp < ts || h.LastOffset() < minOffset {
 			return nil
 		}
 		if h.Compression() != record.CompressionNone || h.TimestampType() == record.LogAppendTime {
-			offset, timestamp, ok = h.BaseOffset, h.MaxTimestamp, true
+			offset, timestamp, ok = max(h.BaseOffset, minOffset), h.MaxTimestamp, true
 			return errHit
 		}
 		var err error
@@ -105,7 +108,7 @@ func (s *Segment) FindOffsetByTimestamp(ts int64) (offset, timestamp int64, ok b
 			return err
 		}
 		for it.Next(&r) {
-			if r.Timestamp(h) >= ts {
+			if r.Timestamp(h) >= ts && r.Offset(h) >= minOffset {
 				offset, timestamp, ok = r.Offset(h), r.Timestamp(h), true
 				return errHit
 			}

@@ -72,12 +72,16 @@ func TestAppendTranslateBoundary(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2*size, end, "a batch straddling maxOffset is excluded")
 
-	off, ts, ok, err := s.FindOffsetByTimestamp(1000 + 10*20 + 1)
+	off, ts, ok, err := s.FindOffsetByTimestamp(1000+10*20+1, 0)
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, int64(161), off)
 	assert.Equal(t, int64(1201), ts)
-	_, _, ok, err = s.FindOffsetByTimestamp(1 << 40)
+	off, _, ok, err = s.FindOffsetByTimestamp(1000, 162)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, int64(162), off, "records below minOffset are skipped")
+	_, _, ok, err = s.FindOffsetByTimestamp(1<<40, 0)
 	require.NoError(t, err)
 	assert.False(t, ok)
 

@@ -85,7 +85,7 @@ func (t TimeIndex) last() (ts int64, rel int32, ok bool) {
 func (t TimeIndex) truncateFromOffset(rel int32) {
 	t.ix.mu.Lock()
 	defer t.ix.mu.Unlock()
-	t.ix.n = sort.Search(t.ix.n, func(i int) bool { _, r := t.read(i); return r >= rel })
+	t.ix.truncateLocked(sort.Search(t.ix.n, func(i int) bool { _, r := t.read(i); return r >= rel }))
 }
 
 // check verifies the invariants; every offset must be below maxRel.
