@@ -81,6 +81,14 @@ func (ts *tickers) tick(t *testing.T, d time.Duration) {
 	}
 }
 
+// drive runs the loop with interval d once: it delivers a tick and then a
+// second one, which the loop takes only after finishing the first's work.
+func (ts *tickers) drive(t *testing.T, d time.Duration) {
+	t.Helper()
+	ts.tick(t, d)
+	ts.tick(t, d)
+}
+
 // Distinct intervals so a test can tick one loop.
 const (
 	flushEvery     = 1001 * time.Millisecond

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -407,7 +408,6 @@ func TestCheckpointsWrittenAndReadBack(t *testing.T) {
 func TestCheckpointLoopsWithTicker(t *testing.T) {
 	e := newEnv(t, 1)
 	m := e.open(t)
-	defer func() { require.NoError(t, m.Close()) }()
 	l := create(t, m, "t", 0)
 	appendN(t, l, 2, 1000)
 	require.NoError(t, l.Flush())
@@ -415,17 +415,25 @@ func TestCheckpointLoopsWithTicker(t *testing.T) {
 	_, err := os.Stat(path)
 	require.ErrorIs(t, err, fs.ErrNotExist, "nothing written before the first tick")
 
-	e.tickers.tick(t, recoveryEvery)
-	e.tickers.tick(t, recoveryEvery) // the first tick's work is done once the second is taken
+	e.tickers.drive(t, recoveryEvery)
 	rp, err := checkpoint.Read(path)
 	require.NoError(t, err)
 	assert.Equal(t, checkpoint.Offsets{{Topic: "t", Partition: 0}: l.LogEndOffset()}, rp)
 
-	e.tickers.tick(t, startEvery)
-	e.tickers.tick(t, startEvery)
+	e.tickers.drive(t, startEvery)
 	ls, err := checkpoint.Read(filepath.Join(e.cfg.LogDirs[0], checkpoint.LogStartOffsetFile))
 	require.NoError(t, err)
 	assert.Equal(t, checkpoint.Offsets{{Topic: "t", Partition: 0}: 0}, ls)
+
+	require.NoError(t, m.Close())
+	e.tickers.mu.Lock()
+	defer e.tickers.mu.Unlock()
+	assert.Len(t, e.tickers.by, 4, "flush, retention and two checkpoint loops; no cleaner")
+	for d, ft := range e.tickers.by {
+		ft.mu.Lock()
+		assert.True(t, ft.stopped, "ticker %v stopped by Close", d)
+		ft.mu.Unlock()
+	}
 }
 
 func TestRetentionDrivenByInjectedClock(t *testing.T) {
@@ -442,10 +450,9 @@ func TestRetentionDrivenByInjectedClock(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, n, "nothing is old yet")
 
-	e.clock.advance(2 * 3600 * 1000 * 1e6) // two hours
+	e.clock.advance(2 * time.Hour)
 	before := l.SegmentCount()
-	e.tickers.tick(t, retentionEvery)
-	e.tickers.tick(t, retentionEvery)
+	e.tickers.drive(t, retentionEvery)
 	assert.Equal(t, 1, l.SegmentCount(), "all but the active segment expired (had %d)", before)
 	assert.Greater(t, l.LogStartOffset(), int64(0))
 	assert.Equal(t, leo, l.LogEndOffset())
@@ -464,9 +471,8 @@ func TestFlushDirtyHonoursFlushMs(t *testing.T) {
 	require.NoError(t, m.FlushDirty())
 	assert.Less(t, l.RecoveryPoint(), leo, "flush.ms has not elapsed")
 
-	e.clock.advance(1500 * 1e6)
-	e.tickers.tick(t, flushEvery)
-	e.tickers.tick(t, flushEvery)
+	e.clock.advance(1500 * time.Millisecond)
+	e.tickers.drive(t, flushEvery)
 	assert.Equal(t, leo, l.RecoveryPoint())
 }
 
@@ -499,19 +505,28 @@ func TestCleanerCalledForCompactedLogs(t *testing.T) {
 	both := smallLogConfig()
 	both.CleanupPolicy = partlog.CleanupCompactDelete
 	c := &recordingCleaner{}
-	m := e.open(t, WithCleaner(c), WithTopicConfigs(map[string]partlog.Config{"compacted": compact}))
+	overrides := WithTopicConfigs(map[string]partlog.Config{"compacted": compact})
+	m := e.open(t, WithCleaner(c), overrides)
 	defer func() { require.NoError(t, m.Close()) }()
 	create(t, m, "compacted", 0)
 	create(t, m, "plain", 0)
 	_, err := m.GetOrCreate("mixed", 0, both)
 	require.NoError(t, err)
 
-	e.tickers.tick(t, cleanerEvery)
-	e.tickers.tick(t, cleanerEvery)
+	e.tickers.drive(t, cleanerEvery)
 	calls := c.calls()
 	assert.Contains(t, calls, TopicPartition{Topic: "compacted", Partition: 0})
 	assert.Contains(t, calls, TopicPartition{Topic: "mixed", Partition: 0})
 	assert.NotContains(t, calls, TopicPartition{Topic: "plain", Partition: 0})
+
+	// Logs found on disk open with their topic's override.
+	require.NoError(t, m.Close())
+	m = e.open(t, overrides)
+	l, ok := m.Get("compacted", 0)
+	require.True(t, ok)
+	assert.Equal(t, compact, l.Config())
+	l, _ = m.Get("plain", 0)
+	assert.Equal(t, e.cfg.Log, l.Config())
 }
 
 func TestSetTopicConfig(t *testing.T) {
