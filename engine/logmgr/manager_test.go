@@ -687,3 +687,44 @@ func TestCloseGoesOnPastErrors(t *testing.T) {
 		assert.Equal(t, int64(3), l.LogEndOffset(), tp)
 	}
 }
+
+func TestDeleteRacingClose(t *testing.T) {
+	e := newEnv(t, 2)
+	m := e.open(t)
+	const n = 12
+	for p := range int32(n) {
+		appendN(t, create(t, m, "race", p), 1, 1000)
+	}
+	var wg sync.WaitGroup
+	for p := range int32(n) {
+		wg.Go(func() {
+			if err := m.Delete("race", p); err != nil {
+				assert.ErrorIs(t, err, ErrClosed)
+			}
+		})
+	}
+	closeErr := m.Close()
+	wg.Wait()
+	require.NoError(t, closeErr)
+
+	m = e.open(t)
+	defer func() { require.NoError(t, m.Close()) }()
+	m.WaitForDeletions()
+	survivors := m.Partitions()
+	for _, d := range e.cfg.LogDirs {
+		des, err := os.ReadDir(d)
+		require.NoError(t, err)
+		for _, de := range des {
+			assert.False(t, isDeleteDir(de.Name()), "deletion of %s not finished", de.Name())
+		}
+		rp, err := checkpoint.Read(filepath.Join(d, checkpoint.RecoveryPointFile))
+		require.NoError(t, err)
+		for tp := range rp {
+			assert.Contains(t, survivors, tp, "checkpoint names only partitions still on disk")
+		}
+	}
+	for _, tp := range survivors {
+		l, _ := m.Get(tp.Topic, tp.Partition)
+		assert.Equal(t, int64(3), l.LogEndOffset(), "a surviving partition is intact")
+	}
+}
