@@ -51,9 +51,18 @@
 // Cleaner (WithCleaner) is called for every log whose cleanup.policy
 // contains "compact".
 //
+// # Limits
+//
+// A log dir that fails (I/O error, a log that cannot be opened) fails Open
+// or the call; Kafka's offline-dir handling (JBOD failover) is not done.
+// SetTopicConfig reaches open logs only through a SetConfig method on
+// partlog.Log; without one it stores the override for logs opened later
+// and reports ErrConfigNotApplied.
+//
 // # Concurrency and lock order
 //
-// A *Manager is safe for concurrent use. Lock order: Manager.mu, then a
+// A *Manager is safe for concurrent use. Close waits for operations in
+// flight (Delete, checkpoint writes, a Clean) before closing logs. Lock order: Manager.mu, then a
 // logDir's cpMu (checkpoint writes, one writer per file), then a partlog's
 // own locks. No partlog call that may do I/O is made while Manager.mu is
 // held, except partlog.Open in GetOrCreate for a new (empty) partition.
