@@ -65,5 +65,6 @@
 // flight (Delete, checkpoint writes, a Clean) before closing logs. Lock order: Manager.mu, then a
 // logDir's cpMu (checkpoint writes, one writer per file), then a partlog's
 // own locks. No partlog call that may do I/O is made while Manager.mu is
-// held, except partlog.Open in GetOrCreate for a new (empty) partition.
+// held, except when GetOrCreate creates a partition (partlog.Open of an
+// empty dir and the parent dir fsync).
 package logmgr
