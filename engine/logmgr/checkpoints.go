@@ -1,0 +1,109 @@
+package logmgr
+
+import (
+	"errors"
+	"maps"
+
+	"github.com/strom-broker/strom/engine/checkpoint"
+)
+
+// WriteCheckpoints writes every dir's recovery-point and log-start-offset
+// checkpoints (WriteRecoveryPoints, then WriteLogStartOffsets).
+func (m *Manager) WriteCheckpoints() error {
+	return errors.Join(m.WriteRecoveryPoints(), m.WriteLogStartOffsets())
+}
+
+// WriteRecoveryPoints writes recovery-point-offset-checkpoint in every dir:
+// each log's RecoveryPoint (the offset below which it is fsync'd).
+func (m *Manager) WriteRecoveryPoints() error {
+	return m.writeEach(checkpoint.RecoveryPointFile, recoveryPoint)
+}
+
+// WriteLogStartOffsets writes log-start-offset-checkpoint in every dir.
+func (m *Manager) WriteLogStartOffsets() error {
+	return m.writeEach(checkpoint.LogStartOffsetFile, logStart)
+}
+
+func recoveryPoint(p *partition) int64 { return p.log.RecoveryPoint() }
+func logStart(p *partition) int64      { return p.log.LogStartOffset() }
+
+// writeEach writes the named checkpoint in every dir with value(p) for each
+// partition the dir holds.
+func (m *Manager) writeEach(name string, value func(*partition) int64) error {
+	parts, err := m.beginSnapshot()
+	if err != nil {
+		return err
+	}
+	defer m.ops.Done()
+	return writeOffsetFiles(m.dirs, parts, name, value)
+}
+
+// writeOffsetFiles writes name in every dir of dirs from parts; a dir with
+// no partition gets an empty checkpoint.
+func writeOffsetFiles(dirs []*logDir, parts []*partition, name string, value func(*partition) int64) error {
+	per := make(map[*logDir]checkpoint.Offsets, len(dirs))
+	for _, d := range dirs {
+		per[d] = checkpoint.Offsets{}
+	}
+	for _, p := range parts {
+		if offs, ok := per[p.dir]; ok {
+			offs[p.tp] = value(p)
+		}
+	}
+	var errs []error
+	for _, d := range dirs {
+		errs = append(errs, d.writeOffsets(name, per[d]))
+	}
+	return errors.Join(errs...)
+}
+
+// writeDirCheckpoints rewrites one dir's recovery-point and log-start
+// checkpoints from the partitions it holds now. REQUIRES: an operation
+// registered with begin (so Close has not closed the logs yet).
+func (m *Manager) writeDirCheckpoints(d *logDir) error {
+	m.mu.Lock()
+	parts := m.partitionsLocked()
+	m.mu.Unlock()
+	dirs := []*logDir{d}
+	return errors.Join(
+		writeOffsetFiles(dirs, parts, checkpoint.RecoveryPointFile, recoveryPoint),
+		writeOffsetFiles(dirs, parts, checkpoint.LogStartOffsetFile, logStart))
+}
+
+// WriteHighWatermarks writes replication-offset-checkpoint in every dir:
+// each dir gets the entries of hws for the partitions it holds, so a
+// partition left out (or no longer hosted) disappears from the files.
+// Entries for partitions the manager does not host are ignored. The
+// replication layer owns the values and calls this periodically and at
+// shutdown.
+func (m *Manager) WriteHighWatermarks(hws map[TopicPartition]int64) error {
+	parts, err := m.beginSnapshot()
+	if err != nil {
+		return err
+	}
+	defer m.ops.Done()
+	var present []*partition
+	for _, p := range parts {
+		if _, ok := hws[p.tp]; ok {
+			present = append(present, p)
+		}
+	}
+	return writeOffsetFiles(m.dirs, present, checkpoint.ReplicationOffsetFile,
+		func(p *partition) int64 { return hws[p.tp] })
+}
+
+// ReadHighWatermarks reads replication-offset-checkpoint from every dir
+// and merges them. A missing file reads as empty.
+func (m *Manager) ReadHighWatermarks() (map[TopicPartition]int64, error) {
+	out := map[TopicPartition]int64{}
+	for _, d := range m.dirs {
+		d.cpMu.Lock()
+		offs, err := checkpoint.Read(d.file(checkpoint.ReplicationOffsetFile))
+		d.cpMu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, offs)
+	}
+	return out, nil
+}

@@ -1,0 +1,105 @@
+package partlog
+
+import (
+	"errors"
+	"sync"
+)
+
+// flusher is the group commit: at most one goroutine fsyncs at a time;
+// callers that need offsets flushed wait on the condition variable, and the
+// first of them to find no fsync running starts the next one, covering
+// everything written up to that moment.
+//
+// Invariant: flushed only grows, except when truncation lowers it.
+type flusher struct {
+	mu       sync.Mutex
+	cond     sync.Cond
+	flushing bool
+	flushed  int64 // every offset below is on disk (the recovery point)
+	dirDirty bool  // a segment file was created or removed since the last dir fsync
+}
+
+func (f *flusher) init(flushed int64) {
+	f.cond.L = &f.mu
+	f.flushed = flushed
+}
+
+func (f *flusher) flushedOffset() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.flushed
+}
+
+// lower clamps the recovery point after a truncation.
+func (f *flusher) lower(offset int64) {
+	f.mu.Lock()
+	f.flushed = min(f.flushed, offset)
+	f.dirDirty = true
+	f.mu.Unlock()
+}
+
+func (f *flusher) markDir() {
+	f.mu.Lock()
+	f.dirDirty = true
+	f.mu.Unlock()
+}
+
+// Flush fsyncs every record appended so far (and the indexes), advancing
+// the recovery point. Concurrent callers share one fsync.
+func (l *Log) Flush() error { return l.flushTo(l.leo.Load()) }
+
+// flushTo returns once every offset below target is on disk.
+func (l *Log) flushTo(target int64) error {
+	f := &l.flush
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.flushed < target {
+		if f.flushing {
+			f.cond.Wait()
+			continue
+		}
+		f.flushing = true
+		from, dir := f.flushed, f.dirDirty
+		f.dirDirty = false
+		f.mu.Unlock()
+		upto := l.leo.Load() // everything published so far rides along
+		err := l.syncRange(from, upto, dir)
+		f.mu.Lock()
+		f.flushing = false
+		f.cond.Broadcast()
+		if err != nil {
+			f.dirDirty = f.dirDirty || dir
+			return err
+		}
+		f.flushed = max(f.flushed, upto)
+		if upto < target { // truncated meanwhile: nothing more to do
+			return nil
+		}
+	}
+	return nil
+}
+
+// syncRange fsyncs the segments holding offsets in [from, upto) and, if
+// segments were created or removed, the directory.
+func (l *Log) syncRange(from, upto int64, dir bool) error {
+	var errs []error
+	segs := l.segments()
+	for i, s := range segs {
+		if s.BaseOffset() >= upto {
+			break
+		}
+		if i+1 < len(segs) && segs[i+1].BaseOffset() <= from {
+			continue // wholly below from: flushed before
+		}
+		pin, ok := s.Acquire()
+		if !ok {
+			continue // retired meanwhile: nothing to keep
+		}
+		errs = append(errs, s.Flush())
+		s.Release(pin)
+	}
+	if dir {
+		errs = append(errs, syncDir(l.dir))
+	}
+	return errors.Join(errs...)
+}

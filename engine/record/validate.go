@@ -1,0 +1,306 @@
+package record
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// ErrCorrupt matches every error that says the bytes are not a well-formed
+// v2 batch (all the Err* below except ErrBatchTooLarge). Kafka answers such
+// input with CORRUPT_MESSAGE or INVALID_RECORD.
+var ErrCorrupt = errors.New("record: corrupt batch")
+
+// corruptError is a sentinel that also matches ErrCorrupt.
+type corruptError struct{ msg string }
+
+func (e *corruptError) Error() string        { return e.msg }
+func (e *corruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// Errors returned by validation; test them with errors.Is.
+var (
+	// ErrShortBatch: fewer bytes than a header, or than batchLength says.
+	ErrShortBatch error = &corruptError{"record: short batch"}
+	// ErrBadLength: batchLength smaller than a header.
+	ErrBadLength error = &corruptError{"record: batchLength below header size"}
+	// ErrBadMagic: magic is not 2.
+	ErrBadMagic error = &corruptError{"record: unsupported magic"}
+	// ErrBadCRC: CRC-32C mismatch.
+	ErrBadCRC error = &corruptError{"record: CRC mismatch"}
+	// ErrRecordCountMismatch: recordCount disagrees with lastOffsetDelta or
+	// with the records actually present.
+	ErrRecordCountMismatch error = &corruptError{"record: record count mismatch"}
+	// ErrCorruptRecord: a record inside an uncompressed batch is malformed
+	// (varint overflow, negative length, length past the end, bad offset delta).
+	ErrCorruptRecord error = &corruptError{"record: corrupt record"}
+	// ErrTrailingBytes: bytes after the last record, or after the one batch
+	// Validate was asked to check.
+	ErrTrailingBytes error = &corruptError{"record: trailing bytes"}
+	// ErrBatchTooLarge: the batch exceeds the configured maximum size.
+	ErrBatchTooLarge = errors.New("record: batch too large")
+)
+
+// Mode selects how strictly a batch is checked.
+type Mode uint8
+
+const (
+	// FromClient is for batches a producer sent: every check, including
+	// recordCount == lastOffsetDelta+1 and, for uncompressed batches, a
+	// bounds-checked walk of every record with offsetDelta == index.
+	FromClient Mode = iota
+	// FromLog is for batches already in a log (recovery, follower fetches,
+	// compacted batches): sizes, magic, CRC, and recordCount within
+	// 0..lastOffsetDelta+1. Records are not walked: the CRC covers them.
+	FromLog
+)
+
+// Validate checks that b is exactly one well-formed batch from a client
+// (Mode FromClient) and returns its header.
+func Validate(b []byte) (Header, error) { return ValidateMode(b, FromClient) }
+
+// ValidateMode checks that b is exactly one well-formed batch under mode.
+func ValidateMode(b []byte, mode Mode) (Header, error) {
+	if len(b) < HeaderSize {
+		return Header{}, fmt.Errorf("%w: %d bytes, header needs %d", ErrShortBatch, len(b), HeaderSize)
+	}
+	h := parseHeader(b)
+	if h.BatchLength < MinBatchLength {
+		return h, fmt.Errorf("%w: batchLength %d < %d", ErrBadLength, h.BatchLength, MinBatchLength)
+	}
+	if size := h.Size(); size > len(b) {
+		return h, fmt.Errorf("%w: batch is %d bytes, have %d", ErrShortBatch, size, len(b))
+	} else if size < len(b) {
+		return h, fmt.Errorf("%w: %d bytes after a %d-byte batch", ErrTrailingBytes, len(b)-size, size)
+	}
+	if h.Magic != Magic {
+		return h, fmt.Errorf("%w: %d", ErrBadMagic, h.Magic)
+	}
+	if crc := Checksum(b[AttributesOffset:]); crc != h.CRC {
+		return h, fmt.Errorf("%w: stored %#08x, computed %#08x", ErrBadCRC, h.CRC, crc)
+	}
+	if h.RecordCount < 0 || h.LastOffsetDelta < 0 {
+		return h, fmt.Errorf("%w: recordCount %d, lastOffsetDelta %d", ErrRecordCountMismatch, h.RecordCount, h.LastOffsetDelta)
+	}
+	if mode == FromLog {
+		if int64(h.RecordCount) > int64(h.LastOffsetDelta)+1 {
+			return h, fmt.Errorf("%w: recordCount %d > lastOffsetDelta+1 = %d", ErrRecordCountMismatch, h.RecordCount, int64(h.LastOffsetDelta)+1)
+		}
+		return h, nil
+	}
+	if int64(h.RecordCount) != int64(h.LastOffsetDelta)+1 {
+		return h, fmt.Errorf("%w: recordCount %d, lastOffsetDelta+1 = %d", ErrRecordCountMismatch, h.RecordCount, int64(h.LastOffsetDelta)+1)
+	}
+	if h.Compression() == CompressionNone {
+		if err := walkRecords(b[RecordsOffset:], h.RecordCount); err != nil {
+			return h, err
+		}
+	}
+	return h, nil
+}
+
+// walkRecords checks the structure of count records filling recs exactly,
+// with offset deltas 0, 1, 2, ... It allocates nothing.
+func walkRecords(recs []byte, count int32) error {
+	pos := 0
+	for i := int32(0); i < count; i++ {
+		if pos >= len(recs) {
+			return fmt.Errorf("%w: %d records present, recordCount %d", ErrRecordCountMismatch, i, count)
+		}
+		end, err := skipRecord(recs, pos, i)
+		if err != nil {
+			return fmt.Errorf("record %d at byte %d: %w", i, RecordsOffset+pos, err)
+		}
+		pos = end
+	}
+	if pos != len(recs) {
+		return fmt.Errorf("%w: %d bytes after record %d", ErrTrailingBytes, len(recs)-pos, count)
+	}
+	return nil
+}
+
+// skipRecord checks one record at b[pos:] whose offset delta must be
+// wantDelta, and returns the position after it.
+func skipRecord(b []byte, pos int, wantDelta int32) (int, error) {
+	length, p, err := readVarint(b, pos)
+	if err != nil {
+		return 0, err
+	}
+	if length < 0 || int64(length) > int64(len(b)-p) {
+		return 0, fmt.Errorf("%w: record length %d with %d bytes left", ErrCorruptRecord, length, len(b)-p)
+	}
+	end := p + int(length)
+	r := b[:end]
+	if p >= end {
+		return 0, fmt.Errorf("%w: empty record", ErrCorruptRecord)
+	}
+	p++ // attributes
+	if _, p, err = readVarlong(r, p); err != nil {
+		return 0, err
+	}
+	var delta int32
+	if delta, p, err = readVarint(r, p); err != nil {
+		return 0, err
+	}
+	if delta != wantDelta {
+		return 0, fmt.Errorf("%w: offsetDelta %d, want %d", ErrCorruptRecord, delta, wantDelta)
+	}
+	if p, err = skipBytes(r, p, true); err != nil { // key
+		return 0, err
+	}
+	if p, err = skipBytes(r, p, true); err != nil { // value
+		return 0, err
+	}
+	var nh int32
+	if nh, p, err = readVarint(r, p); err != nil {
+		return 0, err
+	}
+	if nh < 0 {
+		return 0, fmt.Errorf("%w: header count %d", ErrCorruptRecord, nh)
+	}
+	for j := int32(0); j < nh; j++ {
+		if p, err = skipBytes(r, p, false); err != nil { // header key
+			return 0, err
+		}
+		if p, err = skipBytes(r, p, true); err != nil { // header value
+			return 0, err
+		}
+	}
+	if p != end {
+		return 0, fmt.Errorf("%w: record length says %d bytes, fields use %d", ErrCorruptRecord, int(length), int(length)-(end-p))
+	}
+	return end, nil
+}
+
+// skipBytes skips a varint-length-prefixed field; -1 (null) is allowed when
+// nullable.
+func skipBytes(b []byte, pos int, nullable bool) (int, error) {
+	n, p, err := readVarint(b, pos)
+	if err != nil {
+		return 0, err
+	}
+	if n == -1 && nullable {
+		return p, nil
+	}
+	if n < 0 || int64(n) > int64(len(b)-p) {
+		return 0, fmt.Errorf("%w: field length %d with %d bytes left", ErrCorruptRecord, n, len(b)-p)
+	}
+	return p + int(n), nil
+}
+
+// readVarint decodes a zig-zag varint that must fit in 32 bits (at most 5
+// bytes).
+func readVarint(b []byte, pos int) (int32, int, error) {
+	var ux uint32
+	for i := 0; i < 5; i++ {
+		if pos >= len(b) {
+			return 0, 0, fmt.Errorf("%w: varint past end", ErrCorruptRecord)
+		}
+		c := b[pos]
+		pos++
+		if i == 4 && c > 0x0f {
+			return 0, 0, fmt.Errorf("%w: varint overflows 32 bits", ErrCorruptRecord)
+		}
+		ux |= uint32(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return int32(ux>>1) ^ -int32(ux&1), pos, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("%w: varint longer than 5 bytes", ErrCorruptRecord)
+}
+
+// readVarlong decodes a zig-zag varint that must fit in 64 bits.
+func readVarlong(b []byte, pos int) (int64, int, error) {
+	if pos > len(b) {
+		return 0, 0, fmt.Errorf("%w: varlong past end", ErrCorruptRecord)
+	}
+	ux, n := binary.Uvarint(b[pos:])
+	if n == 0 {
+		return 0, 0, fmt.Errorf("%w: varlong past end", ErrCorruptRecord)
+	}
+	if n < 0 {
+		return 0, 0, fmt.Errorf("%w: varlong overflows 64 bits", ErrCorruptRecord)
+	}
+	return int64(ux>>1) ^ -int64(ux&1), pos + n, nil
+}
+
+// Scanner walks concatenated batches (a Produce payload, a fetched chunk)
+// validating each one. The zero value is an empty scanner. Usage:
+//
+//	s := record.NewScanner(payload, record.FromClient)
+//	for s.Next() { use(s.Header(), s.Batch()) }
+//	if err := s.Err(); err != nil { ... }
+type Scanner struct {
+	buf  []byte
+	mode Mode
+	max  int
+	// pos is the start of the next batch; cur the current batch's start.
+	pos, cur int
+	h        Header
+	err      error
+}
+
+// NewScanner returns a scanner over b.
+func NewScanner(b []byte, mode Mode) Scanner { return Scanner{buf: b, mode: mode} }
+
+// SetMaxBatchBytes makes batches larger than n fail with ErrBatchTooLarge;
+// n <= 0 means no limit.
+func (s *Scanner) SetMaxBatchBytes(n int) { s.max = n }
+
+// Next validates the next batch and reports whether there is one. It
+// returns false at the end of the input or on the first error.
+func (s *Scanner) Next() bool {
+	if s.err != nil || s.pos >= len(s.buf) {
+		return false
+	}
+	rest := s.buf[s.pos:]
+	if len(rest) < LogOverhead {
+		s.err = fmt.Errorf("batch at byte %d: %w: %d bytes left", s.pos, ErrShortBatch, len(rest))
+		return false
+	}
+	blen := int32(binary.BigEndian.Uint32(rest[BatchLengthOffset:]))
+	if blen < MinBatchLength {
+		s.err = fmt.Errorf("batch at byte %d: %w: batchLength %d", s.pos, ErrBadLength, blen)
+		return false
+	}
+	size := int64(blen) + LogOverhead
+	if s.max > 0 && size > int64(s.max) {
+		s.err = fmt.Errorf("batch at byte %d: %w: %d bytes, limit %d", s.pos, ErrBatchTooLarge, size, s.max)
+		return false
+	}
+	if size > int64(len(rest)) {
+		s.err = fmt.Errorf("batch at byte %d: %w: batch is %d bytes, have %d", s.pos, ErrShortBatch, size, len(rest))
+		return false
+	}
+	h, err := ValidateMode(rest[:size], s.mode)
+	if err != nil {
+		s.err = fmt.Errorf("batch at byte %d: %w", s.pos, err)
+		return false
+	}
+	s.h, s.cur = h, s.pos
+	s.pos += int(size)
+	return true
+}
+
+// Header returns the current batch's header.
+func (s *Scanner) Header() Header { return s.h }
+
+// Batch returns the current batch's bytes (a sub-slice of the input).
+func (s *Scanner) Batch() []byte { return s.buf[s.cur:s.pos] }
+
+// Pos returns the byte position of the current batch in the input.
+func (s *Scanner) Pos() int { return s.cur }
+
+// Err returns the error that stopped the scan, or nil at a clean end.
+func (s *Scanner) Err() error { return s.err }
+
+// ValidateAll validates every batch of a concatenation and returns how many
+// there are. An empty input is valid and holds zero batches.
+func ValidateAll(b []byte, mode Mode, maxBatchBytes int) (int, error) {
+	s := NewScanner(b, mode)
+	s.SetMaxBatchBytes(maxBatchBytes)
+	n := 0
+	for s.Next() {
+		n++
+	}
+	return n, s.Err()
+}

@@ -1,0 +1,170 @@
+package segment
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/edsrzf/mmap-go"
+)
+
+// ErrIndexFull is returned by an index append when the preallocated file
+// has no room left; the log rolls before that happens.
+var ErrIndexFull = errors.New("segment: index full")
+
+// errIndexInvalid marks an index that failed its sanity check; the segment
+// rebuilds it from the log.
+var errIndexInvalid = errors.New("segment: index invalid")
+
+// mmapIndex is a file of fixed-size entries, mmap'd read-write.
+//
+// Invariants: the file is exactly len(mm) bytes; entries [0, n) are valid;
+// len(mm) is a multiple of entrySize; n*entrySize <= len(mm).
+//
+// Concurrency: mu guards mm and n. Lookups hold it shared; appends,
+// truncation and remapping (resize, trim) hold it exclusively, so a lookup
+// never touches an unmapped region.
+type mmapIndex struct {
+	mu        sync.RWMutex
+	path      string
+	f         *os.File
+	mm        mmap.MMap
+	entrySize int
+	n         int
+}
+
+// openIndex opens or creates path. An existing file's entries are the whole
+// file; a size that is not a multiple of entrySize is errIndexInvalid.
+func openIndex(path string, entrySize int) (*mmapIndex, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	ix := &mmapIndex{path: path, f: f, entrySize: entrySize}
+	if st.Size()%int64(entrySize) != 0 {
+		f.Close()
+		return nil, fmt.Errorf("%s: size %d not a multiple of %d: %w", path, st.Size(), entrySize, errIndexInvalid)
+	}
+	if err := ix.remap(int(st.Size())); err != nil {
+		f.Close()
+		return nil, err
+	}
+	ix.n = len(ix.mm) / entrySize
+	return ix, nil
+}
+
+// remap sets the file length to size and maps it. REQUIRES: mu held
+// exclusively (or the index not yet shared).
+func (ix *mmapIndex) remap(size int) error {
+	if ix.mm != nil {
+		if err := ix.mm.Unmap(); err != nil {
+			return fmt.Errorf("%s: unmap: %w", ix.path, err)
+		}
+		ix.mm = nil
+	}
+	if err := ix.f.Truncate(int64(size)); err != nil {
+		return fmt.Errorf("%s: resize: %w", ix.path, err)
+	}
+	if size == 0 {
+		return nil
+	}
+	mm, err := mmap.MapRegion(ix.f, size, mmap.RDWR, 0, 0)
+	if err != nil {
+		return fmt.Errorf("%s: mmap: %w", ix.path, err)
+	}
+	ix.mm = mm
+	return nil
+}
+
+// preallocate grows the file to maxBytes rounded down to whole entries, for
+// an active segment (Kafka's segment.index.bytes).
+func (ix *mmapIndex) preallocate(maxBytes int) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	size := maxBytes / ix.entrySize * ix.entrySize
+	if size < (ix.n+1)*ix.entrySize {
+		size = (ix.n + 1) * ix.entrySize
+	}
+	if size == len(ix.mm) {
+		return nil
+	}
+	return ix.remap(size)
+}
+
+// trim shrinks the file to its entries, as Kafka leaves a closed segment's
+// index.
+func (ix *mmapIndex) trim() error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if len(ix.mm) == ix.n*ix.entrySize {
+		return nil
+	}
+	return ix.remap(ix.n * ix.entrySize)
+}
+
+// reset drops every entry.
+func (ix *mmapIndex) reset() {
+	ix.mu.Lock()
+	ix.truncateLocked(0)
+	ix.mu.Unlock()
+}
+
+// truncateLocked keeps the first n entries and zeroes the dropped ones, so
+// the preallocated tail never holds stale entries. REQUIRES: mu held
+// exclusively.
+func (ix *mmapIndex) truncateLocked(n int) {
+	if n < ix.n {
+		clear(ix.mm[n*ix.entrySize : ix.n*ix.entrySize])
+	}
+	ix.n = n
+}
+
+// entries returns the entry count.
+func (ix *mmapIndex) entries() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.n
+}
+
+// full reports whether fewer than reserve+1 free slots remain.
+// REQUIRES: mu held.
+func (ix *mmapIndex) fullLocked(reserve int) bool {
+	return (ix.n+1+reserve)*ix.entrySize > len(ix.mm)
+}
+
+// entry returns entry i. REQUIRES: mu held, i < n.
+func (ix *mmapIndex) entry(i int) []byte {
+	return ix.mm[i*ix.entrySize : (i+1)*ix.entrySize]
+}
+
+// flush writes dirty pages of the mapping to disk.
+func (ix *mmapIndex) flush() error {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if ix.mm == nil {
+		return nil
+	}
+	return ix.mm.Flush()
+}
+
+// close unmaps and closes, optionally trimming first.
+func (ix *mmapIndex) close(trim bool) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	var err error
+	if trim && len(ix.mm) != ix.n*ix.entrySize {
+		err = ix.remap(ix.n * ix.entrySize)
+	}
+	if ix.mm != nil {
+		err = errors.Join(err, ix.mm.Unmap())
+		ix.mm = nil
+	}
+	ix.n = 0
+	return errors.Join(err, ix.f.Close())
+}
