@@ -37,7 +37,7 @@ const DefaultMaxFrameBytes = 100 << 20
 
 // InitialFrameBuffer is the most ReadFrame allocates before any body byte
 // has arrived; larger frames grow by doubling as data is received.
-const InitialFrameBuffer = 16 << 10
+const InitialFrameBuffer = 64 << 10
 
 // Errors returned while reading frames and headers. They are matched with
 // errors.Is; returned errors wrap them with context.
