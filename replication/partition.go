@@ -255,7 +255,7 @@ func (p *Partition) Changed() <-chan struct{} {
 
 // ReadCommitted reads committed records (below the high watermark) starting
 // at offset, as a consumer fetch does. The result must be released.
-func (p *Partition) ReadCommitted(offset int64, maxBytes int) (partlog.ReadResult, error) {
+func (p *Partition) ReadCommitted(offset int64, maxBytes int) (*partlog.ReadResult, error) {
 	return p.log.Read(offset, maxBytes, p.hw.Load())
 }
 
@@ -263,11 +263,11 @@ func (p *Partition) ReadCommitted(offset int64, maxBytes int) (partlog.ReadResul
 // fetchOffset (so it holds everything below it), updates the ISR and the
 // high watermark, and reads up to the log end for it. It reports whether the
 // ISR grew, so the caller can persist the new ISR.
-func (p *Partition) FollowerFetch(replica int32, fetchOffset int64, maxBytes int) (partlog.ReadResult, bool, error) {
+func (p *Partition) FollowerFetch(replica int32, fetchOffset int64, maxBytes int) (*partlog.ReadResult, bool, error) {
 	p.mu.Lock()
 	if p.leader != p.localID {
 		p.mu.Unlock()
-		return partlog.ReadResult{}, false, ErrNotLeader
+		return nil, false, ErrNotLeader
 	}
 	grew := false
 	if f, ok := p.followers[replica]; ok {

@@ -19,7 +19,16 @@ require (
 )
 
 require (
+	github.com/edsrzf/mmap-go v1.2.0 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
+
+require (
+	github.com/strom-broker/strom/coord v0.0.0
+	github.com/strom-broker/strom/engine v0.0.0
+	github.com/strom-broker/strom/net v0.0.0
+	github.com/strom-broker/strom/replication v0.0.0
 )

@@ -90,6 +90,10 @@ type FetchResponse struct {
 	Topics []Topic
 	// NodeEndpoints lists leaders the client should know (tagged, v16+).
 	NodeEndpoints []NodeEndpoint
+	// Release, if set, is called exactly once by the server after the
+	// response was written or dropped (the connection ended first); the
+	// handler uses it to let go of the files its slices read from.
+	Release func()
 }
 
 // Key returns the Fetch API key; it lets a *FetchResponse stand where the

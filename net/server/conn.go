@@ -219,13 +219,26 @@ func (c *conn) handle(p *pending, req *Request) {
 	p.resp, p.err = c.s.h.Handle(c.ctx, req)
 }
 
-// write is the writer goroutine: responses out in request order.
+// write is the writer goroutine: responses out in request order. Every
+// response it does not write is released once its handler is done.
 func (c *conn) write() {
+	defer func() {
+		go func() {
+			for p := range c.queue { // closed by the reader once nc is closed
+				<-p.done
+				release(p.resp)
+			}
+		}()
+	}()
 	var buf []byte
 	for p := range c.queue {
 		select {
 		case <-p.done:
 		case <-c.ctx.Done():
+			go func() {
+				<-p.done
+				release(p.resp)
+			}()
 			return
 		}
 		if p.err != nil {
@@ -237,6 +250,7 @@ func (c *conn) write() {
 		}
 		var err error
 		buf, err = c.writeResponse(buf[:0], p)
+		release(p.resp)
 		c.inflight.Add(-1)
 		if err != nil {
 			switch {
@@ -293,4 +307,12 @@ func isResponseBug(err error) bool {
 		}
 	}
 	return false
+}
+
+// release lets a zero-copy response free what its slices pinned.
+func release(r Response) {
+	if fr, ok := r.(*fetchwire.FetchResponse); ok && fr.Release != nil {
+		fr.Release()
+		fr.Release = nil
+	}
 }

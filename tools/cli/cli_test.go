@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/strom-broker/strom/tools/cli/clitest"
-	"github.com/strom-broker/strom/tools/cli/server"
 	"github.com/strom-broker/strom/tools/config"
 )
 
@@ -17,7 +16,7 @@ func TestDispatch(t *testing.T) {
 
 	r := clitest.Run(t, strom, "", "--help")
 	clitest.RequireOK(t, r)
-	for _, c := range Commands(server.NotAssembled) {
+	for _, c := range Commands(func(context.Context, *config.Config) error { return nil }) {
 		assert.Contains(t, r.Stdout, "  "+c.Name+" ")
 	}
 

@@ -8,7 +8,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,12 +28,6 @@ single-broker mode, PLAINTEXT://:9092, log.dirs=/tmp/strom-logs).
 // BrokerFunc runs a broker with cfg until ctx is cancelled, then shuts it
 // down and returns; a non-nil error means it failed.
 type BrokerFunc func(ctx context.Context, cfg *config.Config) error
-
-// ErrNotAssembled is what NotAssembled returns.
-var ErrNotAssembled = errors.New("broker not assembled yet")
-
-// NotAssembled is the BrokerFunc to use until the broker exists.
-func NotAssembled(context.Context, *config.Config) error { return ErrNotAssembled }
 
 // New returns the `server` subcommand running broker.
 func New(broker BrokerFunc) clitool.RunFunc {

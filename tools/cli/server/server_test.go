@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,8 +37,11 @@ func TestServerPassesValidatedConfig(t *testing.T) {
 }
 
 func TestServerShippedConfig(t *testing.T) {
-	r := clitest.Run(t, New(NotAssembled), "", "../../../config/server.properties")
-	clitest.RequireOneLineError(t, r, "server: broker not assembled yet")
+	var got *config.Config
+	r := clitest.Run(t, New(func(_ context.Context, c *config.Config) error { got = c; return errors.New("boom") }), "", "../../../config/server.properties")
+	clitest.RequireOneLineError(t, r, "server: boom")
+	require.NotNil(t, got)
+	assert.Equal(t, []string{"/tmp/strom-logs"}, got.LogDirs)
 }
 
 func TestServerErrors(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/strom-broker/strom/tools/broker"
 	"github.com/strom-broker/strom/tools/cli"
-	"github.com/strom-broker/strom/tools/cli/server"
 	"github.com/strom-broker/strom/tools/config"
 )
 
@@ -21,8 +21,7 @@ func main() {
 	os.Exit(code)
 }
 
-// runBroker is the seam where the assembled broker plugs in: once
-// tools/broker exists, its body becomes `return broker.Run(ctx, cfg)`.
+// runBroker runs the assembled broker until ctx is cancelled.
 func runBroker(ctx context.Context, cfg *config.Config) error {
-	return server.NotAssembled(ctx, cfg)
+	return broker.Run(ctx, cfg)
 }

@@ -1,0 +1,120 @@
+package broker
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strom-broker/strom/engine/record"
+	"github.com/strom-broker/strom/net/kerr"
+	"github.com/strom-broker/strom/replication"
+)
+
+// Produce (key 0). Every partition's batches are validated and appended by
+// the partition's leader replica; acks=all then waits (up to the request
+// timeout) until the records are committed. A partition's error never
+// affects another. acks=0 gets no response at all.
+//
+// Produce v0-v2 carry message sets of magic 0/1, which Strom does not
+// store: such partitions get UNSUPPORTED_FOR_MESSAGE_FORMAT.
+func (b *Broker) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	type waiter struct {
+		p      *replication.Partition
+		last   int64
+		minISR int
+	}
+	var waits []waiter
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			p, res, minISR, err := b.produceTo(rt.Topic, rp, req.Acks)
+			if err != nil {
+				sp.ErrorCode = errorCode(err)
+				if req.Version >= 8 {
+					msg := err.Error()
+					sp.ErrorMessage = &msg
+				}
+			} else {
+				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.FirstOffset, res.LogAppendTime, res.LogStartOffset
+				if req.Acks == replication.AcksAll && !res.Duplicate {
+					waits = append(waits, waiter{p: p, last: res.LastOffset, minISR: minISR})
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Acks == replication.AcksNone {
+		return nil, nil
+	}
+	if len(waits) > 0 {
+		wctx, cancel := context.WithTimeout(ctx, time.Duration(max(req.TimeoutMillis, 0))*time.Millisecond)
+		defer cancel()
+		for _, w := range waits {
+			if err := w.p.WaitCommitted(wctx, w.last, w.minISR); err != nil {
+				setProducePartitionError(resp, w.p.Topic(), w.p.Index(), err)
+			}
+		}
+	}
+	return resp, nil
+}
+
+// produceResult is what produceTo appended.
+type produceResult struct {
+	FirstOffset, LastOffset, LogAppendTime, LogStartOffset int64
+	Duplicate                                              bool
+}
+
+// produceTo appends one partition's records; it returns the replica, what
+// was appended and the partition's min.insync.replicas.
+func (b *Broker) produceTo(topic string, rp kmsg.ProduceRequestTopicPartition, acks int16) (*replication.Partition, produceResult, int, error) {
+	if acks != replication.AcksNone && acks != replication.AcksLeader && acks != replication.AcksAll {
+		return nil, produceResult{}, 0, kerr.InvalidRequiredAcks
+	}
+	p, ok := b.parts.get(topic, rp.Partition)
+	if !ok {
+		return nil, produceResult{}, 0, kerr.UnknownTopicOrPartition
+	}
+	if len(rp.Records) > record.MagicOffset && rp.Records[record.MagicOffset] != 2 {
+		return nil, produceResult{}, 0, kerr.UnsupportedForMessageFormat
+	}
+	minISR := b.minInsyncReplicas(topic)
+	info, err := p.Append(rp.Records, acks, minISR)
+	if err != nil {
+		return nil, produceResult{}, 0, err
+	}
+	return p, produceResult{FirstOffset: info.FirstOffset, LastOffset: info.LastOffset,
+		LogAppendTime: info.LogAppendTime, LogStartOffset: info.LogStartOffset, Duplicate: info.Duplicate}, minISR, nil
+}
+
+// minInsyncReplicas is the topic's min.insync.replicas, else the broker's.
+func (b *Broker) minInsyncReplicas(topic string) int {
+	if cfg, err := b.store.TopicConfig(b.ctx, topic); err == nil {
+		if v, ok := cfg["min.insync.replicas"]; ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				return n
+			}
+		}
+	}
+	return int(b.cfg.MinInsyncReplicas)
+}
+
+func setProducePartitionError(resp *kmsg.ProduceResponse, topic string, partition int32, err error) {
+	for i := range resp.Topics {
+		if resp.Topics[i].Topic != topic {
+			continue
+		}
+		for j := range resp.Topics[i].Partitions {
+			if sp := &resp.Topics[i].Partitions[j]; sp.Partition == partition {
+				sp.ErrorCode = errorCode(err)
+			}
+		}
+	}
+}

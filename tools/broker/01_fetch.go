@@ -1,0 +1,151 @@
+package broker
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strom-broker/strom/engine/partlog"
+	"github.com/strom-broker/strom/net/fetchwire"
+	"github.com/strom-broker/strom/net/kerr"
+)
+
+// Fetch (key 1). Record data is never copied: each partition's answer is a
+// list of file slices of its segments, sent with sendfile by the server;
+// the slices' segments stay pinned until the response is written.
+//
+// Consumers read committed records only (below the high watermark); there
+// are no transactions yet, so the last stable offset is the high watermark
+// for both isolation levels. Fetch sessions (v7+) are not kept: every
+// response has session id 0, which clients treat as "sessionless" and keep
+// sending full fetch requests.
+//
+// Long polling: when fewer than min.bytes are available the request waits,
+// up to max.wait.ms, for any of its partitions' high watermarks to advance,
+// then reads again.
+func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetchwire.FetchResponse, error) {
+	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
+	for {
+		resp, bytes, changed := b.fetchOnce(req)
+		if bytes >= int64(max(req.MinBytes, 1)) || req.MaxWaitMillis <= 0 || len(changed) == 0 {
+			return resp, nil
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return resp, nil
+		}
+		resp.Release()
+		if !waitAny(ctx, changed, wait) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			// Timed out: answer with what there is now.
+			resp, _, _ = b.fetchOnce(req)
+			return resp, nil
+		}
+	}
+}
+
+// waitAny waits until one of chans is closed (true), d passes or ctx ends.
+func waitAny(ctx context.Context, chans []<-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	merged := make(chan struct{}, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, ch := range chans {
+		go func() {
+			select {
+			case <-ch:
+				select {
+				case merged <- struct{}{}:
+				default:
+				}
+			case <-stop:
+			}
+		}()
+	}
+	select {
+	case <-merged:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// fetchOnce reads every requested partition once. It returns the response
+// (its Release unpins what was read), the record bytes it holds, and the
+// change channels of the partitions that were read, for long polling.
+func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, int64, []<-chan struct{}) {
+	resp := &fetchwire.FetchResponse{}
+	var reads []*partlog.ReadResult
+	resp.Release = func() {
+		for _, r := range reads {
+			r.Release()
+		}
+		reads = nil
+	}
+	remaining := int64(math.MaxInt32)
+	if req.Version >= 3 {
+		remaining = int64(req.MaxBytes)
+	}
+	var total int64
+	var changed []<-chan struct{}
+	follower := req.ReplicaID >= 0 || (req.ReplicaState.ID >= 0 && req.Version >= 15)
+	for _, rt := range req.Topics {
+		topic := rt.Topic
+		if req.Version >= 13 {
+			topic = b.parts.topicName(rt.TopicID)
+		}
+		ot := fetchwire.Topic{Topic: rt.Topic, TopicID: rt.TopicID}
+		for _, rp := range rt.Partitions {
+			op := fetchwire.Partition{Partition: rp.Partition, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, PreferredReadReplica: -1}
+			p, ok := b.parts.get(topic, rp.Partition)
+			switch {
+			case topic == "" && req.Version >= 13:
+				op.ErrorCode = kerr.UnknownTopicID.Code
+			case !ok:
+				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case !p.IsLeader():
+				op.ErrorCode = kerr.NotLeaderForPartition.Code
+			default:
+				if err := p.CheckEpoch(rp.CurrentLeaderEpoch); err != nil {
+					op.ErrorCode = errorCode(err)
+					break
+				}
+				changed = append(changed, p.Changed())
+				limit := min(int64(rp.PartitionMaxBytes), remaining)
+				if total == 0 {
+					limit = max(limit, 1) // the first data returned may exceed the limits
+				}
+				var res *partlog.ReadResult
+				var err error
+				if follower {
+					res, _, err = p.FollowerFetch(req.ReplicaID, rp.FetchOffset, int(limit))
+				} else {
+					res, err = p.ReadCommitted(rp.FetchOffset, int(max(limit, 0)))
+				}
+				hw := p.HighWatermark()
+				op.HighWatermark, op.LastStableOffset, op.LogStartOffset = hw, hw, p.Log().LogStartOffset()
+				if err != nil {
+					op.ErrorCode = errorCode(err)
+					break
+				}
+				reads = append(reads, res)
+				for _, s := range res.Slices {
+					op.Records = append(op.Records, fetchwire.FileSlice(s.File, s.Pos, s.Len))
+				}
+				n := res.Size()
+				total += n
+				remaining -= n
+			}
+			ot.Partitions = append(ot.Partitions, op)
+		}
+		resp.Topics = append(resp.Topics, ot)
+	}
+	return resp, total, changed
+}

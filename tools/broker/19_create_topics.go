@@ -1,0 +1,114 @@
+package broker
+
+import (
+	"context"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strom-broker/strom/coord/controller"
+	"github.com/strom-broker/strom/net/kerr"
+)
+
+// CreateTopics (key 19): each topic is validated (name, counts, configs)
+// and created by the controller; validate-only requests change nothing.
+// v5+ answers carry the topic's id, partition count, replication factor
+// and effective configs.
+func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	seen := map[string]int{}
+	for _, t := range req.Topics {
+		seen[t.Topic]++
+	}
+	created := false
+	for _, t := range req.Topics {
+		rt := kmsg.NewCreateTopicsResponseTopic()
+		rt.Topic = t.Topic
+		rt.NumPartitions, rt.ReplicationFactor = -1, -1
+		if seen[t.Topic] > 1 {
+			rt.ErrorCode = kerr.InvalidRequest.Code
+			msg := "topic listed more than once in the request"
+			rt.ErrorMessage = &msg
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
+		spec := controller.TopicSpec{Name: t.Topic, NumPartitions: t.NumPartitions, ReplicationFactor: t.ReplicationFactor, Configs: map[string]string{}}
+		if len(t.ReplicaAssignment) > 0 {
+			spec.Assignment = map[int32][]int32{}
+			for _, ra := range t.ReplicaAssignment {
+				spec.Assignment[ra.Partition] = ra.Replicas
+			}
+		}
+		for _, c := range t.Configs {
+			if c.Value != nil {
+				spec.Configs[c.Name] = *c.Value
+			}
+		}
+		a, err := b.ctrl.CreateTopic(ctx, spec, req.ValidateOnly)
+		if err != nil {
+			rt.ErrorCode = errorCode(err)
+			msg := err.Error()
+			rt.ErrorMessage = &msg
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
+		created = created || !req.ValidateOnly
+		rt.TopicID = a.ID
+		rt.NumPartitions = a.NumPartitions()
+		if len(a.Partitions) > 0 {
+			rt.ReplicationFactor = int16(len(a.Partitions[0]))
+		}
+		for _, e := range b.effectiveTopicConfigs(spec.Configs) {
+			c := kmsg.NewCreateTopicsResponseTopicConfig()
+			c.Name, c.Value, c.Source, c.IsSensitive = e.name, &e.value, int8(e.source), false
+			c.ReadOnly = false
+			rt.Configs = append(rt.Configs, c)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if created {
+		if err := b.parts.sync(ctx); err != nil {
+			b.log.Warn("opening created topics", "err", err)
+		}
+	}
+	return resp
+}
+
+// configEntry is one effective topic config.
+type configEntry struct {
+	name, value string
+	source      kmsg.ConfigSource
+}
+
+// effectiveTopicConfigs lists every topic config key with its value under
+// overrides, sorted by name.
+func (b *Broker) effectiveTopicConfigs(overrides map[string]string) []configEntry {
+	base := brokerLogConfig(b.cfg)
+	var out []configEntry
+	for _, k := range topicKeys {
+		e := configEntry{name: k.name, source: kmsg.ConfigSourceDefaultConfig}
+		if v, ok := overrides[k.name]; ok {
+			e.value, e.source = v, kmsg.ConfigSourceDynamicTopicConfig
+		} else if k.engine {
+			e.value = k.get(base)
+			if k.brokerKey != "" && b.cfg.IsSet(k.brokerKey) {
+				e.source = kmsg.ConfigSourceStaticBrokerConfig
+			}
+		} else if v, ok := b.cfg.Values()[k.brokerKey]; ok && k.brokerKey != "" {
+			e.value = v
+		} else {
+			e.value = k.get(base)
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b configEntry) int {
+		if a.name < b.name {
+			return -1
+		}
+		if a.name > b.name {
+			return 1
+		}
+		return 0
+	})
+	return out
+}

@@ -1,0 +1,324 @@
+// Package broker assembles a Strom broker: the engine's log manager, the
+// replication layer's partitions, the coord metadata store and controller,
+// and the net server, with one request handler per Kafka API (files named
+// by API key, e.g. 00_produce.go).
+//
+// Life cycle: New opens the logs and the metadata store, registers the
+// broker, elects the controller and opens every partition this broker
+// hosts; Serve starts answering on the listeners; Shutdown stops accepting,
+// lets in-flight requests finish, writes the high watermarks, flushes and
+// closes the logs (writing the clean-shutdown marker) and closes the store.
+//
+// In embedded mode (no zookeeper.connect) the metadata store is a file in
+// the first log dir and this broker is always the controller; the very same
+// controller and partition code runs as in a cluster.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/strom-broker/strom/coord/controller"
+	"github.com/strom-broker/strom/coord/embedded"
+	"github.com/strom-broker/strom/coord/store"
+	"github.com/strom-broker/strom/engine/logmgr"
+	"github.com/strom-broker/strom/net/server"
+	"github.com/strom-broker/strom/tools/config"
+)
+
+// MetadataFile is the embedded store's file name inside the first log dir.
+const MetadataFile = "strom-metadata.json"
+
+// Broker is one running Strom broker.
+type Broker struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	logs   *logmgr.Manager
+	store  store.Store
+	ctrl   *controller.Controller
+	parts  *replicaManager
+	srv    *server.Server
+	pids   *producerIDs
+	now    func() time.Time
+	ctx    context.Context // cancelled by Shutdown
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
+
+	clusterID string
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	endpoints []store.Endpoint // advertised, with bound ports filled in
+}
+
+// Option configures New.
+type Option func(*Broker)
+
+// WithLogger sets the broker's logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(b *Broker) { b.log = l } }
+
+// New opens a broker's storage and metadata and binds its listeners; it
+// does not serve yet (call Serve). cfg must be validated with defaults
+// filled (config.Load does both).
+func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
+	if !cfg.Embedded() {
+		return nil, fmt.Errorf("broker: zookeeper.connect=%q: ZooKeeper mode is not built yet; leave zookeeper.connect empty for the embedded single-broker mode", cfg.ZookeeperConnect)
+	}
+	b = &Broker{cfg: cfg, log: slog.Default(), now: time.Now}
+	for _, o := range opts {
+		o(b)
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			b.closeAll()
+		}
+	}()
+
+	lcfg := logmgr.DefaultConfig()
+	lcfg.LogDirs = cfg.LogDirs
+	lcfg.BrokerID = cfg.BrokerID
+	lcfg.FlushSchedulerIntervalMs = cfg.LogFlushSchedulerIntervalMs
+	lcfg.RetentionCheckIntervalMs = cfg.LogRetentionCheckIntervalMs
+	lcfg.FlushOffsetCheckpointIntervalMs = cfg.LogFlushOffsetCheckpointIntervalMs
+	lcfg.CleanerBackoffMs = cfg.LogCleanerBackoffMs
+	lcfg.Log = brokerLogConfig(cfg)
+	if b.logs, err = logmgr.Open(lcfg, logmgr.WithLogger(b.log)); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+
+	es, err := embedded.Open(filepath.Join(cfg.LogDirs[0], MetadataFile))
+	if err != nil {
+		return nil, fmt.Errorf("broker: metadata: %w", err)
+	}
+	b.store = es
+	candidate := b.logs.ClusterID()
+	if candidate == "" {
+		u, err := store.NewUUID()
+		if err != nil {
+			return nil, err
+		}
+		candidate = u.String()
+	}
+	if b.clusterID, err = b.store.GetOrCreateClusterID(b.ctx, candidate); err != nil {
+		return nil, fmt.Errorf("broker: cluster id: %w", err)
+	}
+	b.pids = &producerIDs{store: b.store, brokerID: cfg.BrokerID}
+
+	if err := b.listen(); err != nil {
+		return nil, err
+	}
+	if err := b.store.RegisterBroker(b.ctx, store.BrokerInfo{
+		ID: cfg.BrokerID, Endpoints: b.endpoints, Rack: cfg.BrokerRack, JMXPort: -1, Timestamp: b.now().UnixMilli(),
+	}); err != nil {
+		return nil, fmt.Errorf("broker: register: %w", err)
+	}
+
+	b.ctrl, err = controller.New(b.store, cfg.BrokerID, controller.Options{
+		DefaultPartitions:        cfg.NumPartitions,
+		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+		UncleanLeaderElection:    cfg.UncleanLeaderElectionEnable,
+		ValidateTopicConfig: func(_ string, configs map[string]string) error {
+			_, err := applyTopicConfig(brokerLogConfig(cfg), configs)
+			return err
+		},
+		Logger: b.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if _, err := b.ctrl.Elect(b.ctx); err != nil {
+		return nil, fmt.Errorf("broker: controller election: %w", err)
+	}
+
+	hws, err := b.logs.ReadHighWatermarks()
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	b.parts = newReplicaManager(b, hws)
+	if err := b.parts.sync(b.ctx); err != nil {
+		return nil, fmt.Errorf("broker: opening partitions: %w", err)
+	}
+
+	b.srv, err = server.New(server.Config{
+		MaxRequestBytes:    cfg.SocketRequestMaxBytes,
+		MaxConnections:     int(cfg.MaxConnections),
+		ConnectionsMaxIdle: time.Duration(cfg.ConnectionsMaxIdleMs) * time.Millisecond,
+		Logger:             b.log,
+	}, b)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	return b, nil
+}
+
+// listen binds every listener; port 0 binds a free port, which is then
+// advertised.
+func (b *Broker) listen() error {
+	adv := map[string]config.Listener{}
+	for _, l := range b.cfg.AdvertisedListeners {
+		adv[l.Name] = l
+	}
+	for _, l := range b.cfg.Listeners {
+		ln, err := net.Listen("tcp", l.Addr())
+		if err != nil {
+			return fmt.Errorf("broker: listeners: %s: %w", l, err)
+		}
+		b.listeners = append(b.listeners, ln)
+		port := ln.Addr().(*net.TCPAddr).Port
+		host := l.Host
+		if a, ok := adv[l.Name]; ok {
+			host = a.Host
+			if a.Port != 0 {
+				port = a.Port
+			}
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			if h, err := os.Hostname(); err == nil && host == "" {
+				host = h
+			} else {
+				host = "localhost"
+			}
+		}
+		b.endpoints = append(b.endpoints, store.Endpoint{Listener: l.Name, SecurityProtocol: l.SecurityProtocol, Host: host, Port: int32(port)})
+	}
+	return nil
+}
+
+// Addr returns the first listener's bound address (host:port).
+func (b *Broker) Addr() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.listeners) == 0 {
+		return ""
+	}
+	return b.listeners[0].Addr().String()
+}
+
+// AdvertisedAddr returns the first advertised endpoint as host:port.
+func (b *Broker) AdvertisedAddr() string {
+	e := b.endpoints[0]
+	return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port)))
+}
+
+// Stats returns the network server's counters.
+func (b *Broker) Stats() server.Stats { return b.srv.Stats() }
+
+// Serve answers requests on every listener and starts the background work;
+// it returns when Shutdown is called (nil) or a listener fails.
+func (b *Broker) Serve() error {
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		b.parts.watch(b.ctx)
+	}()
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		b.checkpointHighWatermarks(b.ctx)
+	}()
+	errs := make(chan error, len(b.listeners))
+	for i, ln := range b.listeners {
+		go func() { errs <- b.srv.ServeNamed(b.cfg.Listeners[i].Name, ln) }()
+	}
+	var first error
+	for range b.listeners {
+		if err := <-errs; err != nil && !errors.Is(err, server.ErrServerClosed) && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// checkpointHighWatermarks writes replication-offset-checkpoint every
+// replica.high.watermark.checkpoint.interval.ms until ctx ends.
+func (b *Broker) checkpointHighWatermarks(ctx context.Context) {
+	t := time.NewTicker(time.Duration(max(b.cfg.ReplicaHighWatermarkCheckpointIntervalMs, 100)) * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := b.logs.WriteHighWatermarks(b.parts.highWatermarks()); err != nil {
+				b.log.Warn("writing high watermarks", "err", err)
+			}
+		}
+	}
+}
+
+// Shutdown stops accepting, finishes in-flight requests (until ctx ends),
+// then flushes and closes everything, writing the clean-shutdown marker.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	var errs []error
+	if b.srv != nil {
+		if err := b.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	b.cancel()
+	b.bg.Wait()
+	errs = append(errs, b.closeAll())
+	return errors.Join(errs...)
+}
+
+// closeAll closes the storage and the store (used by Shutdown and a failed
+// New).
+func (b *Broker) closeAll() error {
+	var errs []error
+	b.cancel()
+	for _, ln := range b.listeners {
+		ln.Close()
+	}
+	if b.logs != nil {
+		if b.parts != nil {
+			if err := b.logs.WriteHighWatermarks(b.parts.highWatermarks()); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := b.logs.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		b.logs = nil
+	}
+	if b.store != nil {
+		if err := b.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		b.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts a broker from cfg, serves until ctx is cancelled, then shuts
+// down gracefully. It is what `strom server` calls.
+func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
+	b, err := New(cfg, opts...)
+	if err != nil {
+		return err
+	}
+	b.log.Info("strom broker started", "broker.id", cfg.BrokerID, "listeners", b.endpoints, "log.dirs", cfg.LogDirs, "cluster.id", b.clusterID)
+	done := make(chan error, 1)
+	go func() { done <- b.Serve() }()
+	select {
+	case <-ctx.Done():
+	case err := <-done:
+		if err != nil {
+			b.Shutdown(context.Background())
+			return err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = b.Shutdown(sctx)
+	b.log.Info("strom broker stopped", "err", err)
+	return err
+}

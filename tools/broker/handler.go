@@ -1,0 +1,72 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strom-broker/strom/net/apis"
+	"github.com/strom-broker/strom/net/server"
+)
+
+var _ server.Handler = (*Broker)(nil)
+
+// servedAPIs is what this broker advertises in ApiVersions: every API with
+// a handler below, from the oldest version a current client may send (low
+// minimums, for librdkafka's feature detection) to Kafka 3.9's newest.
+var servedAPIs = []apis.Range{
+	{Key: 0, Min: 0, Max: 11}, // Produce
+	{Key: 1, Min: 0, Max: 16}, // Fetch (v17 adds only KRaft replica state)
+	{Key: 2, Min: 0, Max: 9},  // ListOffsets
+	{Key: 3, Min: 0, Max: 12}, // Metadata
+	{Key: 18, Min: 0, Max: 4}, // ApiVersions (answered by the server)
+	{Key: 19, Min: 0, Max: 7}, // CreateTopics
+	{Key: 20, Min: 0, Max: 6}, // DeleteTopics
+	{Key: 21, Min: 0, Max: 2}, // DeleteRecords
+	{Key: 22, Min: 0, Max: 5}, // InitProducerId
+	{Key: 23, Min: 0, Max: 4}, // OffsetForLeaderEpoch
+	{Key: 32, Min: 0, Max: 4}, // DescribeConfigs
+	{Key: 33, Min: 0, Max: 2}, // AlterConfigs
+	{Key: 37, Min: 0, Max: 3}, // CreatePartitions
+	{Key: 44, Min: 0, Max: 1}, // IncrementalAlterConfigs
+	{Key: 60, Min: 0, Max: 1}, // DescribeCluster
+}
+
+// APIVersions lists the APIs this broker serves.
+func (b *Broker) APIVersions() []apis.Range { return servedAPIs }
+
+// Handle answers one request; see the per-API files.
+func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Response, error) {
+	switch r := req.Body.(type) {
+	case *kmsg.ProduceRequest:
+		return b.handleProduce(ctx, r)
+	case *kmsg.FetchRequest:
+		return b.handleFetch(ctx, r)
+	case *kmsg.ListOffsetsRequest:
+		return b.handleListOffsets(r), nil
+	case *kmsg.MetadataRequest:
+		return b.handleMetadata(ctx, r), nil
+	case *kmsg.CreateTopicsRequest:
+		return b.handleCreateTopics(ctx, r), nil
+	case *kmsg.DeleteTopicsRequest:
+		return b.handleDeleteTopics(ctx, r), nil
+	case *kmsg.DeleteRecordsRequest:
+		return b.handleDeleteRecords(r), nil
+	case *kmsg.InitProducerIDRequest:
+		return b.handleInitProducerID(ctx, r), nil
+	case *kmsg.OffsetForLeaderEpochRequest:
+		return b.handleOffsetForLeaderEpoch(r), nil
+	case *kmsg.DescribeConfigsRequest:
+		return b.handleDescribeConfigs(ctx, r), nil
+	case *kmsg.AlterConfigsRequest:
+		return b.handleAlterConfigs(ctx, r), nil
+	case *kmsg.CreatePartitionsRequest:
+		return b.handleCreatePartitions(ctx, r), nil
+	case *kmsg.IncrementalAlterConfigsRequest:
+		return b.handleIncrementalAlterConfigs(ctx, r), nil
+	case *kmsg.DescribeClusterRequest:
+		return b.handleDescribeCluster(r), nil
+	}
+	return nil, fmt.Errorf("broker: no handler for %s", kmsg.NameForKey(req.Key))
+}

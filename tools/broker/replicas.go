@@ -1,0 +1,191 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/strom-broker/strom/coord/controller"
+	"github.com/strom-broker/strom/coord/store"
+	"github.com/strom-broker/strom/engine/checkpoint"
+	"github.com/strom-broker/strom/replication"
+)
+
+// replicaManager keeps this broker's partitions in line with the metadata
+// store: it opens a log and a replication.Partition for every replica
+// assigned here, applies each partition state (leader, epoch, ISR), applies
+// topic config changes to open logs, and deletes the logs of deleted
+// topics.
+//
+// Invariant: parts holds exactly the partitions of the last sync's view of
+// the store that are assigned to this broker.
+type replicaManager struct {
+	b *Broker
+
+	syncMu sync.Mutex // serialises sync
+
+	mu     sync.RWMutex
+	parts  map[store.TopicPartition]*replication.Partition
+	ids    map[string]store.UUID // topic -> id, for topics hosted here
+	epochs map[store.TopicPartition]int32
+	hws    map[checkpoint.TopicPartition]int64 // from the checkpoint, used once per partition
+}
+
+func newReplicaManager(b *Broker, hws map[checkpoint.TopicPartition]int64) *replicaManager {
+	return &replicaManager{b: b, parts: map[store.TopicPartition]*replication.Partition{},
+		ids: map[string]store.UUID{}, epochs: map[store.TopicPartition]int32{}, hws: hws}
+}
+
+// get returns the local replica of tp.
+func (m *replicaManager) get(topic string, p int32) (*replication.Partition, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	r, ok := m.parts[store.TopicPartition{Topic: topic, Partition: p}]
+	return r, ok
+}
+
+// highWatermarks returns every local partition's high watermark.
+func (m *replicaManager) highWatermarks() map[checkpoint.TopicPartition]int64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make(map[checkpoint.TopicPartition]int64, len(m.parts))
+	for tp, p := range m.parts {
+		out[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}] = p.HighWatermark()
+	}
+	return out
+}
+
+// sync reads this broker's replicas from the store and applies them.
+func (m *replicaManager) sync(ctx context.Context) error {
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
+	b := m.b
+	reps, err := controller.ReplicasOf(ctx, b.store, b.cfg.BrokerID)
+	if err != nil {
+		return err
+	}
+	want := make(map[store.TopicPartition]controller.Replica, len(reps))
+	for _, r := range reps {
+		want[r.Partition] = r
+	}
+	// Drop partitions no longer assigned here (deleted topics).
+	m.mu.Lock()
+	var gone []store.TopicPartition
+	for tp := range m.parts {
+		if _, ok := want[tp]; !ok {
+			gone = append(gone, tp)
+			delete(m.parts, tp)
+			delete(m.epochs, tp)
+		}
+	}
+	m.mu.Unlock()
+	for _, tp := range gone {
+		if err := b.logs.Delete(tp.Topic, tp.Partition); err != nil {
+			b.log.Warn("deleting partition log", "partition", tp.String(), "err", err)
+		}
+	}
+
+	configs := map[string]map[string]string{}
+	for _, r := range reps {
+		tp := r.Partition
+		overrides, ok := configs[tp.Topic]
+		if !ok {
+			if overrides, err = b.store.TopicConfig(ctx, tp.Topic); err != nil {
+				return err
+			}
+			configs[tp.Topic] = overrides
+		}
+		lc, err := applyTopicConfig(brokerLogConfig(b.cfg), overrides)
+		if err != nil {
+			b.log.Warn("ignoring invalid topic config", "topic", tp.Topic, "err", err)
+			lc = brokerLogConfig(b.cfg)
+		}
+		m.mu.RLock()
+		p, have := m.parts[tp]
+		epoch, seen := m.epochs[tp]
+		m.mu.RUnlock()
+		if !have {
+			if err := b.logs.SetTopicConfig(tp.Topic, lc); err != nil {
+				b.log.Debug("topic config not applied to open logs", "topic", tp.Topic, "err", err)
+			}
+			l, err := b.logs.GetOrCreate(tp.Topic, tp.Partition, lc)
+			if err != nil {
+				return fmt.Errorf("partition %s: %w", tp, err)
+			}
+			hw := m.hws[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}]
+			p = replication.New(tp.Topic, tp.Partition, b.cfg.BrokerID, l, hw, b.now)
+		}
+		if !have || !seen || epoch != r.State.LeaderEpoch || r.Role == controller.RoleLeader && !p.IsLeader() {
+			if r.Role == controller.RoleLeader {
+				p.MakeLeader(r.State.LeaderEpoch, r.Replicas, r.State.ISR)
+			} else {
+				p.MakeFollower(r.State.LeaderEpoch, r.State.Leader, r.Replicas)
+			}
+		}
+		m.mu.Lock()
+		m.parts[tp] = p
+		m.epochs[tp] = r.State.LeaderEpoch
+		m.ids[tp.Topic] = r.TopicID
+		m.mu.Unlock()
+	}
+	return nil
+}
+
+// applyTopicConfig re-reads a topic's overrides and applies them to the
+// topic's open logs.
+func (m *replicaManager) applyTopicConfig(ctx context.Context, topic string) {
+	b := m.b
+	overrides, err := b.store.TopicConfig(ctx, topic)
+	if err != nil {
+		return
+	}
+	lc, err := applyTopicConfig(brokerLogConfig(b.cfg), overrides)
+	if err != nil {
+		b.log.Warn("ignoring invalid topic config", "topic", topic, "err", err)
+		return
+	}
+	if err := b.logs.SetTopicConfig(topic, lc); err != nil {
+		b.log.Warn("topic config not applied to open logs", "topic", topic, "err", err)
+	}
+}
+
+// watch re-syncs on every metadata change until ctx ends.
+func (m *replicaManager) watch(ctx context.Context) {
+	sub := m.b.store.Subscribe(store.EventTopic, store.EventPartitionState, store.EventTopicConfig)
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-sub.Ready():
+			if !ok {
+				return
+			}
+			resync := false
+			for _, ev := range sub.Drain() {
+				if ev.Kind == store.EventTopicConfig {
+					m.applyTopicConfig(ctx, ev.Topic)
+				} else {
+					resync = true
+				}
+			}
+			if resync {
+				if err := m.sync(ctx); err != nil && ctx.Err() == nil {
+					m.b.log.Error("applying metadata change", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// topicName returns the name of a hosted topic by id ("" if unknown).
+func (m *replicaManager) topicName(id [16]byte) string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for name, tid := range m.ids {
+		if tid == store.UUID(id) {
+			return name
+		}
+	}
+	return ""
+}
