@@ -87,4 +87,3 @@ func parseKcat(t *testing.T, out []byte) []consumed {
 	}
 	return got
 }
-

@@ -7,9 +7,10 @@ package compat
 //     index), so a consumed record is matched to the produced one by key;
 //   - header keys are unique within a record and never look like integers
 //     (kafkajs carries headers in a JS object, which reorders integer keys);
-//   - values draw from a 16-symbol alphabet, so they are random per record
-//     yet compressible (clients may send a batch uncompressed when
-//     compression does not shrink it, which would hide the codec under test).
+//   - values are random per record yet compressible even by LZ-only codecs
+//     (snappy, lz4): each is a random sequence of words from a small random
+//     dictionary plus a random tail. Clients send a batch uncompressed when
+//     compression does not shrink it, which would hide the codec under test.
 
 import (
 	"bytes"
@@ -86,6 +87,10 @@ func genRecords(rng *rand.Rand, n int, o genOpts) []record {
 		alphabet = hexAlphabet
 	}
 	headerKeys := []string{"trace-id", "h-a", "content-type"}
+	words := make([][]byte, 32)
+	for i := range words {
+		words[i] = randBytes(rng, alphabet, 8)
+	}
 	recs := make([]record, n)
 	for i := range recs {
 		var key []byte
@@ -95,7 +100,12 @@ func genRecords(rng *rand.Rand, n int, o genOpts) []record {
 			key = []byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
 		}
 		key = append(key, randBytes(rng, alphabet, 4+rng.IntN(8))...)
-		r := record{Key: key, Value: randBytes(rng, alphabet, 60+rng.IntN(40))}
+		var value []byte
+		for range 7 + rng.IntN(5) {
+			value = append(value, words[rng.IntN(len(words))]...)
+		}
+		value = append(value, randBytes(rng, alphabet, rng.IntN(9))...)
+		r := record{Key: key, Value: value}
 		if o.fixedHeaders != nil {
 			r.Headers = o.fixedHeaders
 		} else {
