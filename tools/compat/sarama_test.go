@@ -2,6 +2,7 @@ package compat
 
 import (
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
@@ -34,8 +35,12 @@ func saramaConfig(cs caseSpec) *sarama.Config {
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Producer.Compression = saramaCodecs[cs.codec]
 	cfg.Producer.Partitioner = sarama.NewHashPartitioner
-	// Small batches, so a case crosses many batch boundaries.
+	// Small batches, so a case crosses many batch boundaries. Messages
+	// alone would leave a final partial batch waiting forever: Frequency
+	// flushes it.
 	cfg.Producer.Flush.Messages = 500
+	cfg.Producer.Flush.MaxMessages = 500
+	cfg.Producer.Flush.Frequency = 10 * time.Millisecond
 	if cs.idempotent {
 		cfg.Producer.Idempotent = true
 		cfg.Net.MaxOpenRequests = 1
@@ -56,7 +61,16 @@ func saramaRoundTrip(t *testing.T, bootstrap, topic string, cs caseSpec, recs []
 		}
 		msgs[i] = m
 	}
-	require.NoError(t, prod.SendMessages(msgs), "sarama SendMessages")
+	// SendMessages takes no context: bound it here so a hang fails the
+	// case instead of the whole test binary.
+	sent := make(chan error, 1)
+	go func() { sent <- prod.SendMessages(msgs) }()
+	select {
+	case err := <-sent:
+		require.NoError(t, err, "sarama SendMessages")
+	case <-caseContext(t).Done():
+		t.Fatalf("sarama SendMessages of %d records did not return within %v", len(msgs), caseDeadline)
+	}
 	require.NoError(t, prod.Close())
 
 	ends := endOffsets(t, bootstrap, topic)
