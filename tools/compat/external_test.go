@@ -64,6 +64,15 @@ func requireKafkaJS(t *testing.T) (node, modules string) {
 	return node, modules
 }
 
+// testdataPath returns the absolute path of a file in testdata/.
+func testdataPath(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("testdata", name))
+	require.NoError(t, err)
+	require.FileExists(t, p)
+	return p
+}
+
 // repoRoot is the directory holding go.work, found upward from the test's
 // working directory (the package directory).
 func repoRoot(t *testing.T) string {

@@ -3,7 +3,6 @@ package compat
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 )
@@ -14,10 +13,7 @@ import (
 // a codec whose package is missing is skipped with its name.
 func TestKafkaJS(t *testing.T) {
 	node, modules := requireKafkaJS(t)
-	script, err := filepath.Abs(filepath.Join("testdata", "kafkajs_roundtrip.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	script := testdataPath(t, "kafkajs_roundtrip.js")
 	bootstrap := startBroker(t)
 	runMatrix(t, bootstrap, matrix(false, genOpts{}), func(t *testing.T, bootstrap, topic string, cs caseSpec, recs []record) []consumed {
 		cmd := exec.CommandContext(caseContext(t), node, script, bootstrap, topic, string(cs.codec), strconv.Itoa(len(recs)))

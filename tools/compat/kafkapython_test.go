@@ -2,7 +2,6 @@ package compat
 
 import (
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 )
@@ -13,10 +12,7 @@ import (
 // Codecs whose Python module is missing are skipped with its name.
 func TestKafkaPython(t *testing.T) {
 	python := requirePythonKafka(t)
-	script, err := filepath.Abs(filepath.Join("testdata", "kafka_python_roundtrip.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	script := testdataPath(t, "kafka_python_roundtrip.py")
 	bootstrap := startBroker(t)
 	runMatrix(t, bootstrap, matrix(false, genOpts{}), func(t *testing.T, bootstrap, topic string, cs caseSpec, recs []record) []consumed {
 		cmd := exec.CommandContext(caseContext(t), python, script, bootstrap, topic, string(cs.codec), strconv.Itoa(len(recs)))
