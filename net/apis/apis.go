@@ -28,6 +28,7 @@ import (
 
 // Range is the inclusive version range served for one API key.
 type Range struct {
+	// Key is the API key; Min and Max bound the versions served.
 	Key, Min, Max int16
 }
 

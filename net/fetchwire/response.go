@@ -56,9 +56,13 @@ var (
 // starting at Pos, or, when File is nil, the bytes Data (Pos and Len are then
 // ignored). Slices of one partition are concatenated in order.
 type Slice struct {
-	File     *os.File
+	// File holds the records; nil means Data does.
+	File *os.File
+	// Pos and Len are the byte range of File (Pos is an explicit offset;
+	// the file's seek position is never used).
 	Pos, Len int64
-	Data     []byte
+	// Data holds in-memory records when File is nil.
+	Data []byte
 }
 
 // FileSlice returns the Slice for n bytes of f at pos.
@@ -112,8 +116,11 @@ type Topic struct {
 
 // Partition is one partition of a FetchResponse topic.
 type Partition struct {
-	Partition     int32
-	ErrorCode     int16
+	// Partition is the partition index.
+	Partition int32
+	// ErrorCode is the partition's error (0 for none).
+	ErrorCode int16
+	// HighWatermark is the offset after the last committed record.
 	HighWatermark int64
 	// LastStableOffset (v4+).
 	LastStableOffset int64
@@ -144,34 +151,45 @@ func (p *Partition) RecordsLen() int64 {
 
 // AbortedTransaction is one aborted transaction of a partition (v4+).
 type AbortedTransaction struct {
-	ProducerID  int64
+	// ProducerID of the aborted transaction.
+	ProducerID int64
+	// FirstOffset is the transaction's first offset.
 	FirstOffset int64
 }
 
 // EpochEndOffset tells a follower where its log diverges from the leader's.
 type EpochEndOffset struct {
-	Epoch     int32
+	// Epoch is the leader epoch.
+	Epoch int32
+	// EndOffset is where that epoch ends on the leader.
 	EndOffset int64
 }
 
 // LeaderIDAndEpoch names the current leader of a partition.
 type LeaderIDAndEpoch struct {
-	LeaderID    int32
+	// LeaderID is the leader's broker id.
+	LeaderID int32
+	// LeaderEpoch is its epoch.
 	LeaderEpoch int32
 }
 
 // SnapshotID names the snapshot a follower must fetch.
 type SnapshotID struct {
+	// EndOffset is the snapshot's end offset.
 	EndOffset int64
-	Epoch     int32
+	// Epoch is the snapshot's epoch.
+	Epoch int32
 }
 
 // NodeEndpoint is one broker endpoint (v16+).
 type NodeEndpoint struct {
+	// NodeID is the broker id.
 	NodeID int32
-	Host   string
-	Port   int32
-	Rack   *string
+	// Host and Port are where clients reach it.
+	Host string
+	Port int32
+	// Rack is the broker's rack, nil if none.
+	Rack *string
 }
 
 // part is one piece of an encoded frame: buf[lo:hi] of the header buffer, or

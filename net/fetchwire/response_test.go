@@ -48,6 +48,19 @@ func loopback(t testing.TB) (server, client *net.TCPConn) {
 	return sc.(*net.TCPConn), cc.(*net.TCPConn)
 }
 
+// conduit returns a writer and the reader of its bytes: a real TCP
+// connection (sendfile path) for "tcp", an in-memory net.Pipe (copy path)
+// otherwise.
+func conduit(t *testing.T, via string) (io.Writer, io.Reader) {
+	t.Helper()
+	if via == "tcp" {
+		return loopback(t)
+	}
+	pw, pr := net.Pipe()
+	t.Cleanup(func() { _ = pw.Close(); _ = pr.Close() })
+	return pw, pr
+}
+
 // sampleResponse builds a response using every field, with records from two
 // files (one partition spanning both, i.e. two segments) and inline bytes.
 func sampleResponse(t *testing.T, version int16) (*FetchResponse, map[int32][]byte) {
@@ -199,15 +212,7 @@ func TestEveryVersionOverLoopback(t *testing.T) {
 				fileBytes := int64(60_000 + 5_000 + 10)
 				require.Equal(t, fileBytes, enc.FileBytes())
 
-				var w io.Writer
-				var r io.Reader
-				if via == "tcp" {
-					w, r = loopback(t)
-				} else {
-					pw, pr := net.Pipe()
-					t.Cleanup(func() { _ = pw.Close(); _ = pr.Close() })
-					w, r = pw, pr
-				}
+				w, r := conduit(t, via)
 				var c Counters
 				done := make(chan error, 1)
 				go func() {
@@ -307,15 +312,7 @@ func TestShortFile(t *testing.T) {
 			r := &FetchResponse{Version: 11, Topics: []Topic{{Topic: "x", Partitions: []Partition{{Records: []Slice{FileSlice(f, 50, 100)}}}}}}
 			enc, err := r.Encode(1)
 			require.NoError(t, err)
-			var w io.Writer
-			var rd io.Reader
-			if via == "tcp" {
-				w, rd = loopback(t)
-			} else {
-				pw, pr := net.Pipe()
-				t.Cleanup(func() { _ = pw.Close(); _ = pr.Close() })
-				w, rd = pw, pr
-			}
+			w, rd := conduit(t, via)
 			go func() { _, _ = io.Copy(io.Discard, rd) }()
 			_, err = enc.WriteTo(w, nil)
 			require.ErrorIs(t, err, ErrShortFile)

@@ -77,7 +77,8 @@ func TestBadInput(t *testing.T) {
 		// (Kafka rejects it); nothing is allocated and the request is
 		// answered as if empty.
 		{name: "negative array length", bytes: rawFrame(apis.Produce, 3, 1, cat(produceV3Head, be32(-5))), want: answered},
-		// Kafka's parser ignores bytes after a complete body; so do we.
+		// Kafka's parser (2.x RequestContext) ignores bytes after a
+		// complete body; so do we.
 		{name: "garbage after a valid body", bytes: cat(frameWithTrailer(metadata(1), 1, []byte("trailing garbage"))), want: answered},
 	} {
 		switch tc.name {

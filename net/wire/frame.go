@@ -17,10 +17,11 @@
 // flexible versions, except that ApiVersions responses always use v0 (so a
 // client that sent a too-new ApiVersions request can still read the answer).
 //
-// Memory invariant: ReadFrame never allocates more than about twice the
-// bytes it actually received plus InitialFrameBuffer, however large the
-// size prefix claims the frame to be: the buffer starts small and doubles as
-// bytes arrive, up to the claimed size.
+// Memory invariant: however large the size prefix claims the frame to be,
+// ReadFrame allocates at most InitialFrameBuffer plus about four times the
+// bytes it actually received: the buffer starts at InitialFrameBuffer and
+// doubles only when full (so it is never more than twice the bytes read), up
+// to the claimed size, and the outgrown buffers sum to less than the last.
 //
 // These layouts are part of the Kafka wire format and must not change.
 package wire
@@ -80,8 +81,7 @@ func ReadFrame(r io.Reader, max int32) ([]byte, error) {
 }
 
 // readPayload reads exactly size bytes, growing its buffer by doubling as
-// bytes arrive so that a lying size prefix costs at most about twice the
-// bytes really sent (plus InitialFrameBuffer).
+// bytes arrive (see the memory invariant at the top of this file).
 func readPayload(r io.Reader, size int) ([]byte, error) {
 	buf := make([]byte, min(size, InitialFrameBuffer))
 	got := 0
