@@ -462,35 +462,67 @@ func (s *Store) PartitionStates(ctx context.Context, topic string) (map[int32]st
 
 // SetPartitionState implements store.Store.
 func (s *Store) SetPartitionState(ctx context.Context, tp store.TopicPartition, ps store.PartitionState, expectedVersion int32) (int32, error) {
-	if err := s.lock(ctx); err != nil {
+	vs, err := s.SetPartitionStates(ctx, []store.PartitionStateUpdate{{Partition: tp, State: ps, ExpectedVersion: expectedVersion}})
+	if err != nil {
 		return 0, err
 	}
+	return vs[0], nil
+}
+
+// SetPartitionStates implements store.Store: all updates are applied to one
+// copy of the state and saved with one file write.
+func (s *Store) SetPartitionStates(ctx context.Context, updates []store.PartitionStateUpdate) ([]int32, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
 	defer s.mu.Unlock()
-	var version int32
+	versions := make([]int32, len(updates))
 	err := s.update(func(st *state) ([]store.Event, error) {
-		t, err := st.topic(tp.Topic)
-		if err != nil {
-			return nil, err
+		events := make([]store.Event, 0, len(updates))
+		seen := make(map[store.TopicPartition]bool, len(updates))
+		for i, u := range updates {
+			if seen[u.Partition] {
+				return nil, fmt.Errorf("embedded: partition %s updated twice: %w", u.Partition, store.ErrInvalidArgument)
+			}
+			seen[u.Partition] = true
+			v, err := st.setPartitionState(u)
+			if err != nil {
+				return nil, err
+			}
+			versions[i] = v
+			events = append(events, store.Event{Kind: store.EventPartitionState, Topic: u.Partition.Topic, Partition: u.Partition.Partition})
 		}
-		if _, ok := t.assignment.Partitions[tp.Partition]; !ok {
-			return nil, fmt.Errorf("embedded: partition %s: %w", tp, store.ErrUnknownPartition)
-		}
-		cur, exists := t.partitions[tp.Partition]
-		switch {
-		case expectedVersion == store.NewVersion && exists:
-			return nil, fmt.Errorf("embedded: create state of %s: exists at version %d: %w", tp, cur.Version, store.ErrBadVersion)
-		case expectedVersion != store.NewVersion && !exists:
-			return nil, fmt.Errorf("embedded: set state of %s at version %d: %w", tp, expectedVersion, store.ErrNoPartitionState)
-		case exists && cur.Version != expectedVersion:
-			return nil, fmt.Errorf("embedded: set state of %s at version %d, stored %d: %w", tp, expectedVersion, cur.Version, store.ErrBadVersion)
-		}
-		version = expectedVersion + 1 // NewVersion (-1) + 1 = 0
-		ps = ps.Clone()
-		ps.Version = version
-		t.partitions[tp.Partition] = ps
-		return []store.Event{{Kind: store.EventPartitionState, Topic: tp.Topic, Partition: tp.Partition}}, nil
+		return events, nil
 	})
-	return version, err
+	if err != nil {
+		return nil, err
+	}
+	return versions, nil
+}
+
+// setPartitionState applies one conditional write to st.
+func (st *state) setPartitionState(u store.PartitionStateUpdate) (int32, error) {
+	tp, expected := u.Partition, u.ExpectedVersion
+	t, err := st.topic(tp.Topic)
+	if err != nil {
+		return 0, err
+	}
+	if _, ok := t.assignment.Partitions[tp.Partition]; !ok {
+		return 0, fmt.Errorf("embedded: partition %s: %w", tp, store.ErrUnknownPartition)
+	}
+	cur, exists := t.partitions[tp.Partition]
+	switch {
+	case expected == store.NewVersion && exists:
+		return 0, fmt.Errorf("embedded: create state of %s: exists at version %d: %w", tp, cur.Version, store.ErrBadVersion)
+	case expected != store.NewVersion && !exists:
+		return 0, fmt.Errorf("embedded: set state of %s at version %d: %w", tp, expected, store.ErrNoPartitionState)
+	case exists && cur.Version != expected:
+		return 0, fmt.Errorf("embedded: set state of %s at version %d, stored %d: %w", tp, expected, cur.Version, store.ErrBadVersion)
+	}
+	ps := u.State.Clone()
+	ps.Version = expected + 1 // NewVersion (-1) + 1 = 0
+	t.partitions[tp.Partition] = ps
+	return ps.Version, nil
 }
 
 // TopicConfig implements store.Store.
