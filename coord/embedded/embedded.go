@@ -18,6 +18,7 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -26,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/strom-broker/strom/coord/store"
 )
@@ -36,6 +38,7 @@ const DefaultFileName = "strom-metadata.json"
 // Store is the embedded store.Store.
 type Store struct {
 	path     string
+	lockFile *os.File // holds an exclusive flock on path+".lock" while open
 	notifier *store.Notifier
 
 	mu         sync.Mutex
@@ -86,11 +89,21 @@ func (st *state) clone() *state {
 	return &c
 }
 
+// ErrLocked: another Store (in this or another process) has the metadata
+// file open.
+var ErrLocked = errors.New("metadata file is in use")
+
 // Open loads (or, if absent, starts) the metadata file at path. A file that
-// does not decode fails with an error wrapping store.ErrCorrupt.
+// does not decode fails with an error wrapping store.ErrCorrupt; a file
+// another open Store holds fails with ErrLocked.
 func Open(path string) (*Store, error) {
+	lf, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, err
+	}
 	st, err := readSnapshot(path)
 	if err != nil {
+		_ = lf.Close()
 		return nil, err
 	}
 	// Leftovers of a save interrupted by a crash.
@@ -101,6 +114,7 @@ func Open(path string) (*Store, error) {
 	}
 	return &Store{
 		path:     path,
+		lockFile: lf,
 		notifier: store.NewNotifier(),
 		state:    st,
 		brokers:  make(map[int32]store.BrokerInfo),
@@ -573,5 +587,24 @@ func (s *Store) Close() error {
 	s.brokers = nil
 	s.controller = nil
 	s.notifier.CloseAll()
+	if err := s.lockFile.Close(); err != nil { // releases the flock
+		return fmt.Errorf("embedded: close lock: %w", err)
+	}
 	return nil
+}
+
+// lockFile opens path and takes an exclusive, non-blocking flock on it.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: open lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("embedded: %s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("embedded: lock %s: %w", path, err)
+	}
+	return f, nil
 }
