@@ -1,5 +1,14 @@
-// Package coord will own cluster metadata behind one Store interface (an
-// embedded implementation for single-broker mode and a ZooKeeper one for
-// clusters), controller election, partition state, and the consumer group
-// coordinator with offsets kept in __consumer_offsets.
+// Package coord is Strom's cluster coordination module. Its subpackages:
+//
+//   - store: the metadata Store interface (Kafka's ZooKeeper layout), its
+//     types, typed errors and change notifications; store/storetest is the
+//     contract suite every implementation runs.
+//   - znode: Kafka's znode paths and their JSON encodings.
+//   - embedded: the in-process Store for single-broker mode, persisted to
+//     one file in the data directory.
+//   - controller: Kafka's controller logic over any Store (topic creation,
+//     replica assignment, partition state, leader election).
+//
+// The consumer group coordinator (offsets in __consumer_offsets) will live
+// here too.
 package coord

@@ -503,7 +503,10 @@ func (c *Controller) reconcile(ctx context.Context, live map[int32]bool) error {
 	return errors.Join(errs...)
 }
 
-// reconcileTopic applies the election rules to one topic's partitions.
+// reconcileTopic applies the election rules to one topic's partitions:
+// one atomic batch write for all of them (one file write or ZooKeeper
+// multi), falling back to per-partition compare-and-set if the batch loses
+// a race.
 // REQUIRES: c.mu is held and c is active.
 func (c *Controller) reconcileTopic(ctx context.Context, a store.TopicAssignment, live map[int32]bool) error {
 	unclean, err := c.uncleanAllowed(ctx, a.Name)
@@ -511,13 +514,61 @@ func (c *Controller) reconcileTopic(ctx context.Context, a store.TopicAssignment
 		return err
 	}
 	isLive := func(id int32) bool { return live[id] }
+	states, err := c.store.PartitionStates(ctx, a.Name)
+	if errors.Is(err, store.ErrUnknownTopic) {
+		return nil // deleted meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("controller: states of %q: %w", a.Name, err)
+	}
+	type change struct {
+		cur, next store.PartitionState
+		election  Election
+	}
+	var updates []store.PartitionStateUpdate
+	var changes []change
 	for _, p := range slices.Sorted(maps.Keys(a.Partitions)) {
 		tp := store.TopicPartition{Topic: a.Name, Partition: p}
-		if err := c.reconcilePartition(ctx, tp, a.Partitions[p], isLive, unclean); err != nil {
-			return err
+		cur, ok := states[p]
+		if !ok {
+			st, ok := initialState(a.Partitions[p], isLive, c.epoch)
+			if !ok {
+				c.opts.Logger.Warn("new partition has no live replica; left without leader",
+					"partition", tp.String(), "replicas", a.Partitions[p])
+				continue
+			}
+			updates = append(updates, store.PartitionStateUpdate{Partition: tp, State: st, ExpectedVersion: store.NewVersion})
+			changes = append(changes, change{next: st})
+			continue
+		}
+		next, election, changed := nextState(a.Partitions[p], cur, isLive, unclean, c.epoch)
+		if changed {
+			updates = append(updates, store.PartitionStateUpdate{Partition: tp, State: next, ExpectedVersion: cur.Version})
+			changes = append(changes, change{cur: cur, next: next, election: election})
 		}
 	}
-	return nil
+	if len(updates) == 0 {
+		return nil
+	}
+	_, err = c.store.SetPartitionStates(ctx, updates)
+	switch {
+	case err == nil:
+		for i, u := range updates {
+			c.logElection(u.Partition, changes[i].cur, changes[i].next, changes[i].election)
+		}
+		return nil
+	case errors.Is(err, store.ErrBadVersion), errors.Is(err, store.ErrNoPartitionState):
+		for _, u := range updates {
+			if err := c.reconcilePartition(ctx, u.Partition, a.Partitions[u.Partition.Partition], isLive, unclean); err != nil {
+				return err
+			}
+		}
+		return nil
+	case errors.Is(err, store.ErrUnknownTopic), errors.Is(err, store.ErrUnknownPartition):
+		return nil // deleted or shrunk meanwhile; the next reconcile sees it
+	default:
+		return fmt.Errorf("controller: states of %q: %w", a.Name, err)
+	}
 }
 
 // reconcilePartition computes and CAS-writes one partition's next state,

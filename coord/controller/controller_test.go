@@ -372,3 +372,48 @@ func TestRunFailsOverAndReelects(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)
 }
+
+// racingStore makes the first batch write lose a race: just before it, a
+// "concurrent writer" bumps the version of the batch's first partition.
+type racingStore struct {
+	store.Store
+	raced bool
+}
+
+func (r *racingStore) SetPartitionStates(ctx context.Context, updates []store.PartitionStateUpdate) ([]int32, error) {
+	if !r.raced && len(updates) > 0 && updates[0].ExpectedVersion != store.NewVersion {
+		r.raced = true
+		u := updates[0]
+		cur, err := r.Store.PartitionState(ctx, u.Partition)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := r.Store.SetPartitionState(ctx, u.Partition, cur, cur.Version); err != nil {
+			return nil, err
+		}
+	}
+	return r.Store.SetPartitionStates(ctx, updates)
+}
+
+func TestReconcileRetriesAfterLostRace(t *testing.T) {
+	ctx := context.Background()
+	cl := newCluster(t, quietOptions(), 3, 1, 2)
+	_, err := cl.c.CreateTopic(ctx, TopicSpec{Name: "t", NumPartitions: -1, ReplicationFactor: -1,
+		Assignment: map[int32][]int32{0: {1, 2, 3}, 1: {1, 3, 2}}}, false)
+	require.NoError(t, err)
+
+	rs := &racingStore{Store: cl.s}
+	c, err := New(rs, 3, quietOptions())
+	require.NoError(t, err)
+	c.active, c.epoch = cl.c.Active() // the same controller, seen through the racing store
+	require.NoError(t, c.OnBrokerGone(ctx, 1))
+	require.True(t, rs.raced)
+
+	st0 := cl.state(t, "t", 0)
+	assert.Equal(t, int32(2), st0.Leader)
+	assert.Equal(t, []int32{2, 3}, st0.ISR)
+	assert.Equal(t, int32(2), st0.Version, "the racing write and ours")
+	st1 := cl.state(t, "t", 1)
+	assert.Equal(t, int32(3), st1.Leader)
+	assert.Equal(t, []int32{3, 2}, st1.ISR)
+}

@@ -18,6 +18,7 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -26,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/strom-broker/strom/coord/store"
 )
@@ -36,6 +38,7 @@ const DefaultFileName = "strom-metadata.json"
 // Store is the embedded store.Store.
 type Store struct {
 	path     string
+	lockFile *os.File // holds an exclusive flock on path+".lock" while open
 	notifier *store.Notifier
 
 	mu         sync.Mutex
@@ -86,11 +89,21 @@ func (st *state) clone() *state {
 	return &c
 }
 
+// ErrLocked: another Store (in this or another process) has the metadata
+// file open.
+var ErrLocked = errors.New("metadata file is in use")
+
 // Open loads (or, if absent, starts) the metadata file at path. A file that
-// does not decode fails with an error wrapping store.ErrCorrupt.
+// does not decode fails with an error wrapping store.ErrCorrupt; a file
+// another open Store holds fails with ErrLocked.
 func Open(path string) (*Store, error) {
+	lf, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, err
+	}
 	st, err := readSnapshot(path)
 	if err != nil {
+		_ = lf.Close()
 		return nil, err
 	}
 	// Leftovers of a save interrupted by a crash.
@@ -101,6 +114,7 @@ func Open(path string) (*Store, error) {
 	}
 	return &Store{
 		path:     path,
+		lockFile: lf,
 		notifier: store.NewNotifier(),
 		state:    st,
 		brokers:  make(map[int32]store.BrokerInfo),
@@ -145,6 +159,41 @@ func (s *Store) update(fn func(st *state) ([]store.Event, error)) error {
 		s.notifier.Publish(ev)
 	}
 	return nil
+}
+
+// write takes s.mu and applies fn through update.
+func (s *Store) write(ctx context.Context, fn func(st *state) ([]store.Event, error)) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	return s.update(fn)
+}
+
+// writeTopic is write for a change to one existing topic (ErrUnknownTopic
+// otherwise).
+func (s *Store) writeTopic(ctx context.Context, name string, fn func(st *state, t *topicState) ([]store.Event, error)) error {
+	return s.write(ctx, func(st *state) ([]store.Event, error) {
+		t, err := st.topic(name)
+		if err != nil {
+			return nil, err
+		}
+		return fn(st, t)
+	})
+}
+
+// readTopic runs fn on an existing topic under s.mu (ErrUnknownTopic
+// otherwise). fn must copy what it returns.
+func (s *Store) readTopic(ctx context.Context, name string, fn func(t *topicState) error) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	t, err := s.state.topic(name)
+	if err != nil {
+		return err
+	}
+	return fn(t)
 }
 
 // GetOrCreateClusterID implements store.Store.
@@ -300,11 +349,7 @@ func (s *Store) CreateTopic(ctx context.Context, a store.TopicAssignment, config
 	if err := checkTopicName(a.Name); err != nil {
 		return err
 	}
-	if err := s.lock(ctx); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	return s.update(func(st *state) ([]store.Event, error) {
+	return s.write(ctx, func(st *state) ([]store.Event, error) {
 		if _, ok := st.topics[a.Name]; ok {
 			return nil, fmt.Errorf("embedded: create topic %q: %w", a.Name, store.ErrTopicExists)
 		}
@@ -320,16 +365,12 @@ func (s *Store) CreateTopic(ctx context.Context, a store.TopicAssignment, config
 }
 
 // Topic implements store.Store.
-func (s *Store) Topic(ctx context.Context, name string) (store.TopicAssignment, error) {
-	if err := s.lock(ctx); err != nil {
-		return store.TopicAssignment{}, err
-	}
-	defer s.mu.Unlock()
-	t, err := s.state.topic(name)
-	if err != nil {
-		return store.TopicAssignment{}, err
-	}
-	return t.assignment.Clone(), nil
+func (s *Store) Topic(ctx context.Context, name string) (a store.TopicAssignment, err error) {
+	err = s.readTopic(ctx, name, func(t *topicState) error {
+		a = t.assignment.Clone()
+		return nil
+	})
+	return a, err
 }
 
 // Topics implements store.Store.
@@ -343,16 +384,8 @@ func (s *Store) Topics(ctx context.Context) ([]string, error) {
 
 // SetAssignment implements store.Store.
 func (s *Store) SetAssignment(ctx context.Context, a store.TopicAssignment, expectedVersion int32) (int32, error) {
-	if err := s.lock(ctx); err != nil {
-		return 0, err
-	}
-	defer s.mu.Unlock()
 	var version int32
-	err := s.update(func(st *state) ([]store.Event, error) {
-		t, err := st.topic(a.Name)
-		if err != nil {
-			return nil, err
-		}
+	err := s.writeTopic(ctx, a.Name, func(_ *state, t *topicState) ([]store.Event, error) {
 		if t.assignment.Version != expectedVersion {
 			return nil, fmt.Errorf("embedded: set assignment of %q at version %d, stored %d: %w",
 				a.Name, expectedVersion, t.assignment.Version, store.ErrBadVersion)
@@ -374,19 +407,11 @@ func (s *Store) SetAssignment(ctx context.Context, a store.TopicAssignment, expe
 
 // MarkTopicForDeletion implements store.Store.
 func (s *Store) MarkTopicForDeletion(ctx context.Context, name string) error {
-	if err := s.lock(ctx); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	t, err := s.state.topic(name)
-	if err != nil {
-		return err
-	}
-	if t.markedForDeletion {
-		return nil
-	}
-	return s.update(func(st *state) ([]store.Event, error) {
-		st.topics[name].markedForDeletion = true
+	return s.writeTopic(ctx, name, func(_ *state, t *topicState) ([]store.Event, error) {
+		if t.markedForDeletion {
+			return nil, nil // idempotent; the rewrite is harmless
+		}
+		t.markedForDeletion = true
 		return []store.Event{{Kind: store.EventTopicDeletion, Topic: name}}, nil
 	})
 }
@@ -408,15 +433,7 @@ func (s *Store) TopicsMarkedForDeletion(ctx context.Context) ([]string, error) {
 
 // DeleteTopic implements store.Store.
 func (s *Store) DeleteTopic(ctx context.Context, name string) error {
-	if err := s.lock(ctx); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	return s.update(func(st *state) ([]store.Event, error) {
-		t, err := st.topic(name)
-		if err != nil {
-			return nil, err
-		}
+	return s.writeTopic(ctx, name, func(st *state, t *topicState) ([]store.Event, error) {
 		delete(st.topics, name)
 		events := []store.Event{{Kind: store.EventTopic, Topic: name}}
 		if t.markedForDeletion {
@@ -427,96 +444,103 @@ func (s *Store) DeleteTopic(ctx context.Context, name string) error {
 }
 
 // PartitionState implements store.Store.
-func (s *Store) PartitionState(ctx context.Context, tp store.TopicPartition) (store.PartitionState, error) {
-	if err := s.lock(ctx); err != nil {
-		return store.PartitionState{}, err
-	}
-	defer s.mu.Unlock()
-	t, err := s.state.topic(tp.Topic)
-	if err != nil {
-		return store.PartitionState{}, err
-	}
-	ps, ok := t.partitions[tp.Partition]
-	if !ok {
-		return store.PartitionState{}, fmt.Errorf("embedded: partition %s: %w", tp, store.ErrNoPartitionState)
-	}
-	return ps.Clone(), nil
+func (s *Store) PartitionState(ctx context.Context, tp store.TopicPartition) (ps store.PartitionState, err error) {
+	err = s.readTopic(ctx, tp.Topic, func(t *topicState) error {
+		cur, ok := t.partitions[tp.Partition]
+		if !ok {
+			return fmt.Errorf("embedded: partition %s: %w", tp, store.ErrNoPartitionState)
+		}
+		ps = cur.Clone()
+		return nil
+	})
+	return ps, err
 }
 
 // PartitionStates implements store.Store.
-func (s *Store) PartitionStates(ctx context.Context, topic string) (map[int32]store.PartitionState, error) {
-	if err := s.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	t, err := s.state.topic(topic)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int32]store.PartitionState, len(t.partitions))
-	for p, ps := range t.partitions {
-		out[p] = ps.Clone()
-	}
-	return out, nil
+func (s *Store) PartitionStates(ctx context.Context, topic string) (out map[int32]store.PartitionState, err error) {
+	err = s.readTopic(ctx, topic, func(t *topicState) error {
+		out = make(map[int32]store.PartitionState, len(t.partitions))
+		for p, ps := range t.partitions {
+			out[p] = ps.Clone()
+		}
+		return nil
+	})
+	return out, err
 }
 
 // SetPartitionState implements store.Store.
 func (s *Store) SetPartitionState(ctx context.Context, tp store.TopicPartition, ps store.PartitionState, expectedVersion int32) (int32, error) {
-	if err := s.lock(ctx); err != nil {
+	vs, err := s.SetPartitionStates(ctx, []store.PartitionStateUpdate{{Partition: tp, State: ps, ExpectedVersion: expectedVersion}})
+	if err != nil {
 		return 0, err
 	}
-	defer s.mu.Unlock()
-	var version int32
-	err := s.update(func(st *state) ([]store.Event, error) {
-		t, err := st.topic(tp.Topic)
-		if err != nil {
-			return nil, err
-		}
-		if _, ok := t.assignment.Partitions[tp.Partition]; !ok {
-			return nil, fmt.Errorf("embedded: partition %s: %w", tp, store.ErrUnknownPartition)
-		}
-		cur, exists := t.partitions[tp.Partition]
-		switch {
-		case expectedVersion == store.NewVersion && exists:
-			return nil, fmt.Errorf("embedded: create state of %s: exists at version %d: %w", tp, cur.Version, store.ErrBadVersion)
-		case expectedVersion != store.NewVersion && !exists:
-			return nil, fmt.Errorf("embedded: set state of %s at version %d: %w", tp, expectedVersion, store.ErrNoPartitionState)
-		case exists && cur.Version != expectedVersion:
-			return nil, fmt.Errorf("embedded: set state of %s at version %d, stored %d: %w", tp, expectedVersion, cur.Version, store.ErrBadVersion)
-		}
-		version = expectedVersion + 1 // NewVersion (-1) + 1 = 0
-		ps = ps.Clone()
-		ps.Version = version
-		t.partitions[tp.Partition] = ps
-		return []store.Event{{Kind: store.EventPartitionState, Topic: tp.Topic, Partition: tp.Partition}}, nil
-	})
-	return version, err
+	return vs[0], nil
 }
 
-// TopicConfig implements store.Store.
-func (s *Store) TopicConfig(ctx context.Context, topic string) (map[string]string, error) {
-	if err := s.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	t, err := s.state.topic(topic)
+// SetPartitionStates implements store.Store: all updates are applied to one
+// copy of the state and saved with one file write.
+func (s *Store) SetPartitionStates(ctx context.Context, updates []store.PartitionStateUpdate) ([]int32, error) {
+	versions := make([]int32, len(updates))
+	err := s.write(ctx, func(st *state) ([]store.Event, error) {
+		events := make([]store.Event, 0, len(updates))
+		seen := make(map[store.TopicPartition]bool, len(updates))
+		for i, u := range updates {
+			if seen[u.Partition] {
+				return nil, fmt.Errorf("embedded: partition %s updated twice: %w", u.Partition, store.ErrInvalidArgument)
+			}
+			seen[u.Partition] = true
+			v, err := st.setPartitionState(u)
+			if err != nil {
+				return nil, err
+			}
+			versions[i] = v
+			events = append(events, store.Event{Kind: store.EventPartitionState, Topic: u.Partition.Topic, Partition: u.Partition.Partition})
+		}
+		return events, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return store.CloneConfigs(t.config), nil
+	return versions, nil
+}
+
+// setPartitionState applies one conditional write to st.
+func (st *state) setPartitionState(u store.PartitionStateUpdate) (int32, error) {
+	tp, expected := u.Partition, u.ExpectedVersion
+	t, err := st.topic(tp.Topic)
+	if err != nil {
+		return 0, err
+	}
+	if _, ok := t.assignment.Partitions[tp.Partition]; !ok {
+		return 0, fmt.Errorf("embedded: partition %s: %w", tp, store.ErrUnknownPartition)
+	}
+	cur, exists := t.partitions[tp.Partition]
+	switch {
+	case expected == store.NewVersion && exists:
+		return 0, fmt.Errorf("embedded: create state of %s: exists at version %d: %w", tp, cur.Version, store.ErrBadVersion)
+	case expected != store.NewVersion && !exists:
+		return 0, fmt.Errorf("embedded: set state of %s at version %d: %w", tp, expected, store.ErrNoPartitionState)
+	case exists && cur.Version != expected:
+		return 0, fmt.Errorf("embedded: set state of %s at version %d, stored %d: %w", tp, expected, cur.Version, store.ErrBadVersion)
+	}
+	ps := u.State.Clone()
+	ps.Version = expected + 1 // NewVersion (-1) + 1 = 0
+	t.partitions[tp.Partition] = ps
+	return ps.Version, nil
+}
+
+// TopicConfig implements store.Store.
+func (s *Store) TopicConfig(ctx context.Context, topic string) (cfg map[string]string, err error) {
+	err = s.readTopic(ctx, topic, func(t *topicState) error {
+		cfg = store.CloneConfigs(t.config)
+		return nil
+	})
+	return cfg, err
 }
 
 // SetTopicConfig implements store.Store.
 func (s *Store) SetTopicConfig(ctx context.Context, topic string, configs map[string]string) error {
-	if err := s.lock(ctx); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	return s.update(func(st *state) ([]store.Event, error) {
-		t, err := st.topic(topic)
-		if err != nil {
-			return nil, err
-		}
+	return s.writeTopic(ctx, topic, func(_ *state, t *topicState) ([]store.Event, error) {
 		t.config = store.CloneConfigs(configs)
 		t.configVersion++
 		return []store.Event{{Kind: store.EventTopicConfig, Topic: topic}}, nil
@@ -529,12 +553,8 @@ func (s *Store) AllocateProducerIDBlock(ctx context.Context, brokerID int32, siz
 	if size <= 0 {
 		return store.ProducerIDBlock{}, fmt.Errorf("embedded: producer id block size %d: %w", size, store.ErrInvalidArgument)
 	}
-	if err := s.lock(ctx); err != nil {
-		return store.ProducerIDBlock{}, err
-	}
-	defer s.mu.Unlock()
 	var b store.ProducerIDBlock
-	err := s.update(func(st *state) ([]store.Event, error) {
+	err := s.write(ctx, func(st *state) ([]store.Event, error) {
 		var start int64
 		if st.pidBlock != nil {
 			start = st.pidBlock.End + 1
@@ -567,5 +587,24 @@ func (s *Store) Close() error {
 	s.brokers = nil
 	s.controller = nil
 	s.notifier.CloseAll()
+	if err := s.lockFile.Close(); err != nil { // releases the flock
+		return fmt.Errorf("embedded: close lock: %w", err)
+	}
 	return nil
+}
+
+// lockFile opens path and takes an exclusive, non-blocking flock on it.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: open lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("embedded: %s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("embedded: lock %s: %w", path, err)
+	}
+	return f, nil
 }

@@ -192,3 +192,15 @@ func TestOpenRemovesTempLeftovers(t *testing.T) {
 	_, err = os.Stat(leftover)
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
+
+func TestOpenIsExclusive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), DefaultFileName)
+	s, err := Open(path)
+	require.NoError(t, err)
+	_, err = Open(path)
+	assert.ErrorIs(t, err, ErrLocked)
+	require.NoError(t, s.Close())
+	again, err := Open(path)
+	require.NoError(t, err, "closing releases the lock")
+	require.NoError(t, again.Close())
+}

@@ -96,6 +96,11 @@ type Store interface {
 	// must be in the topic's assignment (ErrUnknownTopic,
 	// ErrUnknownPartition). ErrBadVersion on conflict.
 	SetPartitionState(ctx context.Context, tp TopicPartition, st PartitionState, expectedVersion int32) (int32, error)
+	// SetPartitionStates applies several SetPartitionState writes
+	// atomically (a ZooKeeper multi): all succeed, or none does and the
+	// first failure is returned. It returns the new versions in order. A
+	// partition may appear only once (ErrInvalidArgument).
+	SetPartitionStates(ctx context.Context, updates []PartitionStateUpdate) ([]int32, error)
 
 	// TopicConfig returns a topic's config overrides (empty, not nil, when
 	// there are none). ErrUnknownTopic.

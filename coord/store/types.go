@@ -128,6 +128,14 @@ func (s PartitionState) Clone() PartitionState {
 	return s
 }
 
+// PartitionStateUpdate is one write of Store.SetPartitionStates.
+type PartitionStateUpdate struct {
+	Partition TopicPartition
+	State     PartitionState
+	// ExpectedVersion is the version to replace, or NewVersion to create.
+	ExpectedVersion int32
+}
+
 // ProducerIDBlock is a range of producer ids reserved by one broker
 // (/latest_producer_id_block). Start and End are inclusive.
 type ProducerIDBlock struct {

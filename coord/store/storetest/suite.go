@@ -39,6 +39,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Topics", testTopics},
 		{"SetAssignment", testSetAssignment},
 		{"PartitionState", testPartitionState},
+		{"SetPartitionStatesAtomic", testSetPartitionStates},
 		{"TopicConfig", testTopicConfig},
 		{"Deletion", testDeletion},
 		{"ProducerIDBlocks", testProducerIDBlocks},
@@ -242,6 +243,51 @@ func testPartitionState(t *testing.T, s store.Store) {
 	assert.Equal(t, map[int32]store.PartitionState{0: next}, all)
 	_, err = s.PartitionStates(ctx, "x")
 	assert.ErrorIs(t, err, store.ErrUnknownTopic)
+}
+
+func testSetPartitionStates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	require.NoError(t, s.CreateTopic(ctx, Assignment("t", 3, 1, 2), nil))
+	tp := func(p int32) store.TopicPartition { return store.TopicPartition{Topic: "t", Partition: p} }
+	st := func(leader int32) store.PartitionState {
+		return store.PartitionState{Leader: leader, ISR: []int32{leader}}
+	}
+
+	vs, err := s.SetPartitionStates(ctx, []store.PartitionStateUpdate{
+		{Partition: tp(0), State: st(1), ExpectedVersion: store.NewVersion},
+		{Partition: tp(1), State: st(2), ExpectedVersion: store.NewVersion},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []int32{0, 0}, vs)
+
+	// One stale version fails the whole batch.
+	_, err = s.SetPartitionStates(ctx, []store.PartitionStateUpdate{
+		{Partition: tp(2), State: st(1), ExpectedVersion: store.NewVersion},
+		{Partition: tp(0), State: st(2), ExpectedVersion: 0},
+		{Partition: tp(1), State: st(1), ExpectedVersion: 7},
+	})
+	assert.ErrorIs(t, err, store.ErrBadVersion)
+	all, err := s.PartitionStates(ctx, "t")
+	require.NoError(t, err)
+	assert.Len(t, all, 2, "partition 2 was not created")
+	assert.Equal(t, int32(1), all[0].Leader, "partition 0 was not changed")
+	assert.Equal(t, int32(0), all[0].Version)
+
+	_, err = s.SetPartitionStates(ctx, []store.PartitionStateUpdate{
+		{Partition: tp(2), State: st(1), ExpectedVersion: store.NewVersion},
+		{Partition: tp(2), State: st(2), ExpectedVersion: 0},
+	})
+	assert.ErrorIs(t, err, store.ErrInvalidArgument, "a partition may appear once")
+
+	vs, err = s.SetPartitionStates(ctx, []store.PartitionStateUpdate{
+		{Partition: tp(0), State: st(2), ExpectedVersion: 0},
+		{Partition: tp(2), State: st(1), ExpectedVersion: store.NewVersion},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []int32{1, 0}, vs)
+	vs, err = s.SetPartitionStates(ctx, nil)
+	require.NoError(t, err)
+	assert.Empty(t, vs)
 }
 
 func testTopicConfig(t *testing.T, s store.Store) {
