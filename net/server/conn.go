@@ -39,7 +39,8 @@ type conn struct {
 	ctx    context.Context // cancelled when the connection ends
 	cancel context.CancelFunc
 
-	queue    chan *pending
+	queue    chan *pending // to the writer, in request order
+	work     chan work     // to the handler goroutine, in request order
 	inflight atomic.Int32
 	stopping atomic.Bool // set by stopReading
 }
@@ -54,23 +55,38 @@ type pending struct {
 	err          error
 }
 
+// work is one request for the handler goroutine.
+type work struct {
+	p   *pending
+	req *Request
+}
+
 func newConn(s *Server, nc net.Conn, info ConnInfo) *conn {
-	c := &conn{s: s, nc: nc, info: info, queue: make(chan *pending, s.cfg.MaxInFlightPerConn)}
+	c := &conn{s: s, nc: nc, info: info, queue: make(chan *pending, s.cfg.MaxInFlightPerConn),
+		work: make(chan work, s.cfg.MaxInFlightPerConn)}
 	c.ctx, c.cancel = context.WithCancel(s.baseCtx)
 	return c
 }
 
-// serve runs the reader in a new goroutine and the writer in this one, and
-// cleans up when both are done.
+// serve runs the reader and the handler goroutine, and the writer in this
+// goroutine, and cleans up when all are done.
 func (c *conn) serve() {
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
 		c.read()
 	}()
+	handlerDone := make(chan struct{})
+	go func() {
+		defer close(handlerDone)
+		for w := range c.work { // closed by the reader
+			c.handle(w.p, w.req)
+		}
+	}()
 	c.write()
 	c.close()
 	<-readerDone
+	<-handlerDone
 	c.s.forget(c)
 }
 
@@ -114,9 +130,11 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 }
 
-// read is the reader goroutine: frames in, requests queued and handled.
+// read is the reader goroutine: frames in, requests queued for the writer
+// and the handler goroutine.
 func (c *conn) read() {
 	defer close(c.queue)
+	defer close(c.work)
 	for {
 		p, req, err := c.readRequest()
 		if err != nil {
@@ -130,7 +148,7 @@ func (c *conn) read() {
 			return
 		}
 		if req != nil {
-			go c.handle(p, req)
+			c.work <- work{p, req} // the handler goroutine always drains work
 		}
 	}
 }

@@ -11,8 +11,9 @@ import (
 	"github.com/strom-broker/strom/net/fetchwire"
 )
 
-// Handler answers requests. The server calls Handle concurrently, from one
-// goroutine per request (up to Config.MaxInFlightPerConn per connection), and
+// Handler answers requests. The server calls Handle for the requests of one
+// connection one at a time, in request order (so appends keep the order a
+// client sent them in), and for different connections concurrently; it
 // writes the answers of a connection in request order.
 //
 // Handle returns

@@ -2,13 +2,16 @@
 // connections, reads size-prefixed request frames, decodes them with kmsg,
 // hands them to a Handler, and writes the responses back in request order.
 //
-// Per connection there is one reader goroutine and one writer goroutine.
-// The reader decodes a request, queues it and starts its handler in a new
-// goroutine, so slow handlers (long-poll Fetch, acks=all Produce) do not stop
-// pipelined requests behind them from being read and handled. The queue is
-// bounded by Config.MaxInFlightPerConn. The writer takes requests from the
-// queue in order, waits for each handler, and writes its response: responses
-// of one connection always leave in request order.
+// Per connection there are three goroutines: a reader, a handler and a
+// writer. The reader decodes requests and queues them; the handler goroutine
+// runs the Handler on them one at a time, in request order; the writer
+// writes the responses in request order. A client may pipeline (the reader
+// reads ahead, up to Config.MaxInFlightPerConn requests), but the requests
+// of one connection are handled strictly one after another, as Kafka does:
+// two pipelined Produce requests for one partition are appended in the
+// order they were sent. A slow handler (long-poll Fetch, acks=all Produce)
+// therefore delays the requests behind it on its connection only; clients
+// use separate connections for fetching and producing.
 //
 // Errors are confined to their connection: a malformed frame or body, an
 // unknown API key, a version outside the handler's table, a handler error or

@@ -15,12 +15,14 @@ import (
 	"github.com/strom-broker/strom/net/apis"
 )
 
-// TestPipelinedInOrder: three pipelined requests; the first handler blocks
-// until the other two have finished, yet responses arrive in request order.
+// TestPipelinedInOrder: three pipelined requests on one connection are
+// handled one at a time in request order (the first blocks the others),
+// while another connection is served meanwhile; responses arrive in order.
 func TestPipelinedInOrder(t *testing.T) {
 	release := make(chan struct{})
-	finished := make(chan int32, 3)
+	started := make(chan int32, 10)
 	h := funcHandler{fn: func(ctx context.Context, req *Request) (Response, error) {
+		started <- req.CorrelationID
 		if req.CorrelationID == 1 {
 			select {
 			case <-release:
@@ -28,7 +30,6 @@ func TestPipelinedInOrder(t *testing.T) {
 				return nil, ctx.Err()
 			}
 		}
-		defer func() { finished <- req.CorrelationID }()
 		return echoMetadata(req), nil
 	}}
 	_, addr := start(t, Config{}, h)
@@ -36,14 +37,21 @@ func TestPipelinedInOrder(t *testing.T) {
 	for corr := int32(1); corr <= 3; corr++ {
 		c.send(metadata(4), corr)
 	}
-	// Requests 2 and 3 are handled while 1 is still blocked.
-	assert.ElementsMatch(t, []int32{2, 3}, []int32{<-finished, <-finished})
+	require.Equal(t, int32(1), <-started)
+	// While 1 blocks, a second connection is answered; 2 and 3 wait.
+	other := dial(t, addr)
+	other.send(metadata(4), 7)
+	require.Equal(t, int32(7), <-started)
+	corr, _ := other.recv(3, 4)
+	assert.Equal(t, int32(7), corr)
+	assert.Empty(t, started, "requests behind a running one on the same connection must wait")
 	close(release)
 	for want := int32(1); want <= 3; want++ {
 		corr, resp := c.recv(3, 4)
 		assert.Equal(t, want, corr)
 		assert.Equal(t, want, resp.(*kmsg.MetadataResponse).Brokers[0].NodeID)
 	}
+	assert.Equal(t, []int32{2, 3}, []int32{<-started, <-started}, "handled in request order")
 }
 
 // TestNoResponse: a nil response (Produce acks=0) writes nothing; the next
