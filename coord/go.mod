@@ -3,3 +3,13 @@ module github.com/strom-broker/strom/coord
 go 1.26.8
 
 replace github.com/strom-broker/strom/engine => ../engine
+
+require (
+	github.com/strom-broker/strom/engine v0.0.0
+	github.com/twmb/franz-go/pkg/kmsg v1.15.1
+)
+
+require (
+	github.com/edsrzf/mmap-go v1.2.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
