@@ -208,10 +208,13 @@ func (c *Coordinator) updateMember(m *member, protocols []kmsg.JoinGroupRequestP
 
 // replaceStaticMember gives a rejoining static member (known
 // group.instance.id, no member id) a new member id in place of old, whose
-// waiting calls are answered FENCED_INSTANCE_ID. In a stable group whose
-// selected protocol would not change, the member gets the current
-// generation back without a rebalance (after the group is persisted with
-// its new id); otherwise a rebalance runs.
+// waiting calls are answered FENCED_INSTANCE_ID. In a stable group, when
+// the member's protocols (names and metadata) are unchanged, it gets the
+// current generation back without a rebalance (after the group is
+// persisted with its new id); otherwise a rebalance runs. (Kafka only
+// checks that the selected protocol would not change, so a new
+// subscription goes unnoticed there until the next rebalance; Strom
+// rebalances.)
 // REQUIRES: s.mu is held.
 func (c *Coordinator) replaceStaticMember(s *shard, g *group, old *member, newID string,
 	protocols []kmsg.JoinGroupRequestProtocol, session, rebalance time.Duration,
@@ -242,12 +245,13 @@ func (c *Coordinator) replaceStaticMember(s *shard, g *group, old *member, newID
 	}
 	rename(oldID, newID)
 	m := g.members[newID]
+	unchanged := m.matches(protocols)
 	m.protocols, m.sessionTimeout, m.rebalanceTimeout = protocols, session, rebalance
 	m.lastHeartbeat = now
 
 	switch g.state {
 	case Stable:
-		if g.selectProtocol() == g.protocol {
+		if unchanged && g.selectProtocol() == g.protocol {
 			if code := c.appendRecords(context.Background(), s, []kv{g.record()}); code != errNone {
 				rename(newID, oldID)
 				m.protocols, m.sessionTimeout, m.rebalanceTimeout = oldProtocols, oldSession, oldRebalance
