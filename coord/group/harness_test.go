@@ -325,3 +325,6 @@ func (h *harness) describe(group string) kmsg.DescribeGroupsResponseGroup {
 }
 
 func codeName(c int16) string { return ErrorName(c) }
+
+// nowNanos is the wall clock for benchmark baselines only.
+func nowNanos() int64 { return time.Now().UnixNano() }

@@ -13,7 +13,7 @@ import (
 
 // stableGroup makes a one-member stable consumer group subscribed to
 // topics and returns the member id and generation.
-func stableGroup(t *testing.T, h *harness, g string, topics ...string) (string, int32) {
+func stableGroup(t testing.TB, h *harness, g string, topics ...string) (string, int32) {
 	t.Helper()
 	id, call := h.joinNew(g, "c", withProtocols(kmsg.JoinGroupRequestProtocol{Name: "range", Metadata: consumerMeta(topics...)}))
 	r := call.get()
