@@ -71,14 +71,23 @@ func (o *PartlogOffsets) ReadAll(ctx context.Context, p int32, fn func(batch []b
 	if err != nil {
 		return fmt.Errorf("%s-%d: %w", OffsetsTopic, p, err)
 	}
-	end := l.LogEndOffset()
+	if err := ReadBatches(ctx, l, l.LogEndOffset(), fn); err != nil {
+		return fmt.Errorf("%s-%d: %w", OffsetsTopic, p, err)
+	}
+	return nil
+}
+
+// ReadBatches calls fn, in offset order, with every batch of l from its log
+// start offset up to end (exclusive; the high watermark). fn must not keep
+// the slice. OffsetsLog implementations use it for ReadAll.
+func ReadBatches(ctx context.Context, l *partlog.Log, end int64, fn func(batch []byte) error) error {
 	for off := l.LogStartOffset(); off < end; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		chunk, err := l.ReadBytes(off, readChunk, end)
 		if err != nil {
-			return fmt.Errorf("%s-%d: read at %d: %w", OffsetsTopic, p, off, err)
+			return fmt.Errorf("read at %d: %w", off, err)
 		}
 		if len(chunk) == 0 {
 			break
@@ -91,7 +100,7 @@ func (o *PartlogOffsets) ReadAll(ctx context.Context, p int32, fn func(batch []b
 			off = s.Header().NextOffset()
 		}
 		if err := s.Err(); err != nil {
-			return fmt.Errorf("%s-%d: batch at %d: %w", OffsetsTopic, p, off, err)
+			return fmt.Errorf("batch at %d: %w", off, err)
 		}
 	}
 	return nil

@@ -45,6 +45,7 @@ type Broker struct {
 	store  store.Store
 	ctrl   *controller.Controller
 	parts  *replicaManager
+	groups *groups
 	srv    *server.Server
 	pids   *producerIDs
 	now    func() time.Time
@@ -139,6 +140,9 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 		return nil, fmt.Errorf("broker: controller election: %w", err)
 	}
 
+	if b.groups, err = newGroups(b); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
 	hws, err := b.logs.ReadHighWatermarks()
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
@@ -225,6 +229,11 @@ func (b *Broker) Serve() error {
 		defer b.bg.Done()
 		b.checkpointHighWatermarks(b.ctx)
 	}()
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		b.groups.run(b.ctx)
+	}()
 	errs := make(chan error, len(b.listeners))
 	for i, ln := range b.listeners {
 		go func() { errs <- b.srv.ServeNamed(b.cfg.Listeners[i].Name, ln) }()
@@ -275,6 +284,9 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 func (b *Broker) closeAll() error {
 	var errs []error
 	b.cancel()
+	if b.groups != nil {
+		b.groups.coord.Close()
+	}
 	for _, ln := range b.listeners {
 		ln.Close()
 	}

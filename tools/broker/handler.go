@@ -20,6 +20,15 @@ var servedAPIs = []apis.Range{
 	{Key: 1, Min: 0, Max: 16}, // Fetch (v17 adds only KRaft replica state)
 	{Key: 2, Min: 0, Max: 9},  // ListOffsets
 	{Key: 3, Min: 0, Max: 12}, // Metadata
+	{Key: 8, Min: 0, Max: 9},  // OffsetCommit
+	{Key: 9, Min: 0, Max: 9},  // OffsetFetch
+	{Key: 10, Min: 0, Max: 6}, // FindCoordinator
+	{Key: 11, Min: 0, Max: 9}, // JoinGroup
+	{Key: 12, Min: 0, Max: 4}, // Heartbeat
+	{Key: 13, Min: 0, Max: 5}, // LeaveGroup
+	{Key: 14, Min: 0, Max: 5}, // SyncGroup
+	{Key: 15, Min: 0, Max: 5}, // DescribeGroups
+	{Key: 16, Min: 0, Max: 5}, // ListGroups
 	{Key: 18, Min: 0, Max: 4}, // ApiVersions (answered by the server)
 	{Key: 19, Min: 0, Max: 7}, // CreateTopics
 	{Key: 20, Min: 0, Max: 6}, // DeleteTopics
@@ -30,6 +39,8 @@ var servedAPIs = []apis.Range{
 	{Key: 33, Min: 0, Max: 2}, // AlterConfigs
 	{Key: 37, Min: 0, Max: 3}, // CreatePartitions
 	{Key: 44, Min: 0, Max: 1}, // IncrementalAlterConfigs
+	{Key: 42, Min: 0, Max: 2}, // DeleteGroups
+	{Key: 47, Min: 0, Max: 0}, // OffsetDelete
 	{Key: 60, Min: 0, Max: 1}, // DescribeCluster
 }
 
@@ -67,6 +78,11 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 		return b.handleIncrementalAlterConfigs(ctx, r), nil
 	case *kmsg.DescribeClusterRequest:
 		return b.handleDescribeCluster(r), nil
+	case *kmsg.FindCoordinatorRequest:
+		return b.handleFindCoordinator(ctx, r), nil
+	}
+	if resp, ok := b.handleGroupRequest(ctx, req); ok {
+		return resp, nil
 	}
 	return nil, fmt.Errorf("broker: no handler for %s", kmsg.NameForKey(req.Key))
 }

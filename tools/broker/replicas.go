@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/strom-broker/strom/coord/controller"
+	"github.com/strom-broker/strom/coord/group"
 	"github.com/strom-broker/strom/coord/store"
 	"github.com/strom-broker/strom/engine/checkpoint"
 	"github.com/strom-broker/strom/replication"
@@ -127,6 +128,9 @@ func (m *replicaManager) sync(ctx context.Context) error {
 		m.epochs[tp] = r.State.LeaderEpoch
 		m.ids[tp.Topic] = r.TopicID
 		m.mu.Unlock()
+		if tp.Topic == group.OffsetsTopic {
+			b.groups.onRole(tp.Partition, r.Role == controller.RoleLeader, r.State.LeaderEpoch)
+		}
 	}
 	return nil
 }
