@@ -251,6 +251,11 @@ func Open(dir string, cfg Config, opts ...Option) (*Log, error) {
 // load opens the segments, recovering as needed, and sets the published
 // state.
 func (l *Log) load(o options) error {
+	// Compaction hook (compact.go): finish cleaner swaps a crash
+	// interrupted, before scanDir deletes every *.swap file.
+	if err := l.completeSwaps(); err != nil {
+		return err
+	}
 	bases, err := l.scanDir()
 	if err != nil {
 		return err
