@@ -132,7 +132,6 @@ func (c *Cleaner) CleanLog(tp logmgr.TopicPartition, l *partlog.Log, force bool)
 	if err != nil {
 		return st, err
 	}
-	defer v.Release()
 	firstDirty, ok := cps[tp]
 	if !ok || firstDirty < v.LogStartOffset || firstDirty > v.LogEndOffset {
 		firstDirty = v.LogStartOffset
@@ -215,15 +214,17 @@ func (p *pass) scanHeaders() error {
 	p.rw.lastOfPID = map[int64]int64{}
 	for _, s := range p.v.Segments {
 		info := segInfo{seg: s, minOpaque: math.MaxInt64}
-		err := s.ScanHeaders(0, func(h record.Header, _ int64) error {
-			info.batches++
-			if !readable(h) && info.minOpaque == math.MaxInt64 {
-				info.minOpaque = h.BaseOffset
-			}
-			if h.HasProducerID() {
-				p.rw.lastOfPID[h.ProducerID] = h.BaseOffset
-			}
-			return nil
+		err := pinned(s, func() error {
+			return s.ScanHeaders(0, func(h record.Header, _ int64) error {
+				info.batches++
+				if !readable(h) && info.minOpaque == math.MaxInt64 {
+					info.minOpaque = h.BaseOffset
+				}
+				if h.HasProducerID() {
+					p.rw.lastOfPID[h.ProducerID] = h.BaseOffset
+				}
+				return nil
+			})
 		})
 		if err != nil {
 			return err

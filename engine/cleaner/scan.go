@@ -3,6 +3,7 @@ package cleaner
 import (
 	"fmt"
 
+	"github.com/strom-broker/strom/engine/partlog"
 	"github.com/strom-broker/strom/engine/record"
 	"github.com/strom-broker/strom/engine/segment"
 )
@@ -16,9 +17,24 @@ type scanner struct {
 
 func newScanner(size int) *scanner { return &scanner{buf: make([]byte, size)} }
 
+// pinned runs fn with seg pinned against closing; a retired segment means
+// the log changed under the pass (partlog.ErrCleanConflict).
+func pinned(seg *segment.Segment, fn func() error) error {
+	pin, ok := seg.Acquire()
+	if !ok {
+		return fmt.Errorf("%w: segment %d retired", partlog.ErrCleanConflict, seg.BaseOffset())
+	}
+	defer seg.Release(pin)
+	return fn()
+}
+
 // each calls fn for every batch of seg, in order, with the batch's header,
-// file position and bytes.
+// file position and bytes, with seg pinned.
 func (sc *scanner) each(seg *segment.Segment, fn func(h record.Header, pos int64, batch []byte) error) error {
+	return pinned(seg, func() error { return sc.eachPinned(seg, fn) })
+}
+
+func (sc *scanner) eachPinned(seg *segment.Segment, fn func(h record.Header, pos int64, batch []byte) error) error {
 	size := seg.Size()
 	f := seg.File()
 	for pos := int64(0); pos < size; {

@@ -57,9 +57,11 @@ const (
 // segment): the cleaned files are deleted and nothing is swapped.
 var ErrCleanConflict = errors.New("partlog: log changed while cleaning")
 
-// CleanableView is a snapshot of the inactive segments, pinned so their
-// files stay readable until Release. The cleaner reads them with the
-// segment package's reader methods.
+// CleanableView is a snapshot of the inactive segments. It pins nothing:
+// the cleaner pins each segment (Acquire/Release) only while it reads it
+// and never while it waits for the writer lock, because TruncateTo waits,
+// under that lock, for the readers of the segment it cuts. A segment that
+// fails Acquire was retired: the pass is stale.
 type CleanableView struct {
 	// Segments are the inactive segments, oldest first.
 	Segments []*segment.Segment
@@ -70,18 +72,9 @@ type CleanableView struct {
 	LogStartOffset, LogEndOffset int64
 
 	truncations int64
-	pins        []pinned
 }
 
-// Release unpins the view's segments; calling it twice is harmless.
-func (v *CleanableView) Release() {
-	for _, p := range v.pins {
-		p.seg.Release(p.pin)
-	}
-	v.pins = nil
-}
-
-// Cleanable returns a pinned view of the log's inactive segments.
+// Cleanable returns a view of the log's inactive segments.
 func (l *Log) Cleanable() (*CleanableView, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -89,22 +82,13 @@ func (l *Log) Cleanable() (*CleanableView, error) {
 		return nil, ErrClosed
 	}
 	segs := l.segments()
-	v := &CleanableView{
+	return &CleanableView{
+		Segments:       append([]*segment.Segment(nil), segs[:len(segs)-1]...),
 		ActiveBase:     segs[len(segs)-1].BaseOffset(),
 		LogStartOffset: l.logStart.Load(),
 		LogEndOffset:   l.leo.Load(),
 		truncations:    l.truncations.Load(),
-	}
-	for _, s := range segs[:len(segs)-1] {
-		pin, ok := s.Acquire()
-		if !ok { // cannot happen under l.mu: retired segments are unpublished first
-			v.Release()
-			return nil, fmt.Errorf("%w: segment %d retired", ErrCleanConflict, s.BaseOffset())
-		}
-		v.pins = append(v.pins, pinned{s, pin})
-		v.Segments = append(v.Segments, s)
-	}
-	return v, nil
+	}, nil
 }
 
 // Closed reports whether Close was called.
