@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -165,3 +166,7 @@ func lastPerKey(recs []rec) map[string]rec {
 func newCleaner(clk *testClock, opts ...Option) *Cleaner {
 	return New(append([]Option{WithClock(clk.now), WithLogger(quiet)}, opts...)...)
 }
+
+func nowNs() int64 { return time.Now().UnixNano() }
+
+func errorsJoin(errs ...error) error { return errors.Join(errs...) }
