@@ -56,8 +56,10 @@ func (l *Log) appendLocked(batches []byte, leaderEpoch int32) (AppendInfo, bool,
 	}
 	// Large appends defer the CRC and record walk and overlap them with
 	// the write (see segment.AppendChecked).
+	// (Not under LogAppendTime: stamping it rewrites the CRC, so the CRC
+	// must be checked before.)
 	mode := record.FromClient
-	if len(batches) >= overlapValidationBytes {
+	if len(batches) >= overlapValidationBytes && l.cfg.MessageTimestampType == record.CreateTime {
 		mode = record.FromClientDeferBody
 	}
 	hs, records, err := l.validate(batches, mode)
