@@ -55,6 +55,26 @@ func varints(vs ...int64) []byte {
 // recBytes is one record: length prefix, then the given body.
 func recBytes(body []byte) []byte { return append(varints(int64(len(body))), body...) }
 
+// largeBatch builds an uncompressed batch above overlapValidationBytes of
+// hand-made records; with badLen != 0 the last record's value length is
+// badLen (a negative length other than -1). The CRC is valid.
+func largeBatch(badLen int64) []byte {
+	var recs []byte
+	val := bytes.Repeat([]byte{'v'}, 100)
+	n := int64(0)
+	for len(recs) < overlapValidationBytes+1000 {
+		body := append([]byte{0}, varints(0, n, -1, int64(len(val)))...)
+		body = append(append(body, val...), 0)
+		recs = append(recs, recBytes(body)...)
+		n++
+	}
+	if badLen != 0 {
+		recs = append(recs, recBytes(append([]byte{0}, varints(0, n, -1, badLen, 0)...))...)
+		n++
+	}
+	return rawBatch(recs, int32(n), int32(n-1))
+}
+
 func TestAppendRejectsMalformedBatches(t *testing.T) {
 	good := makeBatch(3, 10, "g")
 	mut := func(f func([]byte)) []byte {
@@ -86,11 +106,21 @@ func TestAppendRejectsMalformedBatches(t *testing.T) {
 		{"varint overflow in record", rawBatch(append([]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, make([]byte, 8)...), 1, 0), record.ErrCorruptRecord},
 		{"varlong overflow in timestamp", rawBatch(recBytes(append(append([]byte{0}, bytes.Repeat([]byte{0xff}, 11)...), 0)), 1, 0), record.ErrCorruptRecord},
 		{"trailing garbage", append(bytes.Clone(good), 1, 2, 3), record.ErrShortBatch},
+		// Large appends check the CRC and records while writing
+		// (segment.AppendChecked): the bytes must be cut off again.
+		{"large batch bad crc", func() []byte {
+			b := largeBatch(0)
+			b[len(b)/2] ^= 0x40
+			return b
+		}(), record.ErrBadCRC},
+		{"large batch corrupt last record", largeBatch(-7), record.ErrCorruptRecord},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			l := openLog(t, dir, DefaultConfig())
+			cfg := DefaultConfig()
+			cfg.MaxMessageBytes = 1<<20 + 12
+			l := openLog(t, dir, cfg)
 			defer l.Close()
 			_, err := l.Append(makeBatch(2, 1, "first"), 0)
 			require.NoError(t, err)
@@ -114,10 +144,15 @@ func TestAppendRejectsMalformedBatches(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, st.Size(), st2.Size(), "file size unchanged")
 			}
-			// The log still works.
+			// The log still works, and reads back only good data.
 			info, err := l.Append(makeBatch(1, 1, "next"), 0)
 			require.NoError(t, err)
 			assert.Equal(t, leo, info.FirstOffset)
+			all, err := l.ReadBytes(0, 1<<30, l.LogEndOffset())
+			require.NoError(t, err)
+			n, err := record.ValidateAll(all, record.FromLog, 0)
+			require.NoError(t, err)
+			assert.Equal(t, 2, n)
 		})
 	}
 }

@@ -20,9 +20,15 @@
 //     segment's files to *.deleted at once but close and unlink them only
 //     when the last reader called ReadResult.Release. Before TruncateTo
 //     cuts bytes inside a segment it lowers the LEO (new readers stop
-//     before the cut) and waits for the readers that pinned the segment
+//     before the cut), bumps a truncation counter (a reader that raced
+//     with it retries), and waits for the readers that pinned the segment
 //     earlier, so no handed-out slice ever covers bytes that are later
-//     overwritten. Every ReadResult must be released.
+//     cut or overwritten. Every ReadResult must be released; TruncateTo
+//     blocks until readers of the cut segment do.
+//   - Appends of 256 KiB or more overlap the CRC and record walk with the
+//     write; until the check passed each batch's magic byte is 0 on disk
+//     (a crash then leaves a batch recovery rejects) and a failed check
+//     cuts the bytes off again (segment.AppendChecked).
 //   - Flush and the flushes requested by flush.messages / flush.ms are a
 //     group commit: one caller fsyncs everything written so far while the
 //     others wait for its result; appends that land during an fsync are
@@ -251,6 +257,11 @@ func Open(dir string, cfg Config, opts ...Option) (*Log, error) {
 // load opens the segments, recovering as needed, and sets the published
 // state.
 func (l *Log) load(o options) error {
+	// Compaction hook (compact.go): finish cleaner swaps a crash
+	// interrupted, before scanDir deletes every *.swap file.
+	if err := l.completeSwaps(); err != nil {
+		return err
+	}
 	bases, err := l.scanDir()
 	if err != nil {
 		return err

@@ -30,11 +30,13 @@ func (l *Log) TruncateTo(offset int64) error {
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].BaseOffset() > offset })
 	keep, drop := segs[:i], segs[i:]
 	seg := keep[len(keep)-1]
-	// Stop new readers before the cut, then wait for the old ones (a
-	// reader that loaded the old LEO but pins after WaitForReaders sees
-	// truncations move and retries).
-	l.truncations.Add(1)
+	// Stop new readers before the cut, then wait for the old ones. Order
+	// matters: the LEO is lowered before truncations moves, so a reader
+	// that sees the new count also sees the lower LEO; a reader that saw
+	// the old LEO either pinned before WaitForReaders (and is waited for)
+	// or sees truncations move at its final check and retries.
 	l.setLEO(min(l.leo.Load(), offset))
+	l.truncations.Add(1)
 	l.publish(append([]*segment.Segment(nil), keep...))
 	for _, s := range drop {
 		if err := s.Retire(true, l.logCloseErr); err != nil {
@@ -72,8 +74,8 @@ func (l *Log) TruncateTo(offset int64) error {
 // offset (log start = LEO = offset). REQUIRES: l.mu (or Open).
 func (l *Log) truncateFullyLocked(offset int64) error {
 	old := l.segments()
-	l.truncations.Add(1)
 	l.setLEO(offset)
+	l.truncations.Add(1)
 	for _, s := range old {
 		if err := s.Retire(true, l.logCloseErr); err != nil {
 			return err

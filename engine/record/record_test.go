@@ -291,3 +291,40 @@ func BenchmarkValidate16KiB(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkValidate1MiB(b *testing.B) {
+	bl := NewBuilder(0)
+	for bl.Size() < 1<<20-200 {
+		bl.Add(1, nil, bytes.Repeat([]byte{'x'}, 100))
+	}
+	batch := bl.Build()
+	b.SetBytes(int64(len(batch)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Validate(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkChecksum1MiB(b *testing.B) {
+	buf := make([]byte, 1<<20)
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		Checksum(buf)
+	}
+}
+
+func TestDeferredBodyChecks(t *testing.T) {
+	good := sampleBatch(3)
+	bad := append([]byte(nil), good...)
+	bad[len(bad)-1] ^= 1
+	_, err := ValidateMode(bad, FromClientDeferBody)
+	require.NoError(t, err, "the CRC is left to CheckBody")
+	assert.ErrorIs(t, CheckBody(bad), ErrBadCRC)
+	require.NoError(t, CheckBody(good))
+	walkBad := assemble(rec([]byte{0}, vi(0), vi(0), vi(-3), vi(-1), vi(0)), 1, 0, 0)
+	_, err = ValidateMode(walkBad, FromClientDeferBody)
+	require.NoError(t, err)
+	assert.ErrorIs(t, CheckBody(walkBad), ErrCorruptRecord)
+}

@@ -48,6 +48,11 @@ const (
 	// recordCount == lastOffsetDelta+1 and, for uncompressed batches, a
 	// bounds-checked walk of every record with offsetDelta == index.
 	FromClient Mode = iota
+	// FromClientDeferBody is FromClient without the CRC and the record walk
+	// (the two checks that read the whole batch); the caller must run
+	// CheckBody on every batch before it becomes visible. The partition log
+	// overlaps CheckBody with the write of large appends.
+	FromClientDeferBody
 	// FromLog is for batches already in a log (recovery, follower fetches,
 	// compacted batches): sizes, magic, CRC, and recordCount within
 	// 0..lastOffsetDelta+1. Records are not walked: the CRC covers them.
@@ -75,8 +80,10 @@ func ValidateMode(b []byte, mode Mode) (Header, error) {
 	if h.Magic != Magic {
 		return h, fmt.Errorf("%w: %d", ErrBadMagic, h.Magic)
 	}
-	if crc := Checksum(b[AttributesOffset:]); crc != h.CRC {
-		return h, fmt.Errorf("%w: stored %#08x, computed %#08x", ErrBadCRC, h.CRC, crc)
+	if mode != FromClientDeferBody {
+		if err := checkCRC(b, h); err != nil {
+			return h, err
+		}
 	}
 	if h.RecordCount < 0 || h.LastOffsetDelta < 0 {
 		return h, fmt.Errorf("%w: recordCount %d, lastOffsetDelta %d", ErrRecordCountMismatch, h.RecordCount, h.LastOffsetDelta)
@@ -90,7 +97,7 @@ func ValidateMode(b []byte, mode Mode) (Header, error) {
 	if int64(h.RecordCount) != int64(h.LastOffsetDelta)+1 {
 		return h, fmt.Errorf("%w: recordCount %d, lastOffsetDelta+1 = %d", ErrRecordCountMismatch, h.RecordCount, int64(h.LastOffsetDelta)+1)
 	}
-	if h.Compression() == CompressionNone {
+	if h.Compression() == CompressionNone && mode == FromClient {
 		if err := walkRecords(b[RecordsOffset:], h.RecordCount); err != nil {
 			return h, err
 		}
@@ -98,16 +105,49 @@ func ValidateMode(b []byte, mode Mode) (Header, error) {
 	return h, nil
 }
 
+func checkCRC(b []byte, h Header) error {
+	if crc := Checksum(b[AttributesOffset:]); crc != h.CRC {
+		return fmt.Errorf("%w: stored %#08x, computed %#08x", ErrBadCRC, h.CRC, crc)
+	}
+	return nil
+}
+
+// CheckBody runs the checks FromClientDeferBody left out on one batch
+// whose header passed it: the CRC and, for an uncompressed batch, the
+// record walk (every length bounds-checked, offset deltas 0, 1, 2, ...,
+// exactly recordCount records filling the batch).
+func CheckBody(batch []byte) error {
+	h, err := ParseHeader(batch)
+	if err != nil {
+		return err
+	}
+	if h.Size() != len(batch) || h.BatchLength < MinBatchLength {
+		return fmt.Errorf("%w: batch is %d bytes, have %d", ErrShortBatch, h.Size(), len(batch))
+	}
+	if err := checkCRC(batch, h); err != nil {
+		return err
+	}
+	if h.Compression() != CompressionNone {
+		return nil
+	}
+	return walkRecords(batch[RecordsOffset:], h.RecordCount)
+}
+
 // walkRecords checks the structure of count records filling recs exactly,
-// with offset deltas 0, 1, 2, ... It allocates nothing.
+// with offset deltas 0, 1, 2, ... It allocates nothing. The fast path only
+// says yes or no; on a no, the slow path finds the error to report.
 func walkRecords(recs []byte, count int32) error {
 	pos := 0
 	for i := int32(0); i < count; i++ {
 		if pos >= len(recs) {
 			return fmt.Errorf("%w: %d records present, recordCount %d", ErrRecordCountMismatch, i, count)
 		}
-		end, err := skipRecord(recs, pos, i)
-		if err != nil {
+		end := skipRecordFast(recs, pos, i)
+		if end < 0 {
+			_, err := skipRecord(recs, pos, i)
+			if err == nil { // cannot happen: both paths check the same rules
+				err = ErrCorruptRecord
+			}
 			return fmt.Errorf("record %d at byte %d: %w", i, RecordsOffset+pos, err)
 		}
 		pos = end
@@ -116,6 +156,139 @@ func walkRecords(recs []byte, count int32) error {
 		return fmt.Errorf("%w: %d bytes after record %d", ErrTrailingBytes, len(recs)-pos, count)
 	}
 	return nil
+}
+
+// skipRecordFast is skipRecord without error values: it returns the
+// position after the record, or -1 when the record is malformed. One-byte
+// varints (the common case for every field but the lengths) are decoded
+// inline.
+func skipRecordFast(b []byte, pos int, wantDelta int32) int {
+	var length int32
+	p := -1
+	if pos+1 < len(b) { // two-byte length, the common case for 64..8191-byte records
+		if c0, c1 := uint32(b[pos]), uint32(b[pos+1]); c0 >= 0x80 && c1 < 0x80 {
+			ux := c0&0x7f | c1<<7
+			length, p = int32(ux>>1)^-int32(ux&1), pos+2
+		}
+	}
+	if p < 0 {
+		length, p = fastVarint(b, pos)
+	}
+	if p < 0 || length <= 0 || int(length) > len(b)-p {
+		return -1
+	}
+	end := p + int(length)
+	r := b[:end]
+	p++                         // attributes; length >= 1 keeps p <= end
+	if p < end && r[p] < 0x80 { // timestampDelta
+		p++
+	} else if p = skipVarlong(r, p); p < 0 {
+		return -1
+	}
+	delta, np, ok := varint1(r, p)
+	if !ok {
+		delta, np = fastVarint(r, p)
+	}
+	if np < 0 || delta != wantDelta {
+		return -1
+	}
+	p = np
+	for f := 0; f < 2; f++ { // key, value
+		n, np, ok := varint1(r, p)
+		if !ok && np+1 < end {
+			if c0, c1 := uint32(r[np]), uint32(r[np+1]); c1 < 0x80 {
+				ux := c0&0x7f | c1<<7
+				n, np, ok = int32(ux>>1)^-int32(ux&1), np+2, true
+			}
+		}
+		if !ok {
+			n, np = fastVarint(r, p)
+		}
+		if np < 0 || n < -1 || int(n) > end-np {
+			return -1
+		}
+		p = np
+		if n > 0 {
+			p += int(n)
+		}
+	}
+	nh, np, ok := varint1(r, p)
+	if !ok {
+		nh, np = fastVarint(r, p)
+	}
+	if np < 0 || nh < 0 {
+		return -1
+	}
+	p = np
+	for j := int32(0); j < nh; j++ {
+		if p = fastField(r, p, false); p < 0 {
+			return -1
+		}
+		if p = fastField(r, p, true); p < 0 {
+			return -1
+		}
+	}
+	if p != end {
+		return -1
+	}
+	return end
+}
+
+// varint1 decodes a one-byte zig-zag varint; ok is false otherwise.
+func varint1(b []byte, p int) (int32, int, bool) {
+	if uint(p) < uint(len(b)) {
+		if c := b[p]; c < 0x80 {
+			return int32(c>>1) ^ -int32(c&1), p + 1, true
+		}
+	}
+	return 0, p, false
+}
+
+// fastVarint decodes a zig-zag varint of at most 5 bytes fitting 32 bits,
+// returning p < 0 on error. One-byte values take the inlined path.
+func fastVarint(b []byte, p int) (int32, int) {
+	if p+1 < len(b) {
+		c0 := uint32(b[p])
+		if c0 < 0x80 {
+			return int32(c0>>1) ^ -int32(c0&1), p + 1
+		}
+		if c1 := uint32(b[p+1]); c1 < 0x80 {
+			ux := c0&0x7f | c1<<7
+			return int32(ux>>1) ^ -int32(ux&1), p + 2
+		}
+	}
+	v, np, err := readVarint(b, p)
+	if err != nil {
+		return 0, -1
+	}
+	return v, np
+}
+
+// skipVarlong skips a varint of at most 10 bytes fitting 64 bits.
+func skipVarlong(b []byte, p int) int {
+	if p < len(b) && b[p] < 0x80 {
+		return p + 1
+	}
+	_, np, err := readVarlong(b, p)
+	if err != nil {
+		return -1
+	}
+	return np
+}
+
+// fastField skips a varint-length-prefixed field (-1 = null if nullable).
+func fastField(b []byte, p int, nullable bool) int {
+	n, p := fastVarint(b, p)
+	if p < 0 {
+		return -1
+	}
+	if n == -1 && nullable {
+		return p
+	}
+	if n < 0 || int(n) > len(b)-p {
+		return -1
+	}
+	return p + int(n)
 }
 
 // skipRecord checks one record at b[pos:] whose offset delta must be
