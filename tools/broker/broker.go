@@ -29,6 +29,7 @@ import (
 	"github.com/strom-broker/strom/coord/controller"
 	"github.com/strom-broker/strom/coord/embedded"
 	"github.com/strom-broker/strom/coord/store"
+	"github.com/strom-broker/strom/engine/cleaner"
 	"github.com/strom-broker/strom/engine/logmgr"
 	"github.com/strom-broker/strom/net/server"
 	"github.com/strom-broker/strom/tools/config"
@@ -92,7 +93,11 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 	lcfg.FlushOffsetCheckpointIntervalMs = cfg.LogFlushOffsetCheckpointIntervalMs
 	lcfg.CleanerBackoffMs = cfg.LogCleanerBackoffMs
 	lcfg.Log = brokerLogConfig(cfg)
-	if b.logs, err = logmgr.Open(lcfg, logmgr.WithLogger(b.log)); err != nil {
+	logOpts := []logmgr.Option{logmgr.WithLogger(b.log)}
+	if cfg.LogCleanerEnable {
+		logOpts = append(logOpts, logmgr.WithCleaner(cleaner.New(cleaner.WithLogger(b.log))))
+	}
+	if b.logs, err = logmgr.Open(lcfg, logOpts...); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 
