@@ -481,3 +481,38 @@ func TestGroupCommitFlush(t *testing.T) {
 	assert.Equal(t, l.LogEndOffset(), l.RecoveryPoint())
 	require.NoError(t, l.Close())
 }
+
+func TestRollsWhenIndexFullOrOffsetsOverflow(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.IndexIntervalBytes = 1
+	cfg.SegmentIndexBytes = 48 // 6 offset entries, 4 time entries (one reserved)
+	dir := t.TempDir()
+	l := openLog(t, dir, cfg)
+	var all []byte
+	for i := 0; i < 40; i++ {
+		b := makeBatch(1, int64(1000+i), "i")
+		_, err := l.Append(b, 0)
+		require.NoError(t, err)
+		all = append(all, b...)
+	}
+	assert.Greater(t, l.SegmentCount(), 5, "full indexes force rolls")
+	got, err := l.ReadBytes(0, 1<<30, l.LogEndOffset())
+	require.NoError(t, err)
+	assert.Equal(t, all, got)
+	require.NoError(t, l.Close())
+	checkDirFormat(t, dir, true)
+
+	// A follower batch whose offset does not fit 32-bit relative offsets
+	// starts a new segment.
+	f := openLog(t, t.TempDir(), DefaultConfig())
+	defer f.Close()
+	b := makeBatch(1, 1, "a")
+	_, err = f.AppendAsFollower(b)
+	require.NoError(t, err)
+	far := makeBatch(1, 1, "b")
+	record.SetBaseOffset(far, 1<<32)
+	_, err = f.AppendAsFollower(far)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{0, 1 << 32}, f.SegmentBaseOffsets())
+	assert.Equal(t, int64(1<<32+1), f.LogEndOffset())
+}
