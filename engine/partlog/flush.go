@@ -17,6 +17,12 @@ type flusher struct {
 	flushing bool
 	flushed  int64 // every offset below is on disk (the recovery point)
 	dirDirty bool  // a segment file was created or removed since the last dir fsync
+	// truncs counts lower calls: a round that started before a
+	// truncation must not advance flushed (the offsets it covered may
+	// have been rewritten since).
+	truncs int64
+	// rounds counts completed fsync rounds (for tests and metrics).
+	rounds int64
 }
 
 func (f *flusher) init(flushed int64) {
@@ -35,6 +41,7 @@ func (f *flusher) lower(offset int64) {
 	f.mu.Lock()
 	f.flushed = min(f.flushed, offset)
 	f.dirDirty = true
+	f.truncs++
 	f.mu.Unlock()
 }
 
@@ -59,7 +66,7 @@ func (l *Log) flushTo(target int64) error {
 			continue
 		}
 		f.flushing = true
-		from, dir := f.flushed, f.dirDirty
+		from, dir, truncs := f.flushed, f.dirDirty, f.truncs
 		f.dirDirty = false
 		f.mu.Unlock()
 		upto := l.leo.Load() // everything published so far rides along
@@ -71,8 +78,12 @@ func (l *Log) flushTo(target int64) error {
 			f.dirDirty = f.dirDirty || dir
 			return err
 		}
+		f.rounds++
+		if f.truncs != truncs {
+			continue // truncated meanwhile: this round proves nothing
+		}
 		f.flushed = max(f.flushed, upto)
-		if upto < target { // truncated meanwhile: nothing more to do
+		if upto < target { // truncated before the round: nothing more to do
 			return nil
 		}
 	}

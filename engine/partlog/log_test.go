@@ -15,7 +15,6 @@ import (
 
 	"github.com/strom-broker/strom/engine/producer"
 	"github.com/strom-broker/strom/engine/record"
-	"github.com/strom-broker/strom/engine/segment"
 )
 
 // testClock is a manually advanced clock.
@@ -417,4 +416,103 @@ func TestConcurrentReadersDuringTruncateAndRetention(t *testing.T) {
 	wg.Wait()
 }
 
-var _ = segment.LogSuffix
+func TestAppendNotify(t *testing.T) {
+	l := openLog(t, t.TempDir(), smallConfig())
+	defer l.Close()
+	ch := l.AppendNotify()
+	select {
+	case <-ch:
+		t.Fatal("closed before any append")
+	default:
+	}
+	_, err := l.Append(makeBatch(1, 1, "n"), 0)
+	require.NoError(t, err)
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("append did not notify")
+	}
+	ch = l.AppendNotify()
+	require.NoError(t, l.TruncateTo(0))
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("truncation did not notify")
+	}
+}
+
+func TestGroupCommitFlush(t *testing.T) {
+	cfg := smallConfig()
+	cfg.SegmentBytes = 1 << 20
+	cfg.FlushMessages = 1
+	dir := t.TempDir()
+	l := openLog(t, dir, cfg)
+	const appenders, each = 8, 20
+	var wg sync.WaitGroup
+	for g := 0; g < appenders; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				info, err := l.Append(makeBatch(2, 1, "g"), 0)
+				if !assert.NoError(t, err) {
+					return
+				}
+				// Acknowledged means flushed.
+				assert.GreaterOrEqual(t, l.RecoveryPoint(), info.LastOffset+1)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(appenders*each*2), l.LogEndOffset())
+	assert.Equal(t, l.LogEndOffset(), l.RecoveryPoint())
+	l.flush.mu.Lock()
+	rounds := l.flush.rounds
+	l.flush.mu.Unlock()
+	assert.LessOrEqual(t, rounds, int64(appenders*each), "at most one fsync round per append")
+	t.Logf("%d appends, %d fsync rounds", appenders*each, rounds)
+
+	// A truncation during flushing never lets the recovery point cover
+	// rewritten offsets.
+	require.NoError(t, l.TruncateTo(10))
+	assert.LessOrEqual(t, l.RecoveryPoint(), int64(10))
+	_, err := l.Append(makeBatch(2, 1, "h"), 0)
+	require.NoError(t, err)
+	assert.Equal(t, l.LogEndOffset(), l.RecoveryPoint())
+	require.NoError(t, l.Close())
+}
+
+func TestRollsWhenIndexFullOrOffsetsOverflow(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.IndexIntervalBytes = 1
+	cfg.SegmentIndexBytes = 48 // 6 offset entries, 4 time entries (one reserved)
+	dir := t.TempDir()
+	l := openLog(t, dir, cfg)
+	var all []byte
+	for i := 0; i < 40; i++ {
+		b := makeBatch(1, int64(1000+i), "i")
+		_, err := l.Append(b, 0)
+		require.NoError(t, err)
+		all = append(all, b...)
+	}
+	assert.Greater(t, l.SegmentCount(), 5, "full indexes force rolls")
+	got, err := l.ReadBytes(0, 1<<30, l.LogEndOffset())
+	require.NoError(t, err)
+	assert.Equal(t, all, got)
+	require.NoError(t, l.Close())
+	checkDirFormat(t, dir, true)
+
+	// A follower batch whose offset does not fit 32-bit relative offsets
+	// starts a new segment.
+	f := openLog(t, t.TempDir(), DefaultConfig())
+	defer f.Close()
+	b := makeBatch(1, 1, "a")
+	_, err = f.AppendAsFollower(b)
+	require.NoError(t, err)
+	far := makeBatch(1, 1, "b")
+	record.SetBaseOffset(far, 1<<32)
+	_, err = f.AppendAsFollower(far)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{0, 1 << 32}, f.SegmentBaseOffsets())
+	assert.Equal(t, int64(1<<32+1), f.LogEndOffset())
+}

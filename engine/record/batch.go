@@ -111,6 +111,7 @@ const (
 	LogAppendTime TimestampType = 1
 )
 
+// String returns Kafka's name for the type.
 func (t TimestampType) String() string {
 	if t == LogAppendTime {
 		return "LogAppendTime"

@@ -14,7 +14,10 @@ var ErrCorrupt = errors.New("record: corrupt batch")
 // corruptError is a sentinel that also matches ErrCorrupt.
 type corruptError struct{ msg string }
 
-func (e *corruptError) Error() string        { return e.msg }
+// Error returns the message.
+func (e *corruptError) Error() string { return e.msg }
+
+// Is makes every corruptError match ErrCorrupt.
 func (e *corruptError) Is(target error) bool { return target == ErrCorrupt }
 
 // Errors returned by validation; test them with errors.Is.
