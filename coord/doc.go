@@ -8,7 +8,6 @@
 //     one file in the data directory.
 //   - controller: Kafka's controller logic over any Store (topic creation,
 //     replica assignment, partition state, leader election).
-//
-// The consumer group coordinator (offsets in __consumer_offsets) will live
-// here too.
+//   - group: the classic consumer group coordinator, with offsets and group
+//     metadata in __consumer_offsets.
 package coord
