@@ -5,7 +5,7 @@
 //
 // A *Log is safe for concurrent use:
 //
-//   - Mutations are serialised by one writer lock (Log.mu): Append,
+//   - Mutations are serialised by one writer lock (Log.mu): Append, SetConfig,
 //     AppendAsFollower, Roll, TruncateTo, DeleteRecordsBefore,
 //     EnforceRetention, OffsetForTimestamp and Close. Appends are therefore
 //     applied in call order.
@@ -147,7 +147,27 @@ type Log struct {
 func (l *Log) Dir() string { return l.dir }
 
 // Config returns the log's configuration.
-func (l *Log) Config() Config { return l.cfg }
+func (l *Log) Config() Config {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cfg
+}
+
+// SetConfig replaces the log's topic config at runtime (AlterConfigs). It
+// takes effect from the next operation: appends, rolls and retention use
+// the new values; index sizes apply to segments created afterwards.
+func (l *Log) SetConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	l.cfg = cfg
+	return nil
+}
 
 // LogStartOffset returns the first offset a consumer may read.
 func (l *Log) LogStartOffset() int64 { return l.logStart.Load() }
