@@ -34,10 +34,7 @@ test-deps:
 test: test-deps test-go
 
 test-go:
-	@set -e; for m in $(MODULES); do \
-		echo "== go test $$m"; \
-		(cd $$m && $(GO) test $(TESTFLAGS) ./...); \
-	done
+	@TESTFLAGS="$(TESTFLAGS)" scripts/test-go.sh $(MODULES)
 
 bench:
 	@set -e; for m in $(MODULES); do \
