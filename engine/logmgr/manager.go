@@ -135,14 +135,21 @@ func (m *Manager) open() error {
 	if err := m.loadLogs(jobs); err != nil {
 		return err
 	}
+	logs := map[*logDir]int{}
+	for _, j := range jobs {
+		logs[j.dir]++
+	}
 	for _, d := range m.dirs {
 		if err := d.setClean(false); err != nil {
 			return err
 		}
-		if d.clean {
+		switch {
+		case d.clean:
 			m.logger.Info("log dir was shut down cleanly", "dir", d.path)
-		} else {
-			m.logger.Warn("log dir was not shut down cleanly; logs recovered from their recovery points", "dir", d.path)
+		case logs[d] == 0:
+			m.logger.Info("log dir holds no partitions yet", "dir", d.path)
+		default:
+			m.logger.Warn("log dir was not shut down cleanly; logs recovered from their recovery points", "dir", d.path, "partitions", logs[d])
 		}
 	}
 	return nil
