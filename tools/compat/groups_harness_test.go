@@ -136,12 +136,14 @@ func committedOffsets(t *testing.T, adm *kadm.Client, g, topic string) map[int32
 }
 
 // produceValues produces records with values prefix+i, i in [from, to),
-// spread over the topic's partitions, and waits for them.
+// keyed by value so that they spread over the topic's partitions, and
+// waits for them.
 func produceValues(t *testing.T, cl *kgo.Client, topic, prefix string, from, to int) {
 	t.Helper()
 	recs := make([]*kgo.Record, 0, to-from)
 	for i := from; i < to; i++ {
-		recs = append(recs, &kgo.Record{Topic: topic, Value: fmt.Appendf(nil, "%s%d", prefix, i)})
+		v := fmt.Appendf(nil, "%s%d", prefix, i)
+		recs = append(recs, &kgo.Record{Topic: topic, Key: v, Value: v})
 	}
 	require.NoError(t, cl.ProduceSync(caseContext(t), recs...).FirstErr())
 }
