@@ -28,7 +28,7 @@ var groupBrokerOverrides = []string{
 }
 
 // startGroupBroker starts a broker configured for group tests.
-func startGroupBroker(t *testing.T, extra ...string) *brokertest.Broker {
+func startGroupBroker(t testing.TB, extra ...string) *brokertest.Broker {
 	t.Helper()
 	return brokertest.Start(t, append(append([]string(nil), groupBrokerOverrides...), extra...)...)
 }
