@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -173,6 +174,14 @@ func TestGroupBadRequests(t *testing.T) {
 	assert.Equal(t, code(kerr.UnknownTopicOrPartition.Code), code(got[topic][5]))
 	assert.Equal(t, code(kerr.UnknownTopicOrPartition.Code), code(got["no-such-topic"][0]))
 
+	// A partition added to the topic takes commits at once (the broker
+	// caches partition counts, but not misses).
+	adm := kadm.NewClient(cl)
+	_, err = adm.CreatePartitions(ctx, 3, topic)
+	require.NoError(t, err)
+	got = commit(t, ctx, cl, group, m.memberID, m.generation, 4, map[string][]int32{topic: {2}})
+	assert.Equal(t, code(0), code(got[topic][2]), "commit to a new partition")
+
 	// Oversized protocol metadata from a new member is refused (Strom
 	// bounds it; see coord/group) without touching the group.
 	big := joinRequest(group, "", topic, 1<<20)
@@ -198,7 +207,7 @@ func TestGroupBadRequests(t *testing.T) {
 			offsets[rt.Topic][rp.Partition] = rp.Offset
 		}
 	}
-	assert.Equal(t, map[string]map[int32]int64{topic: {0: 7, 1: 9}}, offsets)
+	assert.Equal(t, map[string]map[int32]int64{topic: {0: 7, 1: 9, 2: 4}}, offsets)
 	dreq := kmsg.NewPtrDescribeGroupsRequest()
 	dreq.Groups = []string{group}
 	dresp, err := dreq.RequestWith(ctx, cl)
