@@ -116,7 +116,20 @@ func TestDescribeResetDelete(t *testing.T) {
 	f.produce(t, cl, 30, 36)
 	assert.ElementsMatch(t, []string{"30", "31", "32", "33", "34", "35"}, f.consume(t, "g", 6))
 
-	r := f.run(t, "--list")
+	// Stopping at --timeout-ms commits too.
+	r := clitest.Run(t, consoleconsumer.Run, "", "--bootstrap-server", f.bs, "--topic", "t", "--group", "idle",
+		"--from-beginning", "--timeout-ms", "5000")
+	clitest.RequireOK(t, r)
+	assert.Len(t, strings.Fields(r.Stdout), 36)
+	r = f.run(t, "--describe", "--group", "idle")
+	clitest.RequireOK(t, r)
+	for _, row := range table(t, r.Stdout) {
+		assert.Equal(t, "0", row["LAG"], "group idle, partition %s", row["PARTITION"])
+	}
+	r = f.run(t, "--delete", "--group", "idle")
+	clitest.RequireOK(t, r)
+
+	r = f.run(t, "--list")
 	clitest.RequireOK(t, r)
 	assert.Equal(t, "g\n", r.Stdout)
 

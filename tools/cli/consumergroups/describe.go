@@ -2,6 +2,7 @@ package consumergroups
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // table writes left-aligned columns separated by at least one space, each
@@ -46,6 +48,9 @@ func describeGroup(ctx context.Context, adm *kadm.Client, group string) (kadm.De
 	switch {
 	case !ok:
 		return d, fmt.Errorf("describing group %s: no answer for the group", group)
+	case errors.Is(d.Err, kerr.GroupIDNotFound):
+		// DescribeGroups v6+ (KIP-1043) says so instead of "Dead".
+		d.Err, d.State = nil, "Dead"
 	case d.Err != nil:
 		return d, fmt.Errorf("describing group %s: %w", group, d.Err)
 	}
