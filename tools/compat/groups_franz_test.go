@@ -279,3 +279,83 @@ func TestFranzGroupConsumesEverythingOnce(t *testing.T) {
 	adm := kadm.NewClient(newKgo(t, bs))
 	assert.Equal(t, endOffsets(t, bs, topic), committedOffsets(t, adm, group, topic), "committed offsets after all members left")
 }
+
+// TestFranzGroupStaticMemberRestart: a static member (group.instance.id)
+// that restarts within its session gets its old partitions back without a
+// rebalance: the other member sees no revocation or new assignment.
+func TestFranzGroupStaticMemberRestart(t *testing.T) {
+	b := startGroupBroker(t)
+	bs := b.Addr()
+	const parts = 4
+	topic := topicFor(t)
+	createTopic(t, bs, topic, parts)
+	adm := kadm.NewClient(newKgo(t, bs))
+	group := "static"
+
+	var mu sync.Mutex
+	events := map[string][]string{}
+	assignedTo := map[string][]int32{}
+	member := func(instance string) *kgo.Client {
+		rec := func(what string) func(context.Context, *kgo.Client, map[string][]int32) {
+			return func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+				mu.Lock()
+				defer mu.Unlock()
+				events[instance] = append(events[instance], fmt.Sprintf("%s%v", what, m[topic]))
+				if what == "assigned" {
+					assignedTo[instance] = append([]int32(nil), m[topic]...)
+				}
+			}
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(bs), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+			kgo.ClientID(instance), kgo.InstanceID(instance), kgo.Balancers(kgo.RangeBalancer()),
+			kgo.SessionTimeout(30*time.Second), kgo.HeartbeatInterval(200*time.Millisecond),
+			kgo.OnPartitionsAssigned(rec("assigned")), kgo.OnPartitionsRevoked(rec("revoked")), kgo.OnPartitionsLost(rec("lost")))
+		require.NoError(t, err)
+		return cl
+	}
+	s1 := member("s1")
+	s2 := member("s2")
+	defer s2.Close()
+	waitGroup(t, adm, group, topic, "s1 and s2 stable", stableWith(parts, "s1", "s2"))
+	// Both have seen their assignment of the final generation.
+	waitFor(t, "both members assigned", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(assignedTo["s1"])+len(assignedTo["s2"]) == parts && len(assignedTo["s1"]) > 0 && len(assignedTo["s2"]) > 0
+	})
+	mu.Lock()
+	before := append([]int32(nil), assignedTo["s1"]...)
+	s2Events := len(events["s2"])
+	delete(assignedTo, "s1")
+	mu.Unlock()
+
+	s1.Close() // static: no LeaveGroup, the member stays in the group
+	v, err := describeGroup(caseContext(t), adm, group, topic)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"s1", "s2"}, v.Clients, "a static member that closes stays a member")
+
+	s1 = member("s1")
+	defer s1.Close()
+	waitFor(t, "restarted s1 assigned", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return assignedTo["s1"] != nil
+	})
+	waitGroup(t, adm, group, topic, "stable again", stableWith(parts, "s1", "s2"))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.ElementsMatch(t, before, assignedTo["s1"], "restarted static member's partitions")
+	assert.Len(t, events["s2"], s2Events, "the other member saw no rebalance: %v", events["s2"])
+}
+
+// waitFor polls cond until it holds, failing t after a generous deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
