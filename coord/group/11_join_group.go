@@ -209,8 +209,8 @@ func (c *Coordinator) updateMember(m *member, protocols []kmsg.JoinGroupRequestP
 // replaceStaticMember gives a rejoining static member (known
 // group.instance.id, no member id) a new member id in place of old, whose
 // waiting calls are answered FENCED_INSTANCE_ID. In a stable group, when
-// the member's protocols (names and metadata) are unchanged, it gets the
-// current generation back without a rebalance (after the group is
+// the member's subscription is unchanged (see sameSubscription), it gets
+// the current generation back without a rebalance (after the group is
 // persisted with its new id); otherwise a rebalance runs. (Kafka only
 // checks that the selected protocol would not change, so a new
 // subscription goes unnoticed there until the next rebalance; Strom
@@ -245,7 +245,7 @@ func (c *Coordinator) replaceStaticMember(s *shard, g *group, old *member, newID
 	}
 	rename(oldID, newID)
 	m := g.members[newID]
-	unchanged := m.matches(protocols)
+	unchanged := sameSubscription(g.protocolType, m.protocols, protocols)
 	m.protocols, m.sessionTimeout, m.rebalanceTimeout = protocols, session, rebalance
 	m.lastHeartbeat = now
 

@@ -64,9 +64,12 @@
 //   - JoinGroup protocol metadata (and SyncGroup assignments) larger than
 //     Config.MemberMetadataMaxBytes are rejected with INVALID_REQUEST;
 //     Kafka has no such bound.
-//   - A static member rejoining a stable group with changed protocol
-//     metadata triggers a rebalance (Kafka only checks that the selected
-//     protocol stays the same).
+//   - A static member rejoining a stable group with a changed subscription
+//     (other protocol names, or, in consumer groups, other topics) triggers
+//     a rebalance (Kafka only checks that the selected protocol stays the
+//     same). The rest of a consumer's metadata (owned partitions,
+//     generation, user data) changes on every restart and is ignored, so
+//     a restarted static consumer keeps its assignment without one.
 //   - OffsetDelete treats a consumer group whose subscriptions do not parse
 //     as subscribed to every topic (Kafka: to none).
 //   - Protocol-vote ties go to the earliest member's preference (Kafka:

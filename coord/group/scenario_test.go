@@ -366,3 +366,61 @@ func TestInconsistentProtocol(t *testing.T) {
 	empty.Protocols = nil
 	assert.Equal(t, "INCONSISTENT_GROUP_PROTOCOL", codeName(h.join(empty, "b").get().ErrorCode))
 }
+
+// TestStaticRejoinComparesSubscriptionNotBytes: a restarted static
+// consumer whose metadata differs only past the topic list (user data,
+// owned partitions, generation: what franz-go and Java's cooperative
+// consumers fill in) gets its assignment back without a rebalance; one
+// that subscribes to other topics triggers a rebalance.
+func TestStaticRejoinComparesSubscriptionNotBytes(t *testing.T) {
+	h := newHarness(t, testConfig())
+	const g = "static-meta"
+	a, b := &tmember{client: "a"}, &tmember{client: "b"}
+	ca := h.join(joinReq(g, "", withInstance("ia")), "a")
+	completeRound(t, h, g, map[*tmember]*joinCall{a: ca})
+	cb := h.join(joinReq(g, "", withInstance("ib")), "b")
+	gen := completeRound(t, h, g, map[*tmember]*joinCall{a: h.join(joinReq(g, a.id, withInstance("ia")), "a"), b: cb})
+
+	withUserData := consumerMeta("t")
+	withUserData = append(withUserData[:len(withUserData)-4], 0, 0, 0, 3, 'o', 'w', 'n') // user data "own"
+	r := h.join(joinReq(g, "", withInstance("ib"), withProtocols(
+		kmsg.JoinGroupRequestProtocol{Name: "range", Metadata: withUserData})), "b").get()
+	require.Equal(t, "NONE", codeName(r.ErrorCode))
+	assert.Equal(t, gen, r.Generation, "no new generation")
+	b.id = r.MemberID
+	assert.Equal(t, Stable.String(), h.describe(g).State)
+	assert.Equal(t, "NONE", codeName(h.heartbeat(g, a.id, gen)), "A sees no rebalance")
+
+	moved := h.join(joinReq(g, "", withInstance("ib"), withProtocols(
+		kmsg.JoinGroupRequestProtocol{Name: "range", Metadata: consumerMeta("t", "u")})), "b")
+	_, done := moved.poll()
+	assert.False(t, done, "a new subscription rebalances")
+	assert.Equal(t, PreparingRebalance.String(), h.describe(g).State)
+}
+
+func TestSameSubscription(t *testing.T) {
+	p := func(name string, meta []byte) kmsg.JoinGroupRequestProtocol {
+		return kmsg.JoinGroupRequestProtocol{Name: name, Metadata: meta}
+	}
+	ps := func(x ...kmsg.JoinGroupRequestProtocol) []kmsg.JoinGroupRequestProtocol { return x }
+	ud := consumerMeta("b", "a")
+	ud = append(ud[:len(ud)-4], 0, 0, 0, 1, 'x')
+	tests := []struct {
+		name     string
+		typ      string
+		old, cur []kmsg.JoinGroupRequestProtocol
+		want     bool
+	}{
+		{"identical", "consumer", ps(p("range", consumerMeta("a"))), ps(p("range", consumerMeta("a"))), true},
+		{"topic order and user data", "consumer", ps(p("range", consumerMeta("a", "b"))), ps(p("range", ud)), true},
+		{"other topics", "consumer", ps(p("range", consumerMeta("a"))), ps(p("range", consumerMeta("a", "c"))), false},
+		{"other name", "consumer", ps(p("range", consumerMeta("a"))), ps(p("sticky", consumerMeta("a"))), false},
+		{"more protocols", "consumer", ps(p("range", consumerMeta("a"))), ps(p("range", consumerMeta("a")), p("rr", consumerMeta("a"))), false},
+		{"unparsable", "consumer", ps(p("range", consumerMeta("a"))), ps(p("range", []byte{0})), false},
+		{"connect compares bytes", "connect", ps(p("v1", []byte("x"))), ps(p("v1", []byte("y"))), false},
+		{"connect identical", "connect", ps(p("v1", []byte("x"))), ps(p("v1", []byte("x"))), true},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, sameSubscription(tc.typ, tc.old, tc.cur), tc.name)
+	}
+}

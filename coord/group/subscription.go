@@ -1,5 +1,11 @@
 package group
 
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
 // ConsumerProtocolType is the protocol type of Kafka consumer groups; only
 // their protocol metadata is parsed (for OffsetDelete and offset expiry).
 const ConsumerProtocolType = "consumer"
@@ -28,4 +34,40 @@ func subscribedTopics(metadata []byte) (topics []string, ok bool) {
 		topics = append(topics, t)
 	}
 	return topics, true
+}
+
+// sameSubscription reports whether a rejoining static member's protocols
+// subscribe to what its previous ones did: the same protocol names in the
+// same order and, for each, the same metadata or, in consumer groups, the
+// same set of topics. A consumer's metadata also carries the partitions it
+// owns, its generation and user data, which change whenever it restarts
+// (franz-go and Java's cooperative consumers fill them in); comparing the
+// bytes would make every static restart a rebalance, which is what static
+// membership exists to avoid.
+func sameSubscription(protocolType string, old, cur []kmsg.JoinGroupRequestProtocol) bool {
+	if len(old) != len(cur) {
+		return false
+	}
+	for i := range cur {
+		if old[i].Name != cur[i].Name {
+			return false
+		}
+		if string(old[i].Metadata) == string(cur[i].Metadata) {
+			continue
+		}
+		if protocolType != ConsumerProtocolType {
+			return false
+		}
+		was, ok1 := subscribedTopics(old[i].Metadata)
+		now, ok2 := subscribedTopics(cur[i].Metadata)
+		if !ok1 || !ok2 {
+			return false
+		}
+		slices.Sort(was)
+		slices.Sort(now)
+		if !slices.Equal(slices.Compact(was), slices.Compact(now)) {
+			return false
+		}
+	}
+	return true
 }

@@ -35,6 +35,56 @@ type groups struct {
 
 	mu     sync.Mutex
 	loaded map[int32]int32 // partition -> leader epoch it was loaded at
+
+	counts partitionCounts
+}
+
+// partitionCountTTL is how long a topic's partition count read from the
+// metadata store answers "does this partition exist" for OffsetCommit.
+// Without it every committed partition costs a store read (a copy of the
+// whole assignment in embedded mode, a ZooKeeper round trip in a
+// cluster). A partition that is created shows up at once (misses are not
+// cached); a deleted topic may still accept commits for this long, as
+// with Kafka's metadata cache.
+const partitionCountTTL = time.Second
+
+// partitionCounts caches topic -> partition count for partitionCountTTL.
+type partitionCounts struct {
+	mu sync.Mutex
+	m  map[string]cachedCount
+}
+
+type cachedCount struct {
+	n  int32
+	at time.Time
+}
+
+// partitionExists reports whether topic has partition p, reading the store when
+// the cached count is missing, stale, or too small.
+func (g *groups) partitionExists(topic string, p int32) bool {
+	if p < 0 {
+		return false
+	}
+	now := g.b.now()
+	c := &g.counts
+	c.mu.Lock()
+	e, ok := c.m[topic]
+	c.mu.Unlock()
+	if ok && p < e.n && now.Sub(e.at) < partitionCountTTL {
+		return true
+	}
+	a, err := g.b.store.Topic(context.Background(), topic)
+	if err != nil {
+		return false
+	}
+	n := a.NumPartitions()
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]cachedCount{}
+	}
+	c.m[topic] = cachedCount{n: n, at: now}
+	c.mu.Unlock()
+	return p < n
 }
 
 func newGroups(b *Broker) (*groups, error) {
@@ -49,10 +99,7 @@ func newGroups(b *Broker) (*groups, error) {
 	cfg.OffsetsCommitTimeout = time.Duration(c.OffsetsCommitTimeoutMs) * time.Millisecond
 	g := &groups{b: b, loaded: map[int32]int32{}}
 	coord, err := group.New(cfg, offsetsLog{b}, group.WithClock(b.now), group.WithLogger(b.log),
-		group.WithPartitionExists(func(topic string, p int32) bool {
-			a, err := b.store.Topic(context.Background(), topic)
-			return err == nil && p >= 0 && p < a.NumPartitions()
-		}))
+		group.WithPartitionExists(g.partitionExists))
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/strom-broker/strom/tools/cli/clitool"
 	"github.com/strom-broker/strom/tools/cli/consoleconsumer"
 	"github.com/strom-broker/strom/tools/cli/consoleproducer"
+	"github.com/strom-broker/strom/tools/cli/consumergroups"
 	"github.com/strom-broker/strom/tools/cli/consumerperf"
 	"github.com/strom-broker/strom/tools/cli/e2elatency"
 	"github.com/strom-broker/strom/tools/cli/producerperf"
@@ -35,6 +36,7 @@ func Commands(broker server.BrokerFunc) []Command {
 		{"topics", "Create, list, describe, alter and delete topics (kafka-topics.sh).", topics.Run},
 		{"console-producer", "Produce stdin lines as records (kafka-console-producer.sh).", consoleproducer.Run},
 		{"console-consumer", "Print a topic's records (kafka-console-consumer.sh).", consoleconsumer.Run},
+		{"consumer-groups", "List, describe and delete consumer groups; reset their offsets (kafka-consumer-groups.sh).", consumergroups.Run},
 		{"producer-perf-test", "Measure producer throughput and latency (kafka-producer-perf-test.sh).", producerperf.Run},
 		{"consumer-perf-test", "Measure consumer throughput (kafka-consumer-perf-test.sh).", consumerperf.Run},
 		{"e2e-latency", "Measure produce-to-consume latency (kafka-e2e-latency.sh).", e2elatency.Run},

@@ -90,6 +90,21 @@ func consume(ctx context.Context, a *args, out *bufio.Writer, stderr io.Writer) 
 	}
 	defer cl.Close()
 
+	count, err := printRecords(ctx, cl, a, f, out)
+	if a.group != "" {
+		// Commit what was printed however the loop ended (--max-messages,
+		// --timeout-ms, interrupt), so a rerun continues after it.
+		commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if cerr := cl.CommitUncommittedOffsets(commitCtx); cerr != nil && err == nil {
+			err = fmt.Errorf("committing offsets: %w", cerr)
+		}
+	}
+	return count, err
+}
+
+// printRecords polls and prints records until a stop condition.
+func printRecords(ctx context.Context, cl *kgo.Client, a *args, f *Formatter, out *bufio.Writer) (int, error) {
 	count := 0
 	for a.maxMessages < 0 || count < a.maxMessages {
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
@@ -115,13 +130,6 @@ func consume(ctx context.Context, a *args, out *bufio.Writer, stderr io.Writer) 
 		}
 		if err := out.Flush(); err != nil {
 			return count, fmt.Errorf("writing output: %w", err)
-		}
-	}
-	if a.group != "" {
-		commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := cl.CommitUncommittedOffsets(commitCtx); err != nil {
-			return count, fmt.Errorf("committing offsets: %w", err)
 		}
 	}
 	return count, nil
