@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -139,6 +140,11 @@ func (c *conn) read() {
 		p, req, err := c.readRequest()
 		if err != nil {
 			c.logReadEnd(err)
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
+				// The client is gone: nothing can be delivered, so end
+				// long polls and other waits of this connection now.
+				c.cancel()
+			}
 			return
 		}
 		c.inflight.Add(1)
@@ -329,7 +335,7 @@ func isResponseBug(err error) bool {
 
 // release lets a zero-copy response free what its slices pinned.
 func release(r Response) {
-	if fr, ok := r.(*fetchwire.FetchResponse); ok && fr.Release != nil {
+	if fr, ok := r.(*fetchwire.FetchResponse); ok && fr != nil && fr.Release != nil {
 		fr.Release()
 		fr.Release = nil
 	}

@@ -37,7 +37,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetc
 			return resp, nil
 		}
 		resp.Release()
-		if !waitAny(ctx, changed, wait) {
+		if !waitAny(ctx, b.stopping, changed, wait) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -48,13 +48,14 @@ func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetc
 	}
 }
 
-// waitAny waits until one of chans is closed (true), d passes or ctx ends.
-func waitAny(ctx context.Context, chans []<-chan struct{}, d time.Duration) bool {
+// waitAny waits until one of chans is closed (true), or d passes, stop is
+// closed or ctx ends (false).
+func waitAny(ctx context.Context, stop <-chan struct{}, chans []<-chan struct{}, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	merged := make(chan struct{}, 1)
-	stop := make(chan struct{})
-	defer close(stop)
+	done := make(chan struct{}) // ends the watchers below
+	defer close(done)
 	for _, ch := range chans {
 		go func() {
 			select {
@@ -63,7 +64,7 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, d time.Duration) bool
 				case merged <- struct{}{}:
 				default:
 				}
-			case <-stop:
+			case <-done:
 			}
 		}()
 	}
@@ -71,6 +72,8 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, d time.Duration) bool
 	case <-merged:
 		return true
 	case <-t.C:
+		return false
+	case <-stop:
 		return false
 	case <-ctx.Done():
 		return false

@@ -53,7 +53,11 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 	case *kmsg.ProduceRequest:
 		return b.handleProduce(ctx, r)
 	case *kmsg.FetchRequest:
-		return b.handleFetch(ctx, r)
+		resp, err := b.handleFetch(ctx, r)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return resp, nil
 	case *kmsg.ListOffsetsRequest:
 		return b.handleListOffsets(r), nil
 	case *kmsg.MetadataRequest:
