@@ -217,3 +217,22 @@ func TestFetchZeroCopy(t *testing.T) {
 	assert.Equal(t, want, st.SendfileBytes)
 	assert.Zero(t, st.CopiedBytes)
 }
+
+// TestClientGoneCancelsHandler: when the client closes its connection, the
+// context of its in-flight handler ends (a long poll stops waiting at once).
+func TestClientGoneCancelsHandler(t *testing.T) {
+	running := make(chan struct{})
+	ended := make(chan error, 1)
+	h := funcHandler{fn: func(ctx context.Context, req *Request) (Response, error) {
+		close(running)
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return nil, ctx.Err()
+	}}
+	_, addr := start(t, Config{}, h)
+	c := dial(t, addr)
+	c.send(metadata(4), 1)
+	<-running
+	require.NoError(t, c.Close())
+	assert.ErrorIs(t, <-ended, context.Canceled)
+}
