@@ -24,7 +24,8 @@ import (
 //
 // Long polling: when fewer than min.bytes are available the request waits,
 // up to max.wait.ms, for any of its partitions' high watermarks to advance,
-// then reads again.
+// then reads again. A broker shutting down stops the wait at once and
+// answers with what there is.
 func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetchwire.FetchResponse, error) {
 	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	for {
@@ -37,7 +38,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetc
 			return resp, nil
 		}
 		resp.Release()
-		if !waitAny(ctx, changed, wait) {
+		if !waitAny(ctx, b.draining, changed, wait) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -48,8 +49,9 @@ func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetc
 	}
 }
 
-// waitAny waits until one of chans is closed (true), d passes or ctx ends.
-func waitAny(ctx context.Context, chans []<-chan struct{}, d time.Duration) bool {
+// waitAny waits until one of chans is closed (true), d passes, draining
+// is closed or ctx ends.
+func waitAny(ctx context.Context, draining <-chan struct{}, chans []<-chan struct{}, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	merged := make(chan struct{}, 1)
@@ -71,6 +73,8 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, d time.Duration) bool
 	case <-merged:
 		return true
 	case <-t.C:
+		return false
+	case <-draining:
 		return false
 	case <-ctx.Done():
 		return false

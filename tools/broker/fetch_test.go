@@ -170,3 +170,29 @@ func TestFetchIsZeroCopy(t *testing.T) {
 	assert.GreaterOrEqual(t, final.SendfileBytes-after.SendfileBytes, fetched, "franz-go's fetches went out with sendfile")
 	assert.Zero(t, final.CopiedBytes)
 }
+
+// TestClientLeavesDuringLongPoll: clients that close their connection
+// while their fetch long-polls do not hurt the broker; the connection is
+// released once the fetch ends (net/server does not cancel a handler when
+// its client leaves, so that is after max.wait.ms).
+func TestClientLeavesDuringLongPoll(t *testing.T) {
+	b := brokertest.Start(t)
+	const topic = "leaver"
+	createTopic(t, b, topic, 1)
+	for range 3 {
+		open := b.Stats().ConnectionsOpen
+		c := rawConn(t, b)
+		before := b.Stats().Requests
+		go func() {
+			req := fetchRequest(topic, 0, 0, 300, 1, 1<<20, 1<<20)
+			req.SetVersion(11)
+			_, _ = c.RequestVersion(testCtx(t), req) // fails: closed below
+		}()
+		waitFor(t, "the fetch to reach the broker", func() bool { return b.Stats().Requests > before })
+		c.Close()
+		waitFor(t, "the connection to close", func() bool { return b.Stats().ConnectionsOpen == open })
+	}
+	c := rawConn(t, b)
+	sp := produceOne(t, c, topic, 0, 1, rawBatch(1000, []byte("still here")))
+	require.Zero(t, sp.ErrorCode)
+}

@@ -53,7 +53,13 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 	case *kmsg.ProduceRequest:
 		return b.handleProduce(ctx, r)
 	case *kmsg.FetchRequest:
-		return b.handleFetch(ctx, r)
+		resp, err := b.handleFetch(ctx, r)
+		if err != nil {
+			// Never a typed nil: the server would take it for a
+			// Fetch response and release it.
+			return nil, err
+		}
+		return resp, nil
 	case *kmsg.ListOffsetsRequest:
 		return b.handleListOffsets(r), nil
 	case *kmsg.MetadataRequest:
