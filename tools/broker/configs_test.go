@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -88,7 +89,8 @@ func TestTopicConfigs(t *testing.T) {
 	// keep producing until there are several segments.
 	produced := 0
 	waitFor(t, "segments to roll at segment.bytes=1024", func() bool {
-		require.Zero(t, produceOne(t, c, topic, 0, 1, rawBatch(1000, make([]byte, 300))).ErrorCode)
+		// Current timestamps: the default retention (7 days) keeps them.
+		require.Zero(t, produceOne(t, c, topic, 0, 1, rawBatch(time.Now().UnixMilli(), make([]byte, 300))).ErrorCode)
 		produced++
 		return segmentFiles(t, b, topic, 0) >= 3
 	})
@@ -128,8 +130,8 @@ func TestTopicConfigs(t *testing.T) {
 	assertConfig(t, cfgs, "cleanup.policy", "delete", kmsg.ConfigSourceDynamicTopicConfig)
 	assertConfig(t, cfgs, "max.message.bytes", "1048588", kmsg.ConfigSourceDefaultConfig)
 
-	// The records carry 1970 timestamps: with retention.ms=1 every closed
-	// segment goes and the log start moves up.
+	// With retention.ms=1 every closed segment goes and the log start
+	// moves up.
 	epoch := leaderEpoch(t, c, topic)
 	waitFor(t, "retention to delete old segments", func() bool {
 		return listOffset(t, c, topic, -2, epoch).Offset > 0
