@@ -138,6 +138,11 @@ func consume(t testing.TB, b *brokertest.Broker, topic string, n int) []*kgo.Rec
 // rawBatch builds an uncompressed magic-2 record batch of values with
 // producer id -1, first timestamp ts and timestamps ts+i.
 func rawBatch(ts int64, values ...[]byte) []byte {
+	return idempotentBatch(ts, -1, -1, -1, values...)
+}
+
+// idempotentBatch is rawBatch with a producer id, epoch and base sequence.
+func idempotentBatch(ts, pid int64, epoch int16, seq int32, values ...[]byte) []byte {
 	var recs []byte
 	for i, v := range values {
 		var body []byte
@@ -161,9 +166,9 @@ func rawBatch(ts int64, values ...[]byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(values)-1))           // last offset delta
 	b = binary.BigEndian.AppendUint64(b, uint64(ts))                      // first timestamp
 	b = binary.BigEndian.AppendUint64(b, uint64(ts+int64(len(values))-1)) // max timestamp
-	b = binary.BigEndian.AppendUint64(b, 0xffffffffffffffff)              // producer id
-	b = binary.BigEndian.AppendUint16(b, 0xffff)                          // producer epoch
-	b = binary.BigEndian.AppendUint32(b, 0xffffffff)                      // base sequence
+	b = binary.BigEndian.AppendUint64(b, uint64(pid))                     // producer id
+	b = binary.BigEndian.AppendUint16(b, uint16(epoch))                   // producer epoch
+	b = binary.BigEndian.AppendUint32(b, uint32(seq))                     // base sequence
 	b = binary.BigEndian.AppendUint32(b, uint32(len(values)))             // record count
 	b = append(b, recs...)
 	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))

@@ -1,0 +1,166 @@
+package broker_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strom-broker/strom/tools/broker/brokertest"
+)
+
+// TestIdempotentProduce: a retried batch (same producer id, epoch and
+// sequence) is acknowledged with its first offsets and stored once; a
+// sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER; a stale epoch is refused.
+func TestIdempotentProduce(t *testing.T) {
+	b := brokertest.Start(t)
+	const topic = "idempotent"
+	createTopic(t, b, topic, 1)
+	c := rawConn(t, b)
+	ip := request[*kmsg.InitProducerIDResponse](t, c, kmsg.NewPtrInitProducerIDRequest(), 4)
+	require.Zero(t, ip.ErrorCode)
+	pid, epoch := ip.ProducerID, ip.ProducerEpoch
+
+	first := idempotentBatch(1000, pid, epoch, 0, []byte("a"), []byte("b"))
+	sp := produceOne(t, c, topic, 0, -1, first)
+	require.Zero(t, sp.ErrorCode, code(sp.ErrorCode))
+	assert.Equal(t, int64(0), sp.BaseOffset)
+
+	again := produceOne(t, c, topic, 0, -1, idempotentBatch(1000, pid, epoch, 0, []byte("a"), []byte("b")))
+	require.Zero(t, again.ErrorCode, "a duplicate is acknowledged: %s", code(again.ErrorCode))
+	assert.Equal(t, int64(0), again.BaseOffset, "with the first append's offset")
+
+	sp = produceOne(t, c, topic, 0, -1, idempotentBatch(1000, pid, epoch, 2, []byte("c")))
+	require.Zero(t, sp.ErrorCode, code(sp.ErrorCode))
+	assert.Equal(t, int64(2), sp.BaseOffset)
+
+	gap := produceOne(t, c, topic, 0, -1, idempotentBatch(1000, pid, epoch, 7, []byte("gap")))
+	assertCode(t, kerr.OutOfOrderSequenceNumber, gap.ErrorCode, "sequence gap")
+
+	if epoch > 0 {
+		stale := produceOne(t, c, topic, 0, -1, idempotentBatch(1000, pid, epoch-1, 3, []byte("stale")))
+		assertCode(t, kerr.InvalidProducerEpoch, stale.ErrorCode, "stale epoch")
+	}
+
+	fp := fetchOne(t, c, fetchRequest(topic, 0, 0, 0, 1, 1<<20, 1<<20))
+	require.Zero(t, fp.ErrorCode)
+	_, vals, batches := batchValues(t, fp.RecordBatches)
+	assert.Equal(t, [][]byte{[]byte("a"), []byte("b"), []byte("c")}, vals)
+	assert.Equal(t, 2, batches)
+}
+
+// TestMinInsyncReplicas: acks=all to a topic whose min.insync.replicas
+// exceeds its ISR is NOT_ENOUGH_REPLICAS and appends nothing; acks=1
+// still works.
+func TestMinInsyncReplicas(t *testing.T) {
+	b := brokertest.Start(t)
+	const topic = "min-isr"
+	createTopic(t, b, topic, 1, "min.insync.replicas=2")
+	c := rawConn(t, b)
+	sp := produceOne(t, c, topic, 0, -1, rawBatch(1000, []byte("x")))
+	assertCode(t, kerr.NotEnoughReplicas, sp.ErrorCode, "acks=all with ISR 1 < min.insync.replicas 2")
+	sp = produceOne(t, c, topic, 0, 1, rawBatch(1000, []byte("y")))
+	require.Zero(t, sp.ErrorCode, code(sp.ErrorCode))
+	assert.Equal(t, int64(0), sp.BaseOffset, "the refused batch was not appended")
+}
+
+// TestLogAppendTime: a LogAppendTime topic answers the append time and
+// stores it in the batch.
+func TestLogAppendTime(t *testing.T) {
+	b := brokertest.Start(t)
+	const topic = "append-time"
+	createTopic(t, b, topic, 1, "message.timestamp.type=LogAppendTime")
+	c := rawConn(t, b)
+	sp := produceOne(t, c, topic, 0, 1, rawBatch(1000, []byte("x"), []byte("y")))
+	require.Zero(t, sp.ErrorCode, code(sp.ErrorCode))
+	require.Greater(t, sp.LogAppendTime, int64(1001), "the broker's clock, not the producer's")
+
+	fp := fetchOne(t, c, fetchRequest(topic, 0, 0, 0, 1, 1<<20, 1<<20))
+	require.Zero(t, fp.ErrorCode)
+	var rb kmsg.RecordBatch
+	require.NoError(t, rb.ReadFrom(fp.RecordBatches))
+	assert.Equal(t, int16(0x08), rb.Attributes&0x08, "timestamp type LogAppendTime")
+	assert.Equal(t, sp.LogAppendTime, rb.MaxTimestamp)
+}
+
+// TestDeleteAndRecreateTopic: a deleted topic's logs leave the disk, and a
+// new topic of the same name starts empty at offset 0.
+func TestDeleteAndRecreateTopic(t *testing.T) {
+	b := brokertest.Start(t, "auto.create.topics.enable=false")
+	const topic = "phoenix"
+	createTopic(t, b, topic, 2)
+	c := rawConn(t, b)
+	for range 3 {
+		require.Zero(t, produceOne(t, c, topic, 1, 1, rawBatch(1000, []byte("old"))).ErrorCode)
+	}
+	oldID := topicID(t, b, topic)
+
+	dt := kmsg.NewPtrDeleteTopicsRequest()
+	dt.TimeoutMillis = 30000
+	dt.TopicNames = []string{topic}
+	dresp := request[*kmsg.DeleteTopicsResponse](t, c, dt, 3)
+	require.Len(t, dresp.Topics, 1)
+	require.Zero(t, dresp.Topics[0].ErrorCode, code(dresp.Topics[0].ErrorCode))
+
+	sp := produceOne(t, c, topic, 1, 1, rawBatch(1000, []byte("into the void")))
+	assertCode(t, kerr.UnknownTopicOrPartition, sp.ErrorCode, "produce to a deleted topic")
+	waitFor(t, "the deleted topic's logs to leave the disk", func() bool {
+		for _, p := range []string{"0", "1"} {
+			if _, err := os.Stat(filepath.Join(b.Dir, topic+"-"+p)); !os.IsNotExist(err) {
+				return false
+			}
+		}
+		return true
+	})
+
+	createTopic(t, b, topic, 2)
+	assert.NotEqual(t, oldID, topicID(t, b, topic), "a new topic id")
+	sp = produceOne(t, c, topic, 1, 1, rawBatch(1000, []byte("new")))
+	require.Zero(t, sp.ErrorCode, code(sp.ErrorCode))
+	assert.Equal(t, int64(0), sp.BaseOffset, "the new topic starts empty")
+	fp := fetchOne(t, c, fetchRequest(topic, 1, 0, 0, 1, 1<<20, 1<<20))
+	_, vals, _ := batchValues(t, fp.RecordBatches)
+	assert.Equal(t, [][]byte{[]byte("new")}, vals)
+}
+
+// TestMetadataAutoCreate: Metadata for an unknown topic creates it with
+// num.partitions when auto.create.topics.enable is on (and the client
+// allows it), and reports UNKNOWN_TOPIC_OR_PARTITION otherwise.
+func TestMetadataAutoCreate(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		name := map[bool]string{true: "on", false: "off"}[on]
+		t.Run(name, func(t *testing.T) {
+			b := brokertest.Start(t, "num.partitions=3", "auto.create.topics.enable="+name2bool(on))
+			c := rawConn(t, b)
+			for _, allow := range []bool{false, true} {
+				topic := "auto-" + map[bool]string{true: "allowed", false: "refused"}[allow]
+				req := kmsg.NewPtrMetadataRequest()
+				mt := kmsg.NewMetadataRequestTopic()
+				mt.Topic = &topic
+				req.Topics = append(req.Topics, mt)
+				req.AllowAutoTopicCreation = allow
+				resp := request[*kmsg.MetadataResponse](t, c, req, 9)
+				require.Len(t, resp.Topics, 1)
+				if on && allow {
+					require.Zero(t, resp.Topics[0].ErrorCode, code(resp.Topics[0].ErrorCode))
+					assert.Len(t, resp.Topics[0].Partitions, 3)
+					sp := produceOne(t, c, topic, 2, 1, rawBatch(1000, []byte("x")))
+					assert.Zero(t, sp.ErrorCode, code(sp.ErrorCode))
+				} else {
+					assertCode(t, kerr.UnknownTopicOrPartition, resp.Topics[0].ErrorCode, topic)
+				}
+			}
+		})
+	}
+}
+
+func name2bool(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
