@@ -211,9 +211,10 @@ func startStrom(t *testing.T, bin, dir string) *stromProcess {
 
 // TestUncleanStopRecovers runs the broker as a process, produces with
 // acks=1 to a topic flushed on every message, kills the process with
-// SIGKILL while producing, and restarts it on the same dir: every
-// acknowledged record is there at its acknowledged offset, nothing is
-// duplicated, and producing continues after the last record.
+// SIGKILL while producing, tears the tail of the last segment, and
+// restarts it on the same dir: every acknowledged record is there at its
+// acknowledged offset, nothing is duplicated, the torn bytes are never
+// served, and producing continues after the last record.
 func TestUncleanStopRecovers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the strom binary")
@@ -278,6 +279,17 @@ func TestUncleanStopRecovers(t *testing.T) {
 	}
 	require.Error(t, <-produced, "producing stops with the broker")
 	require.False(t, markerExists(t, dir), "a killed broker leaves no clean-shutdown marker")
+	// A torn write at the tail: the start of a batch header whose length
+	// runs past the end of the file. Recovery must cut it off.
+	segs, err := filepath.Glob(filepath.Join(dir, topic+"-0", "*.log"))
+	require.NoError(t, err)
+	require.NotEmpty(t, segs)
+	f, err := os.OpenFile(segs[len(segs)-1], os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	torn := rawBatch(1, []byte("torn write"))
+	_, err = f.Write(torn[:len(torn)/2])
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
 
 	p = startStrom(t, bin, dir)
 	c2, err := client.Dial(testCtx(t), p.addr, "crash-test-2")
