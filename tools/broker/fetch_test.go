@@ -58,6 +58,47 @@ func TestFetchLongPollWokenByProduce(t *testing.T) {
 	}
 }
 
+// TestFetchLongPollWaitsForMinBytes: a fetch whose min.bytes needs three
+// batches is woken by each produce but answers only once all three are
+// there (a long max.wait.ms makes an early or late answer visible).
+func TestFetchLongPollWaitsForMinBytes(t *testing.T) {
+	b := brokertest.Start(t)
+	const topic = "min-bytes"
+	createTopic(t, b, topic, 1)
+	producer := rawConn(t, b)
+	batch := func(i int) []byte { return rawBatch(1000, bytes.Repeat([]byte{byte('a' + i)}, 500)) }
+	size := len(batch(0))
+
+	fetcher := rawConn(t, b)
+	before := b.Stats().Requests
+	type answer struct {
+		resp kmsg.Response
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		req := fetchRequest(topic, 0, 0, 60000, int32(3*size), 1<<20, 1<<20)
+		req.SetVersion(11)
+		resp, err := fetcher.RequestVersion(testCtx(t), req)
+		got <- answer{resp, err}
+	}()
+	waitFor(t, "the fetch to reach the broker", func() bool { return b.Stats().Requests > before })
+	for i := range 3 {
+		select {
+		case a := <-got:
+			t.Fatalf("fetch answered before min.bytes was reached (%d batches): %v", i, a.err)
+		default:
+		}
+		require.Zero(t, produceOne(t, producer, topic, 0, 1, batch(i)).ErrorCode)
+	}
+	a := <-got
+	require.NoError(t, a.err)
+	fp := a.resp.(*kmsg.FetchResponse).Topics[0].Partitions[0]
+	require.Zero(t, fp.ErrorCode)
+	offs, _, _ := batchValues(t, fp.RecordBatches)
+	assert.Equal(t, []int64{0, 1, 2}, offs)
+}
+
 // TestFetchMaxWaitExpires: a fetch with nothing to read answers empty (no
 // error) once max.wait.ms passes, also when min.bytes is above what exists.
 func TestFetchMaxWaitExpires(t *testing.T) {

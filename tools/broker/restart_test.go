@@ -47,8 +47,9 @@ func partitionCount(t *testing.T, c *client.Client, topic string) int {
 }
 
 // TestGracefulRestart: everything produced before a graceful stop is
-// readable after a restart on the same dir, topics, configs and partition
-// counts survive, and producing continues at the right offsets.
+// readable after a restart on the same dir, topics, configs, partition
+// counts and log start offsets survive, deleted topics stay deleted, and
+// producing continues at the right offsets.
 func TestGracefulRestart(t *testing.T) {
 	dir := t.TempDir()
 	b := brokertest.StartIn(t, dir, "auto.create.topics.enable=false")
@@ -70,6 +71,16 @@ func TestGracefulRestart(t *testing.T) {
 	cp.Topics = append(cp.Topics, cpt)
 	cpr := request[*kmsg.CreatePartitionsResponse](t, c, cp, 3)
 	require.Zero(t, cpr.Topics[0].ErrorCode, deref(cpr.Topics[0].ErrorMessage))
+	// A trimmed topic keeps its log start; a deleted one stays deleted.
+	createTopic(t, b, "trimmed", 1)
+	for i := range 10 {
+		require.Zero(t, produceOne(t, c, "trimmed", 0, 1, rawBatch(1000, value(0, i))).ErrorCode)
+	}
+	require.Zero(t, deleteRecords(t, c, "trimmed", 4).ErrorCode)
+	createTopic(t, b, "deleted", 1)
+	dt := kmsg.NewPtrDeleteTopicsRequest()
+	dt.TimeoutMillis, dt.TopicNames = 30000, []string{"deleted"}
+	require.Zero(t, request[*kmsg.DeleteTopicsResponse](t, c, dt, 3).Topics[0].ErrorCode)
 	c.Close()
 
 	require.False(t, markerExists(t, dir), "no clean-shutdown marker while running")
@@ -80,6 +91,15 @@ func TestGracefulRestart(t *testing.T) {
 	assert.False(t, markerExists(t, dir), "a running broker removes the marker (a later crash must not look clean)")
 	c = rawConn(t, b)
 	assert.Equal(t, 4, partitionCount(t, c, topic))
+	md := kmsg.NewPtrMetadataRequest()
+	md.Topics = nil
+	var names []string
+	for _, mt := range request[*kmsg.MetadataResponse](t, c, md, 12).Topics {
+		names = append(names, deref(mt.Topic))
+	}
+	assert.ElementsMatch(t, []string{topic, "trimmed"}, names)
+	assert.Equal(t, int64(4), listOffset(t, c, "trimmed", -2, -1).Offset, "the log start survives")
+	assert.Equal(t, int64(10), listOffset(t, c, "trimmed", -1, -1).Offset)
 	cfgs := describeTopic(t, c, topic)
 	assertConfig(t, cfgs, "retention.ms", "123456789", kmsg.ConfigSourceDynamicTopicConfig)
 	assertConfig(t, cfgs, "segment.bytes", "4096", kmsg.ConfigSourceDynamicTopicConfig)
