@@ -24,25 +24,12 @@ func TestFetchLongPollWokenByProduce(t *testing.T) {
 	require.Zero(t, produceOne(t, producer, topic, 0, 1, rawBatch(1000, []byte("old"))).ErrorCode)
 
 	for round := range 3 {
-		fetcher := rawConn(t, b)
-		before := b.Stats().Requests
-		type answer struct {
-			resp *kmsg.FetchResponse
-			err  error
-		}
-		got := make(chan answer, 1)
-		go func() {
-			req := fetchRequest(topic, 0, int64(1+round), 60000, 1, 1<<20, 1<<20)
-			// A second, idle partition in the same request.
-			rp := kmsg.NewFetchRequestTopicPartition()
-			rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 1, 0, 1<<20, -1
-			req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
-			req.SetVersion(11)
-			resp, err := fetcher.RequestVersion(testCtx(t), req)
-			r, _ := resp.(*kmsg.FetchResponse)
-			got <- answer{r, err}
-		}()
-		waitFor(t, "the fetch to reach the broker", func() bool { return b.Stats().Requests > before })
+		req := fetchRequest(topic, 0, int64(1+round), 60000, 1, 1<<20, 1<<20)
+		// A second, idle partition in the same request.
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 1, 0, 1<<20, -1
+		req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
+		got := startFetch(t, b, rawConn(t, b), req)
 		want := value(round, round)
 		require.Zero(t, produceOne(t, producer, topic, 0, 1, rawBatch(2000, want)).ErrorCode)
 		a := <-got
@@ -69,20 +56,7 @@ func TestFetchLongPollWaitsForMinBytes(t *testing.T) {
 	batch := func(i int) []byte { return rawBatch(1000, bytes.Repeat([]byte{byte('a' + i)}, 500)) }
 	size := len(batch(0))
 
-	fetcher := rawConn(t, b)
-	before := b.Stats().Requests
-	type answer struct {
-		resp kmsg.Response
-		err  error
-	}
-	got := make(chan answer, 1)
-	go func() {
-		req := fetchRequest(topic, 0, 0, 60000, int32(3*size), 1<<20, 1<<20)
-		req.SetVersion(11)
-		resp, err := fetcher.RequestVersion(testCtx(t), req)
-		got <- answer{resp, err}
-	}()
-	waitFor(t, "the fetch to reach the broker", func() bool { return b.Stats().Requests > before })
+	got := startFetch(t, b, rawConn(t, b), fetchRequest(topic, 0, 0, 60000, int32(3*size), 1<<20, 1<<20))
 	for i := range 3 {
 		select {
 		case a := <-got:
@@ -93,7 +67,7 @@ func TestFetchLongPollWaitsForMinBytes(t *testing.T) {
 	}
 	a := <-got
 	require.NoError(t, a.err)
-	fp := a.resp.(*kmsg.FetchResponse).Topics[0].Partitions[0]
+	fp := a.resp.Topics[0].Partitions[0]
 	require.Zero(t, fp.ErrorCode)
 	offs, _, _ := batchValues(t, fp.RecordBatches)
 	assert.Equal(t, []int64{0, 1, 2}, offs)
@@ -223,13 +197,7 @@ func TestClientLeavesDuringLongPoll(t *testing.T) {
 	for range 3 {
 		open := b.Stats().ConnectionsOpen
 		c := rawConn(t, b)
-		before := b.Stats().Requests
-		go func() {
-			req := fetchRequest(topic, 0, 0, 300, 1, 1<<20, 1<<20)
-			req.SetVersion(11)
-			_, _ = c.RequestVersion(testCtx(t), req) // fails: closed below
-		}()
-		waitFor(t, "the fetch to reach the broker", func() bool { return b.Stats().Requests > before })
+		_ = startFetch(t, b, c, fetchRequest(topic, 0, 0, 300, 1, 1<<20, 1<<20)) // fails: closed below
 		c.Close()
 		waitFor(t, "the connection to close", func() bool { return b.Stats().ConnectionsOpen == open })
 	}

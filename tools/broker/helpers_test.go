@@ -269,3 +269,39 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// metadataTopic returns Metadata v12's answer for one topic (no error).
+func metadataTopic(t testing.TB, c *client.Client, topic string) kmsg.MetadataResponseTopic {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = &topic
+	req.Topics = append(req.Topics, mt)
+	resp := request[*kmsg.MetadataResponse](t, c, req, 12)
+	require.Len(t, resp.Topics, 1)
+	require.Zero(t, resp.Topics[0].ErrorCode, code(resp.Topics[0].ErrorCode))
+	return resp.Topics[0]
+}
+
+// fetchAnswer is what a Fetch sent by startFetch got.
+type fetchAnswer struct {
+	resp *kmsg.FetchResponse
+	err  error
+}
+
+// startFetch sends req (at v11) on c in the background and returns once
+// the broker has read it; the answer arrives on the channel.
+func startFetch(t testing.TB, b *brokertest.Broker, c *client.Client, req *kmsg.FetchRequest) <-chan fetchAnswer {
+	t.Helper()
+	before := b.Stats().Requests
+	got := make(chan fetchAnswer, 1)
+	ctx := testCtx(t)
+	go func() {
+		req.SetVersion(11)
+		resp, err := c.RequestVersion(ctx, req)
+		r, _ := resp.(*kmsg.FetchResponse)
+		got <- fetchAnswer{r, err}
+	}()
+	waitFor(t, "the fetch to reach the broker", func() bool { return b.Stats().Requests > before })
+	return got
+}

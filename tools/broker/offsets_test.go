@@ -32,14 +32,9 @@ func listOffset(t *testing.T, c *client.Client, topic string, ts int64, currentE
 // leaderEpoch returns partition 0's leader epoch from Metadata.
 func leaderEpoch(t *testing.T, c *client.Client, topic string) int32 {
 	t.Helper()
-	req := kmsg.NewPtrMetadataRequest()
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = &topic
-	req.Topics = append(req.Topics, mt)
-	resp := request[*kmsg.MetadataResponse](t, c, req, 12)
-	require.Len(t, resp.Topics, 1)
-	require.NotEmpty(t, resp.Topics[0].Partitions)
-	return resp.Topics[0].Partitions[0].LeaderEpoch
+	mt := metadataTopic(t, c, topic)
+	require.NotEmpty(t, mt.Partitions)
+	return mt.Partitions[0].LeaderEpoch
 }
 
 // TestListOffsets: earliest, latest, by timestamp and max timestamp,

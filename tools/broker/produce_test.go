@@ -97,7 +97,7 @@ func TestDeleteAndRecreateTopic(t *testing.T) {
 	for range 3 {
 		require.Zero(t, produceOne(t, c, topic, 1, 1, rawBatch(1000, []byte("old"))).ErrorCode)
 	}
-	oldID := topicID(t, b, topic)
+	oldID := topicID(t, c, topic)
 
 	dt := kmsg.NewPtrDeleteTopicsRequest()
 	dt.TimeoutMillis = 30000
@@ -118,7 +118,7 @@ func TestDeleteAndRecreateTopic(t *testing.T) {
 	})
 
 	createTopic(t, b, topic, 2)
-	assert.NotEqual(t, oldID, topicID(t, b, topic), "a new topic id")
+	assert.NotEqual(t, oldID, topicID(t, c, topic), "a new topic id")
 	sp = produceOne(t, c, topic, 1, 1, rawBatch(1000, []byte("new")))
 	require.Zero(t, sp.ErrorCode, code(sp.ErrorCode))
 	assert.Equal(t, int64(0), sp.BaseOffset, "the new topic starts empty")

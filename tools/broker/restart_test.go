@@ -33,19 +33,6 @@ func markerExists(t *testing.T, dir string) bool {
 	return true
 }
 
-// partitionCount returns a topic's partition count from Metadata.
-func partitionCount(t *testing.T, c *client.Client, topic string) int {
-	t.Helper()
-	req := kmsg.NewPtrMetadataRequest()
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = &topic
-	req.Topics = append(req.Topics, mt)
-	resp := request[*kmsg.MetadataResponse](t, c, req, 12)
-	require.Len(t, resp.Topics, 1)
-	require.Zero(t, resp.Topics[0].ErrorCode, code(resp.Topics[0].ErrorCode))
-	return len(resp.Topics[0].Partitions)
-}
-
 // TestGracefulRestart: everything produced before a graceful stop is
 // readable after a restart on the same dir, topics, configs, partition
 // counts and log start offsets survive, deleted topics stay deleted, and
@@ -90,7 +77,7 @@ func TestGracefulRestart(t *testing.T) {
 	b = brokertest.StartIn(t, dir, "auto.create.topics.enable=false")
 	assert.False(t, markerExists(t, dir), "a running broker removes the marker (a later crash must not look clean)")
 	c = rawConn(t, b)
-	assert.Equal(t, 4, partitionCount(t, c, topic))
+	assert.Len(t, metadataTopic(t, c, topic).Partitions, 4)
 	md := kmsg.NewPtrMetadataRequest()
 	md.Topics = nil
 	var names []string
@@ -132,19 +119,7 @@ func TestGracefulShutdownAnswersLongPoll(t *testing.T) {
 	const topic = "drain"
 	createTopic(t, b, topic, 1)
 	c := rawConn(t, b)
-	before := b.Stats().Requests
-	type answer struct {
-		resp kmsg.Response
-		err  error
-	}
-	got := make(chan answer, 1)
-	go func() {
-		req := fetchRequest(topic, 0, 0, 10*60*1000, 1, 1<<20, 1<<20)
-		req.SetVersion(11)
-		resp, err := c.RequestVersion(testCtx(t), req)
-		got <- answer{resp, err}
-	}()
-	waitFor(t, "the fetch to reach the broker", func() bool { return b.Stats().Requests > before })
+	got := startFetch(t, b, c, fetchRequest(topic, 0, 0, 10*60*1000, 1, 1<<20, 1<<20))
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -152,7 +127,7 @@ func TestGracefulShutdownAnswersLongPoll(t *testing.T) {
 	}()
 	a := <-got
 	require.NoError(t, a.err, "the long poll is answered, not cut off")
-	fr := a.resp.(*kmsg.FetchResponse)
+	fr := a.resp
 	require.Len(t, fr.Topics, 1)
 	require.Len(t, fr.Topics[0].Partitions, 1)
 	assert.Zero(t, fr.Topics[0].Partitions[0].ErrorCode)

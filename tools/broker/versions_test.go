@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strom-broker/strom/net/client"
 	"github.com/strom-broker/strom/tools/broker/brokertest"
 )
 
@@ -65,7 +66,7 @@ func TestVersionedRequestsWithData(t *testing.T) {
 	for v := int16(4); v <= 16; v++ {
 		req := fetchRequest(topic, 0, 0, 0, 1, 1<<20, 1<<20)
 		if v >= 13 {
-			req.Topics[0].TopicID = topicID(t, b, topic)
+			req.Topics[0].TopicID = topicID(t, c, topic)
 		}
 		resp := request[*kmsg.FetchResponse](t, c, req, v)
 		require.Zero(t, resp.ErrorCode, "Fetch v%d", v)
@@ -143,17 +144,11 @@ func TestVersionedRequestsWithData(t *testing.T) {
 }
 
 // topicID returns a topic's id from Metadata.
-func topicID(t testing.TB, b *brokertest.Broker, topic string) [16]byte {
+func topicID(t testing.TB, c *client.Client, topic string) [16]byte {
 	t.Helper()
-	c := rawConn(t, b)
-	req := kmsg.NewPtrMetadataRequest()
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = &topic
-	req.Topics = append(req.Topics, mt)
-	resp := request[*kmsg.MetadataResponse](t, c, req, 12)
-	require.Len(t, resp.Topics, 1)
-	require.NotEqual(t, [16]byte{}, resp.Topics[0].TopicID)
-	return resp.Topics[0].TopicID
+	id := metadataTopic(t, c, topic).TopicID
+	require.NotEqual(t, [16]byte{}, id)
+	return id
 }
 
 // messageSet returns a one-message message set of the given magic (0 or 1).
