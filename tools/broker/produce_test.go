@@ -1,8 +1,10 @@
 package broker_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -163,4 +165,70 @@ func name2bool(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// TestDeleteTopicUnderLoad deletes a topic while producers and fetchers
+// hammer it: every answer is success or a retriable "not here" code
+// (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER), never a closed
+// connection or UNKNOWN_SERVER_ERROR.
+func TestDeleteTopicUnderLoad(t *testing.T) {
+	b := brokertest.Start(t, "auto.create.topics.enable=false")
+	c := rawConn(t, b)
+	allowed := map[int16]bool{0: true, kerr.UnknownTopicOrPartition.Code: true, kerr.NotLeaderForPartition.Code: true}
+	for round := range 5 {
+		createTopic(t, b, "churn", 2)
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		errs := make(chan error, 8)
+		ctx := testCtx(t)
+		hammer := func(send func() (int16, error)) {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ec, err := send()
+				if err == nil && !allowed[ec] {
+					err = fmt.Errorf("round %d: %s", round, code(ec))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}
+		for range 3 {
+			pc, fc := rawConn(t, b), rawConn(t, b)
+			wg.Add(2)
+			go hammer(func() (int16, error) {
+				req := produceRequest("churn", 0, 1, rawBatch(1000, []byte("x")))
+				req.SetVersion(9)
+				resp, err := pc.RequestVersion(ctx, req)
+				if err != nil {
+					return 0, err
+				}
+				return resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode, nil
+			})
+			go hammer(func() (int16, error) {
+				req := fetchRequest("churn", 0, 0, 0, 1, 1<<20, 1<<20)
+				req.SetVersion(11)
+				resp, err := fc.RequestVersion(ctx, req)
+				if err != nil {
+					return 0, err
+				}
+				return resp.(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode, nil
+			})
+		}
+		dt := kmsg.NewPtrDeleteTopicsRequest()
+		dt.TimeoutMillis, dt.TopicNames = 30000, []string{"churn"}
+		require.Zero(t, request[*kmsg.DeleteTopicsResponse](t, c, dt, 3).Topics[0].ErrorCode)
+		close(stop)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+	}
 }
