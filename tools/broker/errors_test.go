@@ -64,15 +64,35 @@ func TestProduceErrors(t *testing.T) {
 		assertCode(t, kerr.InvalidRequiredAcks, sp.ErrorCode, "acks")
 	}
 
-	// The log holds the first batch only.
+	// One request, three partitions: a partition's error never affects
+	// another's append.
+	mixed := produceRequest(topic, 0, 1, rawBatch(1000, []byte("mixed-good")))
+	bad2 := rawBatch(1000, []byte("mixed-bad"))
+	bad2[len(bad2)-2] ^= 0x55
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = 5, rawBatch(1000, []byte("x"))
+	mixed.Topics[0].Partitions = append(mixed.Topics[0].Partitions, rp)
+	mt := kmsg.NewProduceRequestTopic()
+	mt.Topic = topic
+	mt.Partitions = []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: bad2}}
+	mixed.Topics = append(mixed.Topics, mt)
+	mr := request[*kmsg.ProduceResponse](t, c, mixed, 9)
+	require.Len(t, mr.Topics, 2)
+	require.Len(t, mr.Topics[0].Partitions, 2)
+	assert.Zero(t, mr.Topics[0].Partitions[0].ErrorCode, code(mr.Topics[0].Partitions[0].ErrorCode))
+	assert.Equal(t, int64(1), mr.Topics[0].Partitions[0].BaseOffset)
+	assertCode(t, kerr.UnknownTopicOrPartition, mr.Topics[0].Partitions[1].ErrorCode, "mixed: unknown partition")
+	assertCode(t, kerr.CorruptMessage, mr.Topics[1].Partitions[0].ErrorCode, "mixed: corrupt batch")
+
+	// The log holds the good batches only.
 	fp := fetchOne(t, c, fetchRequest(topic, 0, 0, 0, 1, 1<<20, 1<<20))
 	require.Zero(t, fp.ErrorCode)
-	assert.Equal(t, int64(1), fp.HighWatermark)
+	assert.Equal(t, int64(2), fp.HighWatermark)
 	_, vals, _ := batchValues(t, fp.RecordBatches)
-	assert.Equal(t, [][]byte{[]byte("first")}, vals)
+	assert.Equal(t, [][]byte{[]byte("first"), []byte("mixed-good")}, vals)
 	sp = produceOne(t, c, topic, 0, 1, rawBatch(1000, []byte("second")))
 	require.Zero(t, sp.ErrorCode)
-	assert.Equal(t, int64(1), sp.BaseOffset, "next offset continues after the rejected batches")
+	assert.Equal(t, int64(2), sp.BaseOffset, "next offset continues after the rejected batches")
 }
 
 // TestFetchOutOfRange fetches below the log start and above the log end:
