@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"net"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -187,4 +189,27 @@ func TestOldProduceVersions(t *testing.T) {
 	}
 	fp := fetchOne(t, c, fetchRequest(topic, 0, 0, 0, 1, 1<<20, 1<<20))
 	assert.Zero(t, fp.HighWatermark, "nothing appended")
+}
+
+// TestMetadataPerListener: Metadata and DescribeCluster answer with the
+// brokers' endpoints on the listener the request came in on.
+func TestMetadataPerListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	external := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	b := brokertest.Start(t,
+		"listeners=PLAINTEXT://127.0.0.1:0,EXTERNAL://"+external,
+		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT")
+	for _, addr := range []string{b.Addr(), external} {
+		c, err := client.Dial(testCtx(t), addr, "listener-test")
+		require.NoError(t, err)
+		md := request[*kmsg.MetadataResponse](t, c, kmsg.NewPtrMetadataRequest(), 12)
+		require.Len(t, md.Brokers, 1)
+		assert.Equal(t, addr, net.JoinHostPort(md.Brokers[0].Host, strconv.Itoa(int(md.Brokers[0].Port))), "Metadata via %s", addr)
+		dc := request[*kmsg.DescribeClusterResponse](t, c, kmsg.NewPtrDescribeClusterRequest(), 1)
+		require.Len(t, dc.Brokers, 1)
+		assert.Equal(t, addr, net.JoinHostPort(dc.Brokers[0].Host, strconv.Itoa(int(dc.Brokers[0].Port))), "DescribeCluster via %s", addr)
+		c.Close()
+	}
 }
