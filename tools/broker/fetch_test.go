@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -204,4 +205,22 @@ func TestClientLeavesDuringLongPoll(t *testing.T) {
 	c := rawConn(t, b)
 	sp := produceOne(t, c, topic, 0, 1, rawBatch(1000, []byte("still here")))
 	require.Zero(t, sp.ErrorCode)
+}
+
+// TestLongPollEndsWhenTopicDeleted: a fetch long-polling on a topic that
+// gets deleted answers at once with UNKNOWN_TOPIC_OR_PARTITION (as Kafka
+// completes such a delayed fetch), not after max.wait.ms.
+func TestLongPollEndsWhenTopicDeleted(t *testing.T) {
+	b := brokertest.Start(t, "auto.create.topics.enable=false")
+	const topic = "doomed"
+	createTopic(t, b, topic, 1)
+	got := startFetch(t, b, rawConn(t, b), fetchRequest(topic, 0, 0, 10*60*1000, 1, 1<<20, 1<<20))
+	c := rawConn(t, b)
+	dt := kmsg.NewPtrDeleteTopicsRequest()
+	dt.TimeoutMillis, dt.TopicNames = 30000, []string{topic}
+	require.Zero(t, request[*kmsg.DeleteTopicsResponse](t, c, dt, 3).Topics[0].ErrorCode)
+	a := <-got
+	require.NoError(t, a.err)
+	fp := a.resp.Topics[0].Partitions[0]
+	assert.Equal(t, code(kerr.UnknownTopicOrPartition.Code), code(fp.ErrorCode))
 }
