@@ -232,3 +232,19 @@ func TestDeleteTopicUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestProduceToInternalTopicRefused: clients cannot append to
+// __consumer_offsets (only the group coordinator writes there).
+func TestProduceToInternalTopicRefused(t *testing.T) {
+	b := brokertest.Start(t, "offsets.topic.num.partitions=1")
+	c := rawConn(t, b)
+	waitFor(t, "the group coordinator", func() bool {
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.CoordinatorKey = "g"
+		return request[*kmsg.FindCoordinatorResponse](t, c, fc, 3).ErrorCode == 0
+	})
+	before := listOffset(t, c, "__consumer_offsets", -1, -1).Offset
+	sp := produceOne(t, c, "__consumer_offsets", 0, 1, rawBatch(1000, []byte("garbage")))
+	assertCode(t, kerr.InvalidTopicException, sp.ErrorCode, "produce to __consumer_offsets")
+	assert.Equal(t, before, listOffset(t, c, "__consumer_offsets", -1, -1).Offset, "nothing appended")
+}
