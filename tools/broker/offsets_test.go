@@ -122,6 +122,11 @@ func TestOffsetForLeaderEpoch(t *testing.T) {
 		require.Len(t, resp.Topics[0].Partitions, 1)
 		return resp.Topics[0].Partitions[0]
 	}
+	fp := fetchOne(t, c, fetchRequest(topic, 0, 0, 0, 1, 1<<20, 1<<20))
+	var rb kmsg.RecordBatch
+	require.NoError(t, rb.ReadFrom(fp.RecordBatches))
+	assert.Equal(t, epoch, rb.PartitionLeaderEpoch, "batches carry the leader epoch")
+
 	sp := ask(epoch, epoch)
 	require.Zero(t, sp.ErrorCode, code(sp.ErrorCode))
 	assert.Equal(t, epoch, sp.LeaderEpoch)
