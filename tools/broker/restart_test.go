@@ -326,3 +326,35 @@ func TestUncleanStopRecovers(t *testing.T) {
 	require.NoError(t, p.err, "a graceful stop exits 0")
 	assert.True(t, markerExists(t, dir))
 }
+
+// TestIdempotenceSurvivesRestart: after a restart a retried batch of an
+// idempotent producer is still recognised as a duplicate, its next
+// sequence continues, and new producer ids do not reuse old ones.
+func TestIdempotenceSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := brokertest.StartIn(t, dir)
+	const topic = "idem-restart"
+	createTopic(t, b, topic, 1)
+	c := rawConn(t, b)
+	ip := request[*kmsg.InitProducerIDResponse](t, c, kmsg.NewPtrInitProducerIDRequest(), 4)
+	require.Zero(t, ip.ErrorCode)
+	pid, epoch := ip.ProducerID, ip.ProducerEpoch
+	for i := range 3 {
+		sp := produceOne(t, c, topic, 0, -1, idempotentBatch(1000, pid, epoch, int32(i), value(0, i)))
+		require.Zero(t, sp.ErrorCode, code(sp.ErrorCode))
+	}
+	c.Close()
+	b.Stop()
+
+	b = brokertest.StartIn(t, dir)
+	c = rawConn(t, b)
+	dup := produceOne(t, c, topic, 0, -1, idempotentBatch(1000, pid, epoch, 2, value(0, 2)))
+	require.Zero(t, dup.ErrorCode, code(dup.ErrorCode))
+	assert.Equal(t, int64(2), dup.BaseOffset, "the retried batch is a duplicate of offset 2")
+	next := produceOne(t, c, topic, 0, -1, idempotentBatch(1000, pid, epoch, 3, value(0, 3)))
+	require.Zero(t, next.ErrorCode, code(next.ErrorCode))
+	assert.Equal(t, int64(3), next.BaseOffset)
+	ip = request[*kmsg.InitProducerIDResponse](t, c, kmsg.NewPtrInitProducerIDRequest(), 4)
+	require.Zero(t, ip.ErrorCode)
+	assert.NotEqual(t, pid, ip.ProducerID, "producer ids are not reused")
+}
