@@ -264,6 +264,7 @@ func TestAdminErrors(t *testing.T) {
 	dcr := request[*kmsg.DescribeConfigsResponse](t, c, dc, 4)
 	require.Len(t, dcr.Resources, 3)
 	assertCode(t, kerr.InvalidRequest, dcr.Resources[0].ErrorCode, "unknown resource type")
+	assert.Contains(t, deref(dcr.Resources[0].ErrorMessage), "resource type", "the error says why")
 	assertCode(t, kerr.InvalidRequest, dcr.Resources[1].ErrorCode, "broker logger resource")
 	assertCode(t, kerr.UnknownTopicOrPartition, dcr.Resources[2].ErrorCode, "describe configs of unknown topic")
 
