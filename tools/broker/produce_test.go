@@ -248,3 +248,70 @@ func TestProduceToInternalTopicRefused(t *testing.T) {
 	assertCode(t, kerr.InvalidTopicException, sp.ErrorCode, "produce to __consumer_offsets")
 	assert.Equal(t, before, listOffset(t, c, "__consumer_offsets", -1, -1).Offset, "nothing appended")
 }
+
+// TestConcurrentTopicCreation: 8 CreateTopics and 8 auto-creating
+// Metadata requests for one topic at once create it exactly once: at most
+// one CreateTopics succeeds, the rest see TOPIC_ALREADY_EXISTS, every
+// Metadata answer has the topic with its 4 partitions.
+func TestConcurrentTopicCreation(t *testing.T) {
+	b := brokertest.Start(t, "num.partitions=4")
+	const topic = "race"
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var created, exists int
+	var problems []string
+	ctx := testCtx(t)
+	for i := range 16 {
+		c := rawConn(t, b)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var req kmsg.Request
+			if i%2 == 0 {
+				ct := kmsg.NewPtrCreateTopicsRequest()
+				rt := kmsg.NewCreateTopicsRequestTopic()
+				rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 4, 1
+				ct.Topics, ct.Version = append(ct.Topics, rt), 5
+				req = ct
+			} else {
+				md := kmsg.NewPtrMetadataRequest()
+				mt := kmsg.NewMetadataRequestTopic()
+				name := topic
+				mt.Topic = &name
+				md.Topics, md.AllowAutoTopicCreation, md.Version = append(md.Topics, mt), true, 9
+				req = md
+			}
+			resp, err := c.RequestVersion(ctx, req)
+			mu.Lock()
+			defer mu.Unlock()
+			switch r := resp.(type) {
+			case nil:
+				problems = append(problems, err.Error())
+			case *kmsg.CreateTopicsResponse:
+				switch r.Topics[0].ErrorCode {
+				case 0:
+					created++
+				case kerr.TopicAlreadyExists.Code:
+					exists++
+				default:
+					problems = append(problems, "create: "+code(r.Topics[0].ErrorCode))
+				}
+			case *kmsg.MetadataResponse:
+				if r.Topics[0].ErrorCode != 0 || len(r.Topics[0].Partitions) != 4 {
+					problems = append(problems, fmt.Sprintf("metadata: %s, %d partitions", code(r.Topics[0].ErrorCode), len(r.Topics[0].Partitions)))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Empty(t, problems)
+	assert.LessOrEqual(t, created, 1)
+	assert.Equal(t, 8, created+exists)
+	c := rawConn(t, b)
+	assert.Len(t, metadataTopic(t, c, topic).Partitions, 4)
+	for p := range int32(4) {
+		waitFor(t, "the partition to open", func() bool {
+			return produceOne(t, c, topic, p, 1, rawBatch(1000, []byte("x"))).ErrorCode == 0
+		})
+	}
+}
