@@ -160,3 +160,35 @@ func TestManyClients(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeRecordsSmallFetchLimits: records near max.message.bytes come
+// back through a consumer whose fetch limits are far smaller (the first
+// batch of a fetch is always returned whole, KIP-74), byte-identical.
+func TestLargeRecordsSmallFetchLimits(t *testing.T) {
+	b := brokertest.Start(t)
+	const topic = "large"
+	createTopic(t, b, topic, 1)
+	cl := newClient(t, b, kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerLinger(0))
+	var sent []*kgo.Record
+	for i := range 5 {
+		v := bytes.Repeat([]byte{byte('A' + i)}, 900<<10)
+		copy(v, value(0, i))
+		sent = append(sent, &kgo.Record{Topic: topic, Value: v})
+		produceAll(t, cl, sent[i]) // one record per batch
+	}
+	consumer := newClient(t, b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(100), kgo.FetchMaxPartitionBytes(100))
+	ctx := testCtx(t)
+	var got []*kgo.Record
+	for len(got) < len(sent) {
+		fs := consumer.PollFetches(ctx)
+		require.NoError(t, ctx.Err(), "consumed %d of %d", len(got), len(sent))
+		require.NoError(t, fs.Err())
+		got = append(got, fs.Records()...)
+	}
+	require.Len(t, got, len(sent))
+	for i, r := range got {
+		assert.Equal(t, int64(i), r.Offset)
+		assert.True(t, bytes.Equal(sent[i].Value, r.Value), "record %d", i)
+	}
+}
