@@ -24,8 +24,7 @@ import (
 //
 // Long polling: when fewer than min.bytes are available the request waits,
 // up to max.wait.ms, for any of its partitions' high watermarks to advance,
-// then reads again. A broker shutting down stops the wait at once and
-// answers with what there is.
+// then reads again.
 func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetchwire.FetchResponse, error) {
 	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	for {
@@ -38,7 +37,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetc
 			return resp, nil
 		}
 		resp.Release()
-		if !waitAny(ctx, b.draining, changed, wait) {
+		if !waitAny(ctx, b.stopping, changed, wait) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -49,14 +48,14 @@ func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetc
 	}
 }
 
-// waitAny waits until one of chans is closed (true), d passes, draining
-// is closed or ctx ends.
-func waitAny(ctx context.Context, draining <-chan struct{}, chans []<-chan struct{}, d time.Duration) bool {
+// waitAny waits until one of chans is closed (true), or d passes, stop is
+// closed or ctx ends (false).
+func waitAny(ctx context.Context, stop <-chan struct{}, chans []<-chan struct{}, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	merged := make(chan struct{}, 1)
-	stop := make(chan struct{})
-	defer close(stop)
+	done := make(chan struct{}) // ends the watchers below
+	defer close(done)
 	for _, ch := range chans {
 		go func() {
 			select {
@@ -65,7 +64,7 @@ func waitAny(ctx context.Context, draining <-chan struct{}, chans []<-chan struc
 				case merged <- struct{}{}:
 				default:
 				}
-			case <-stop:
+			case <-done:
 			}
 		}()
 	}
@@ -74,7 +73,7 @@ func waitAny(ctx context.Context, draining <-chan struct{}, chans []<-chan struc
 		return true
 	case <-t.C:
 		return false
-	case <-draining:
+	case <-stop:
 		return false
 	case <-ctx.Done():
 		return false

@@ -51,11 +51,10 @@ type Broker struct {
 	now    func() time.Time
 	ctx    context.Context // cancelled by Shutdown
 	cancel context.CancelFunc
-	// draining is closed when Shutdown begins: long-poll fetches stop
-	// waiting and answer with what they have, so the server can drain.
-	draining  chan struct{}
-	drainOnce sync.Once
-	bg        sync.WaitGroup
+	// stopping is closed when Shutdown starts: long polls answer at once.
+	stopping     chan struct{}
+	stoppingOnce sync.Once
+	bg           sync.WaitGroup
 
 	clusterID string
 
@@ -77,7 +76,7 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 	if !cfg.Embedded() {
 		return nil, fmt.Errorf("broker: zookeeper.connect=%q: ZooKeeper mode is not built yet; leave zookeeper.connect empty for the embedded single-broker mode", cfg.ZookeeperConnect)
 	}
-	b = &Broker{cfg: cfg, log: slog.Default(), now: time.Now, draining: make(chan struct{})}
+	b = &Broker{cfg: cfg, log: slog.Default(), now: time.Now, stopping: make(chan struct{})}
 	for _, o := range opts {
 		o(b)
 	}
@@ -272,8 +271,8 @@ func (b *Broker) checkpointHighWatermarks(ctx context.Context) {
 // Shutdown stops accepting, finishes in-flight requests (until ctx ends),
 // then flushes and closes everything, writing the clean-shutdown marker.
 func (b *Broker) Shutdown(ctx context.Context) error {
+	b.stoppingOnce.Do(func() { close(b.stopping) })
 	var errs []error
-	b.drainOnce.Do(func() { close(b.draining) })
 	if b.srv != nil {
 		if err := b.srv.Shutdown(ctx); err != nil {
 			errs = append(errs, err)

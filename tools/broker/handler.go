@@ -55,9 +55,7 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 	case *kmsg.FetchRequest:
 		resp, err := b.handleFetch(ctx, r)
 		if err != nil {
-			// Never a typed nil: the server would take it for a
-			// Fetch response and release it.
-			return nil, err
+			return nil, err // not a typed nil in the interface
 		}
 		return resp, nil
 	case *kmsg.ListOffsetsRequest:
