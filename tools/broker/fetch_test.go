@@ -188,9 +188,8 @@ func TestFetchIsZeroCopy(t *testing.T) {
 }
 
 // TestClientLeavesDuringLongPoll: clients that close their connection
-// while their fetch long-polls do not hurt the broker; the connection is
-// released once the fetch ends (net/server does not cancel a handler when
-// its client leaves, so that is after max.wait.ms).
+// while their fetch long-polls do not hurt the broker, and the connection
+// is released (at the latest when max.wait.ms ends the fetch).
 func TestClientLeavesDuringLongPoll(t *testing.T) {
 	b := brokertest.Start(t)
 	const topic = "leaver"
