@@ -232,6 +232,47 @@ func TestAdminErrors(t *testing.T) {
 		assertCode(t, kerr.InvalidPartitions, cresp.Topics[0].ErrorCode, "create partitions not growing")
 	}
 
+	for _, tc := range []struct {
+		name       string
+		topic      string
+		count      int32
+		assignment [][]int32
+		want       *kerr.Error
+	}{
+		{"unknown topic", "no-such-topic", 5, nil, kerr.UnknownTopicOrPartition},
+		{"assignment to an unknown broker", "exists", 4, [][]int32{{7}}, kerr.InvalidReplicaAssignment},
+		{"assignment of the wrong length", "exists", 5, [][]int32{{0}}, kerr.InvalidReplicaAssignment},
+	} {
+		cp := kmsg.NewPtrCreatePartitionsRequest()
+		cp.TimeoutMillis = 30000
+		cpt := kmsg.NewCreatePartitionsRequestTopic()
+		cpt.Topic, cpt.Count = tc.topic, tc.count
+		for _, r := range tc.assignment {
+			a := kmsg.NewCreatePartitionsRequestTopicAssignment()
+			a.Replicas = r
+			cpt.Assignment = append(cpt.Assignment, a)
+		}
+		cp.Topics = append(cp.Topics, cpt)
+		cresp := request[*kmsg.CreatePartitionsResponse](t, c, cp, 3)
+		require.Len(t, cresp.Topics, 1)
+		assertCode(t, tc.want, cresp.Topics[0].ErrorCode, "create partitions: "+tc.name)
+	}
+	assert.Len(t, metadataTopic(t, c, "exists").Partitions, 3, "failed CreatePartitions change nothing")
+
+	ac := kmsg.NewPtrAlterConfigsRequest()
+	for _, r := range []struct {
+		typ  kmsg.ConfigResourceType
+		name string
+	}{{kmsg.ConfigResourceTypeTopic, "no-such-topic"}, {kmsg.ConfigResourceTypeBroker, "0"}} {
+		ar := kmsg.NewAlterConfigsRequestResource()
+		ar.ResourceType, ar.ResourceName = r.typ, r.name
+		ac.Resources = append(ac.Resources, ar)
+	}
+	acr := request[*kmsg.AlterConfigsResponse](t, c, ac, 2)
+	require.Len(t, acr.Resources, 2)
+	assertCode(t, kerr.UnknownTopicOrPartition, acr.Resources[0].ErrorCode, "alter configs of an unknown topic")
+	assertCode(t, kerr.InvalidRequest, acr.Resources[1].ErrorCode, "alter static broker configs")
+
 	require.Zero(t, produceOne(t, c, "exists", 0, 1, rawBatch(1000, []byte("a"), []byte("b"))).ErrorCode)
 	dr := deleteRecords(t, c, "exists", 3)
 	assertCode(t, kerr.OffsetOutOfRange, dr.ErrorCode, "delete records above the high watermark")
@@ -268,17 +309,26 @@ func TestAdminErrors(t *testing.T) {
 	assertCode(t, kerr.InvalidRequest, dcr.Resources[1].ErrorCode, "broker logger resource")
 	assertCode(t, kerr.UnknownTopicOrPartition, dcr.Resources[2].ErrorCode, "describe configs of unknown topic")
 
-	for _, op := range []kmsg.IncrementalAlterConfigOp{kmsg.IncrementalAlterConfigOpSet} {
+	for _, tc := range []struct {
+		name, key, value string
+		op               kmsg.IncrementalAlterConfigOp
+		want             *kerr.Error
+	}{
+		{"retention.ms=-5", "retention.ms", "-5", kmsg.IncrementalAlterConfigOpSet, kerr.InvalidConfig},
+		{"unknown key", "no.such.config", "1", kmsg.IncrementalAlterConfigOpSet, kerr.InvalidConfig},
+		{"unknown operation", "retention.ms", "1000", kmsg.IncrementalAlterConfigOp(9), kerr.InvalidRequest},
+	} {
 		ia := kmsg.NewPtrIncrementalAlterConfigsRequest()
 		r := kmsg.NewIncrementalAlterConfigsRequestResource()
 		r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeTopic, "exists"
 		cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-		v := "-5"
-		cfg.Name, cfg.Op, cfg.Value = "retention.ms", op, &v
+		v := tc.value
+		cfg.Name, cfg.Op, cfg.Value = tc.key, tc.op, &v
 		r.Configs = append(r.Configs, cfg)
 		ia.Resources = append(ia.Resources, r)
 		iar := request[*kmsg.IncrementalAlterConfigsResponse](t, c, ia, 1)
 		require.Len(t, iar.Resources, 1)
-		assertCode(t, kerr.InvalidConfig, iar.Resources[0].ErrorCode, "retention.ms=-5")
+		assertCode(t, tc.want, iar.Resources[0].ErrorCode, tc.name)
 	}
+	assertConfig(t, describeTopic(t, c, "exists"), "retention.ms", "604800000", kmsg.ConfigSourceDefaultConfig)
 }
