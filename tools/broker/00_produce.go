@@ -2,11 +2,13 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strom-broker/strom/coord/group"
 	"github.com/strom-broker/strom/engine/record"
 	"github.com/strom-broker/strom/net/kerr"
 	"github.com/strom-broker/strom/replication"
@@ -81,6 +83,11 @@ func (b *Broker) produceTo(topic string, rp kmsg.ProduceRequestTopicPartition, a
 	p, ok := b.parts.get(topic, rp.Partition)
 	if !ok {
 		return nil, produceResult{}, 0, kerr.UnknownTopicOrPartition
+	}
+	if topic == group.OffsetsTopic {
+		// Only the group coordinator writes there (Kafka refuses client
+		// appends to internal topics the same way).
+		return nil, produceResult{}, 0, fmt.Errorf("%w: cannot append to internal topic %s", kerr.InvalidTopicException, topic)
 	}
 	if len(rp.Records) > record.MagicOffset && rp.Records[record.MagicOffset] != 2 {
 		return nil, produceResult{}, 0, kerr.UnsupportedForMessageFormat

@@ -138,6 +138,12 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, in
 					op.ErrorCode = errorCode(err)
 					break
 				}
+				if total > 0 && res.Size() > limit {
+					// The engine returns at least one whole batch; only
+					// the response's first data may exceed the limits.
+					res.Release()
+					break
+				}
 				reads = append(reads, res)
 				for _, s := range res.Slices {
 					op.Records = append(op.Records, fetchwire.FileSlice(s.File, s.Pos, s.Len))

@@ -63,7 +63,13 @@ func (b *Broker) listOffset(replicaID int32, topic string, rp kmsg.ListOffsetsRe
 		}
 		sp.Offset, sp.Timestamp = to.Offset, to.Timestamp
 	}
-	if ep, ok := l.EpochCache().EpochForOffset(max(sp.Offset-1, 0)); ok && sp.Offset >= 0 {
+	// The epoch of the record at the answered offset; for "latest" (the
+	// offset after the last record) the latest epoch, as Kafka does.
+	ep, ok := l.EpochCache().EpochForOffset(sp.Offset)
+	if rp.Timestamp == partlog.LatestTimestamp {
+		ep, ok = l.EpochCache().LatestEpoch()
+	}
+	if ok && sp.Offset >= 0 {
 		sp.LeaderEpoch = ep
 	}
 	return nil

@@ -13,11 +13,12 @@ import (
 	"github.com/strom-broker/strom/net/kerr"
 )
 
-// Metadata (key 3): brokers, the controller, and each topic's partitions
+// Metadata (key 3): brokers (their endpoints on the listener the request
+// came in on), the controller, and each topic's partitions
 // with leader, epoch, replicas and ISR. A request for a topic that does not
 // exist creates it (with num.partitions and default.replication.factor)
 // when auto.create.topics.enable is on and the client allows it (v4+).
-func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) kmsg.Response {
+func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest, listener string) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	resp.ClusterID = &b.clusterID
 	resp.ControllerID = -1
@@ -27,7 +28,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) 
 	brokers, _ := b.store.Brokers(ctx)
 	for _, bi := range brokers {
 		for _, e := range bi.Endpoints {
-			if e.Listener != b.cfg.Listeners[0].Name {
+			if e.Listener != listener {
 				continue
 			}
 			mb := kmsg.NewMetadataResponseBroker()

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -25,12 +26,14 @@ func (b *Broker) handleDescribeConfigs(ctx context.Context, req *kmsg.DescribeCo
 			overrides, err := b.store.TopicConfig(ctx, r.ResourceName)
 			if err != nil {
 				rr.ErrorCode = errorCode(err)
+				rr.ErrorMessage = errorMessage(err.Error())
 				break
 			}
 			entries = b.effectiveTopicConfigs(overrides)
 		case kmsg.ConfigResourceTypeBroker:
 			if r.ResourceName != "" && r.ResourceName != strconv.Itoa(int(b.cfg.BrokerID)) {
 				rr.ErrorCode = kerr.InvalidRequest.Code
+				rr.ErrorMessage = errorMessage(fmt.Sprintf("broker %q is not this broker (%d)", r.ResourceName, b.cfg.BrokerID))
 				break
 			}
 			vals := b.cfg.Values()
@@ -43,6 +46,7 @@ func (b *Broker) handleDescribeConfigs(ctx context.Context, req *kmsg.DescribeCo
 			}
 		default:
 			rr.ErrorCode = kerr.InvalidRequest.Code
+			rr.ErrorMessage = errorMessage(fmt.Sprintf("unsupported config resource type %s; only TOPIC and BROKER configs are described", r.ResourceType))
 		}
 		for _, e := range entries {
 			if r.ConfigNames != nil && !slices.Contains(r.ConfigNames, e.name) {
@@ -59,3 +63,6 @@ func (b *Broker) handleDescribeConfigs(ctx context.Context, req *kmsg.DescribeCo
 	}
 	return resp
 }
+
+// errorMessage returns a pointer to msg, for responses' nullable messages.
+func errorMessage(msg string) *string { return &msg }

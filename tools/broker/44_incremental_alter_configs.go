@@ -42,8 +42,13 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *kmsg.In
 			case kmsg.IncrementalAlterConfigOpDelete:
 				delete(configs, c.Name)
 			case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
+				// Like Kafka, an unset list starts from its default.
+				s, ok := configs[c.Name]
+				if !ok {
+					s = b.defaultTopicConfig(c.Name)
+				}
 				cur := []string{}
-				if s, ok := configs[c.Name]; ok && s != "" {
+				if s != "" {
 					cur = strings.Split(s, ",")
 				}
 				for _, item := range strings.Split(v, ",") {
@@ -65,4 +70,15 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *kmsg.In
 		resp.Resources = append(resp.Resources, rr)
 	}
 	return resp
+}
+
+// defaultTopicConfig is a topic config's value without an override ("" for
+// an unknown key).
+func (b *Broker) defaultTopicConfig(name string) string {
+	for _, e := range b.effectiveTopicConfigs(nil) {
+		if e.name == name {
+			return e.value
+		}
+	}
+	return ""
 }

@@ -6,7 +6,7 @@ import (
 
 // DescribeCluster (key 60): the cluster id, the controller and the brokers
 // (the admin clients' view of the cluster).
-func (b *Broker) handleDescribeCluster(req *kmsg.DescribeClusterRequest) kmsg.Response {
+func (b *Broker) handleDescribeCluster(req *kmsg.DescribeClusterRequest, listener string) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	resp.ClusterID = b.clusterID
 	resp.ControllerID = -1
@@ -20,7 +20,7 @@ func (b *Broker) handleDescribeCluster(req *kmsg.DescribeClusterRequest) kmsg.Re
 	}
 	for _, bi := range brokers {
 		for _, e := range bi.Endpoints {
-			if e.Listener != b.cfg.Listeners[0].Name {
+			if e.Listener != listener {
 				continue
 			}
 			rb := kmsg.NewDescribeClusterResponseBroker()

@@ -82,9 +82,10 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 		o(b)
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	opened := b // the error returns below set b to nil
 	defer func() {
 		if err != nil {
-			b.closeAll()
+			opened.closeAll()
 		}
 	}()
 

@@ -40,6 +40,9 @@ var errorCodes = []struct {
 	{record.ErrCorrupt, kerr.CorruptMessage},
 	{partlog.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
 	{partlog.ErrEmptyAppend, kerr.CorruptMessage},
+	// A log closed under a request: its topic was deleted or the broker is
+	// stopping. Retriable, so clients refresh their metadata.
+	{partlog.ErrClosed, kerr.NotLeaderForPartition},
 	{producer.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
 	{producer.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 	{producer.ErrInvalidTxnState, kerr.InvalidTxnState},

@@ -61,7 +61,7 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 	case *kmsg.ListOffsetsRequest:
 		return b.handleListOffsets(r), nil
 	case *kmsg.MetadataRequest:
-		return b.handleMetadata(ctx, r), nil
+		return b.handleMetadata(ctx, r, b.listenerOf(req)), nil
 	case *kmsg.CreateTopicsRequest:
 		return b.handleCreateTopics(ctx, r), nil
 	case *kmsg.DeleteTopicsRequest:
@@ -81,7 +81,7 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 	case *kmsg.IncrementalAlterConfigsRequest:
 		return b.handleIncrementalAlterConfigs(ctx, r), nil
 	case *kmsg.DescribeClusterRequest:
-		return b.handleDescribeCluster(r), nil
+		return b.handleDescribeCluster(r, b.listenerOf(req)), nil
 	case *kmsg.FindCoordinatorRequest:
 		return b.handleFindCoordinator(ctx, r), nil
 	}
@@ -89,4 +89,14 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 		return resp, nil
 	}
 	return nil, fmt.Errorf("broker: no handler for %s", kmsg.NameForKey(req.Key))
+}
+
+// listenerOf is the name of the listener a request came in on: Metadata
+// and DescribeCluster answer with the brokers' endpoints on that listener,
+// as Kafka does (clients reach the brokers the way they reached this one).
+func (b *Broker) listenerOf(req *server.Request) string {
+	if req.Conn.Listener != "" {
+		return req.Conn.Listener
+	}
+	return b.cfg.Listeners[0].Name
 }

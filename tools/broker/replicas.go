@@ -72,10 +72,13 @@ func (m *replicaManager) sync(ctx context.Context) error {
 	// Drop partitions no longer assigned here (deleted topics).
 	m.mu.Lock()
 	var gone []store.TopicPartition
-	for tp := range m.parts {
+	for tp, p := range m.parts {
 		if _, ok := want[tp]; !ok {
 			gone = append(gone, tp)
 			delete(m.parts, tp)
+			// Wake long polls and acks=all waiters: they re-check and
+			// find the partition gone.
+			p.MakeFollower(m.epochs[tp], store.NoLeader, nil)
 			delete(m.epochs, tp)
 		}
 	}
