@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -36,7 +35,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) (k
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			p, res, minISR, err := b.produceTo(rt.Topic, rp, req.Acks)
+			p, res, minISR, err := b.produceTo(req.Version, rt.Topic, rp, req.Acks)
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
 				if req.Version >= 8 {
@@ -76,7 +75,7 @@ type produceResult struct {
 
 // produceTo appends one partition's records; it returns the replica, what
 // was appended and the partition's min.insync.replicas.
-func (b *Broker) produceTo(topic string, rp kmsg.ProduceRequestTopicPartition, acks int16) (*replication.Partition, produceResult, int, error) {
+func (b *Broker) produceTo(version int16, topic string, rp kmsg.ProduceRequestTopicPartition, acks int16) (*replication.Partition, produceResult, int, error) {
 	if acks != replication.AcksNone && acks != replication.AcksLeader && acks != replication.AcksAll {
 		return nil, produceResult{}, 0, kerr.InvalidRequiredAcks
 	}
@@ -89,10 +88,10 @@ func (b *Broker) produceTo(topic string, rp kmsg.ProduceRequestTopicPartition, a
 		// appends to internal topics the same way).
 		return nil, produceResult{}, 0, fmt.Errorf("%w: cannot append to internal topic %s", kerr.InvalidTopicException, topic)
 	}
-	if len(rp.Records) > record.MagicOffset && rp.Records[record.MagicOffset] != 2 {
-		return nil, produceResult{}, 0, kerr.UnsupportedForMessageFormat
+	if err := checkProduceRecords(version, rp.Records); err != nil {
+		return nil, produceResult{}, 0, err
 	}
-	minISR := b.minInsyncReplicas(topic)
+	minISR := b.parts.minInsyncReplicas(topic)
 	info, err := p.Append(rp.Records, acks, minISR)
 	if err != nil {
 		return nil, produceResult{}, 0, err
@@ -101,16 +100,25 @@ func (b *Broker) produceTo(topic string, rp kmsg.ProduceRequestTopicPartition, a
 		LogAppendTime: info.LogAppendTime, LogStartOffset: info.LogStartOffset, Duplicate: info.Duplicate}, minISR, nil
 }
 
-// minInsyncReplicas is the topic's min.insync.replicas, else the broker's.
-func (b *Broker) minInsyncReplicas(topic string) int {
-	if cfg, err := b.store.TopicConfig(b.ctx, topic); err == nil {
-		if v, ok := cfg["min.insync.replicas"]; ok {
-			if n, err := strconv.Atoi(v); err == nil {
-				return n
-			}
-		}
+// checkProduceRecords applies Kafka's rules on the shape of one partition's
+// records before the engine validates the batch itself: Produce v0-v2 carry
+// message sets of magic 0/1, which Strom does not store
+// (UNSUPPORTED_FOR_MESSAGE_FORMAT); v3+ must carry exactly one magic-2
+// batch (INVALID_RECORD otherwise).
+func checkProduceRecords(version int16, records []byte) error {
+	if len(records) <= record.MagicOffset {
+		return nil // too short for a header: the engine reports it corrupt
 	}
-	return int(b.cfg.MinInsyncReplicas)
+	if records[record.MagicOffset] != record.Magic {
+		if version < 3 {
+			return kerr.UnsupportedForMessageFormat
+		}
+		return fmt.Errorf("%w: produce v%d must carry magic 2 record batches", kerr.InvalidRecord, version)
+	}
+	if h, err := record.ParseHeader(records); err == nil && h.BatchLength >= record.MinBatchLength && h.Size() < len(records) {
+		return fmt.Errorf("%w: produce v%d must carry exactly one record batch per partition", kerr.InvalidRecord, version)
+	}
+	return nil
 }
 
 func setProducePartitionError(resp *kmsg.ProduceResponse, topic string, partition int32, err error) {

@@ -208,7 +208,7 @@ func (o offsetsLog) Append(ctx context.Context, p int32, batch []byte) error {
 	if err != nil {
 		return err
 	}
-	minISR := o.b.minInsyncReplicas(group.OffsetsTopic)
+	minISR := o.b.parts.minInsyncReplicas(group.OffsetsTopic)
 	info, err := r.Append(batch, replication.AcksAll, minISR)
 	if errors.Is(err, replication.ErrNotLeader) {
 		return fmt.Errorf("%s-%d: %w", group.OffsetsTopic, p, group.ErrNotLeader)

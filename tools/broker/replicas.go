@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/strom-broker/strom/coord/controller"
@@ -29,12 +30,13 @@ type replicaManager struct {
 	parts  map[store.TopicPartition]*replication.Partition
 	ids    map[string]store.UUID // topic -> id, for topics hosted here
 	epochs map[store.TopicPartition]int32
+	minISR map[string]int                      // topic -> min.insync.replicas override
 	hws    map[checkpoint.TopicPartition]int64 // from the checkpoint, used once per partition
 }
 
 func newReplicaManager(b *Broker, hws map[checkpoint.TopicPartition]int64) *replicaManager {
 	return &replicaManager{b: b, parts: map[store.TopicPartition]*replication.Partition{},
-		ids: map[string]store.UUID{}, epochs: map[store.TopicPartition]int32{}, hws: hws}
+		ids: map[string]store.UUID{}, epochs: map[store.TopicPartition]int32{}, minISR: map[string]int{}, hws: hws}
 }
 
 // get returns the local replica of tp.
@@ -98,6 +100,7 @@ func (m *replicaManager) sync(ctx context.Context) error {
 				return err
 			}
 			configs[tp.Topic] = overrides
+			m.setMinISR(tp.Topic, overrides)
 		}
 		lc, err := applyTopicConfig(brokerLogConfig(b.cfg), overrides)
 		if err != nil {
@@ -146,6 +149,7 @@ func (m *replicaManager) applyTopicConfig(ctx context.Context, topic string) {
 	if err != nil {
 		return
 	}
+	m.setMinISR(topic, overrides)
 	lc, err := applyTopicConfig(brokerLogConfig(b.cfg), overrides)
 	if err != nil {
 		b.log.Warn("ignoring invalid topic config", "topic", topic, "err", err)
@@ -154,6 +158,29 @@ func (m *replicaManager) applyTopicConfig(ctx context.Context, topic string) {
 	if err := b.logs.SetTopicConfig(topic, lc); err != nil {
 		b.log.Warn("topic config not applied to open logs", "topic", topic, "err", err)
 	}
+}
+
+// setMinISR records a topic's min.insync.replicas override (or its absence).
+func (m *replicaManager) setMinISR(topic string, overrides map[string]string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n, err := strconv.Atoi(overrides["min.insync.replicas"]); err == nil {
+		m.minISR[topic] = n
+	} else {
+		delete(m.minISR, topic)
+	}
+}
+
+// minInsyncReplicas is the topic's min.insync.replicas, else the broker's
+// (kept from the metadata store by sync and config events, so the produce
+// path reads no store).
+func (m *replicaManager) minInsyncReplicas(topic string) int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if n, ok := m.minISR[topic]; ok {
+		return n
+	}
+	return int(m.b.cfg.MinInsyncReplicas)
 }
 
 // watch re-syncs on every metadata change until ctx ends.

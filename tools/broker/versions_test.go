@@ -213,3 +213,19 @@ func TestMetadataPerListener(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestProduceShapeRules: Produce v3+ must carry exactly one magic-2 batch
+// per partition; two batches, or an old-format message set, answer
+// INVALID_RECORD (87) as Kafka does, and nothing is appended.
+func TestProduceShapeRules(t *testing.T) {
+	b := brokertest.Start(t)
+	const topic = "shape"
+	createTopic(t, b, topic, 1)
+	c := rawConn(t, b)
+	two := append(rawBatch(1000, []byte("a")), rawBatch(1000, []byte("b"))...)
+	assert.Equal(t, int16(87), produceOne(t, c, topic, 0, 1, two).ErrorCode, "two batches")
+	assert.Equal(t, int16(87), produceOne(t, c, topic, 0, 1, messageSet(1, []byte("old"))).ErrorCode, "magic 1 in v9")
+	fp := fetchOne(t, c, fetchRequest(topic, 0, 0, 0, 1, 1<<20, 1<<20))
+	assert.Zero(t, fp.HighWatermark, "nothing appended")
+	assert.Zero(t, produceOne(t, c, topic, 0, 1, rawBatch(1000, []byte("ok"))).ErrorCode, "one batch is fine")
+}
