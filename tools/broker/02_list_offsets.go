@@ -4,7 +4,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strom-broker/strom/engine/partlog"
-	"github.com/strom-broker/strom/net/kerr"
 )
 
 // ListOffsets (key 2): earliest (-2), latest (-1: the high watermark for
@@ -34,14 +33,8 @@ func (b *Broker) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 }
 
 func (b *Broker) listOffset(replicaID int32, topic string, rp kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) error {
-	p, ok := b.parts.get(topic, rp.Partition)
-	if !ok {
-		return kerr.UnknownTopicOrPartition
-	}
-	if !p.IsLeader() {
-		return kerr.NotLeaderForPartition
-	}
-	if err := p.CheckEpoch(rp.CurrentLeaderEpoch); err != nil {
+	p, err := b.parts.leader(topic, rp.Partition, rp.CurrentLeaderEpoch)
+	if err != nil {
 		return err
 	}
 	l := p.Log()

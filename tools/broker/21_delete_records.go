@@ -18,12 +18,10 @@ func (b *Broker) handleDeleteRecords(req *kmsg.DeleteRecordsRequest) kmsg.Respon
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LowWatermark = -1
-			p, ok := b.parts.get(rt.Topic, rp.Partition)
+			p, err := b.parts.leader(rt.Topic, rp.Partition, -1)
 			switch {
-			case !ok:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case !p.IsLeader():
-				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			case err != nil:
+				sp.ErrorCode = errorCode(err)
 			default:
 				off := rp.Offset
 				hw := p.HighWatermark()

@@ -2,8 +2,6 @@ package broker
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/strom-broker/strom/net/kerr"
 )
 
 // OffsetForLeaderEpoch (key 23): where the leader's log ends for an epoch
@@ -19,17 +17,9 @@ func (b *Broker) handleOffsetForLeaderEpoch(req *kmsg.OffsetForLeaderEpochReques
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
-			p, ok := b.parts.get(rt.Topic, rp.Partition)
-			switch {
-			case !ok:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case !p.IsLeader():
-				sp.ErrorCode = kerr.NotLeaderForPartition.Code
-			default:
-				if err := p.CheckEpoch(rp.CurrentLeaderEpoch); err != nil {
-					sp.ErrorCode = errorCode(err)
-					break
-				}
+			if p, err := b.parts.leader(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch); err != nil {
+				sp.ErrorCode = errorCode(err)
+			} else {
 				sp.LeaderEpoch, sp.EndOffset = p.Log().EndOffsetForEpoch(rp.LeaderEpoch)
 			}
 			st.Partitions = append(st.Partitions, sp)

@@ -10,6 +10,7 @@ import (
 	"github.com/strom-broker/strom/coord/group"
 	"github.com/strom-broker/strom/coord/store"
 	"github.com/strom-broker/strom/engine/checkpoint"
+	"github.com/strom-broker/strom/net/kerr"
 	"github.com/strom-broker/strom/replication"
 )
 
@@ -45,6 +46,24 @@ func (m *replicaManager) get(topic string, p int32) (*replication.Partition, boo
 	defer m.mu.RUnlock()
 	r, ok := m.parts[store.TopicPartition{Topic: topic, Partition: p}]
 	return r, ok
+}
+
+// leader returns the local replica of a partition this broker leads, after
+// checking the client's current leader epoch (-1: not given). Errors:
+// UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
+// UNKNOWN_LEADER_EPOCH.
+func (m *replicaManager) leader(topic string, p, currentLeaderEpoch int32) (*replication.Partition, error) {
+	r, ok := m.get(topic, p)
+	if !ok {
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	if !r.IsLeader() {
+		return nil, kerr.NotLeaderForPartition
+	}
+	if err := r.CheckEpoch(currentLeaderEpoch); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // highWatermarks returns every local partition's high watermark.
