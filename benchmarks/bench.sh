@@ -31,7 +31,7 @@ gobench() { # <regexp> <benchtime> <count>
 case "$mode" in
 full)
 	mkdir -p results
-	out="results/$(date -u +%Y-%m-%d)-$rev.txt"
+	out="results/$(date -u +%Y-%m-%d-%H%M)-$rev.txt" # sorts by time
 	tmp=$(mktemp)
 	trap 'rm -f "$tmp"' EXIT
 	{

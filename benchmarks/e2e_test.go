@@ -83,7 +83,8 @@ func BenchmarkConsume(b *testing.B) {
 // BenchmarkLatency: end-to-end latency (produce call to the record in a
 // consumer's poll) of 100-byte records, acks=all, 1 partition, at a fixed
 // rate: half of the lower of the two systems' peak produce rates measured
-// just before, so both carry the same absolute load. Reports p50/p99/p999
+// just before, so both carry the same absolute load; one iteration is four
+// 0.5 s windows per system, alternating. Reports p50/p99/p999
 // in ms per system and x_kfake_p99 = kfake p99 / Strom p99 (above 1 Strom
 // is faster).
 func BenchmarkLatency(b *testing.B) {
@@ -107,17 +108,20 @@ func BenchmarkLatency(b *testing.B) {
 	}
 	rate := peak / 2
 	report["rate_rec/s"] = rate
-	const window = 2 * time.Second // measured per round and system
-	const warm = 200 * time.Millisecond
+	// Each round measures both systems in short alternating windows, so a
+	// machine-wide stall (GC, another job) lands on both alike.
+	const windows, window, warm = 4, 500 * time.Millisecond, 100 * time.Millisecond
 	lat := map[string][]time.Duration{}
 	b.ResetTimer()
-	rounds(b, systems, func(i int, s *system) time.Duration {
-		topic := topicName("latency", i)
-		s.createTopic(topic, 1)
-		defer s.deleteTopic(topic)
-		lat[s.name] = append(lat[s.name], paced(b, s, topic, rate, warm, window)...)
-		return 0
-	})
+	for i := range b.N * windows {
+		for j := range systems {
+			s := systems[(i+j)%len(systems)]
+			topic := topicName("latency", i)
+			s.createTopic(topic, 1)
+			lat[s.name] = append(lat[s.name], paced(b, s, topic, rate, warm, window)...)
+			s.deleteTopic(topic)
+		}
+	}
 	for _, s := range systems {
 		l := lat[s.name]
 		slices.Sort(l)

@@ -99,7 +99,7 @@ func ParseTargetsFile(path string) ([]Target, error) {
 }
 
 // Latest returns the newest tracked results file in dir: the greatest
-// *.txt name (names start with the date), or "" if there is none.
+// *.txt name (names start with the UTC date and time), or "" if there is none.
 func Latest(dir string) (string, error) {
 	m, err := filepath.Glob(filepath.Join(dir, "*.txt"))
 	if err != nil {
