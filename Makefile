@@ -13,7 +13,7 @@ TESTFLAGS ?= -race -count=1 -timeout 15m
 BENCHTIME ?= 1s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-deps test-go bench fuzz lint clean
+.PHONY: all build run test test-deps test-go bench bench-check fuzz lint clean
 
 all: build
 
@@ -36,10 +36,21 @@ test: test-deps test-go
 test-go:
 	@TESTFLAGS="$(TESTFLAGS)" scripts/test-go.sh $(MODULES)
 
+# bench runs the tracked suite (benchmarks/bench.sh full): writes
+# benchmarks/results/<date>-<rev>.txt (benchstat format) and
+# benchmarks/results/latest.svg. BENCH_ALL=1 also runs every module's own
+# benchmarks for BENCHTIME each (not tracked).
 bench:
-	@set -e; for m in $(MODULES); do \
+	@GO=$(GO) benchmarks/bench.sh full
+	@if [ -n "$(BENCH_ALL)" ]; then set -e; for m in $(MODULES); do \
 		(cd $$m && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...); \
-	done
+	done; fi
+
+# bench-check is the CI gate: a short run of the gated benchmarks checked
+# against benchmarks/targets.txt (floors) and the newest tracked result
+# (regression tolerance). Only ratios measured in the same run are compared.
+bench-check:
+	@GO=$(GO) benchmarks/bench.sh check
 
 # fuzz runs every Fuzz target of the fuzz and engine modules for FUZZTIME each.
 fuzz:
