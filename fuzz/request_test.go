@@ -72,8 +72,8 @@ func FuzzDecodeRequest(f *testing.F) {
 // claims count elements.
 func hugeArrayFrame(count int32) []byte {
 	frame := wire.AppendRequestHeader(nil, apis.Metadata, 1, 1, nil) // 10 bytes
-	frame = binary.BigEndian.AppendUint32(frame, uint32(count))       // topics count
-	frame = append(frame, 0, 1, 'a', 0, 1, 'b')                       // a few bytes of "elements"
+	frame = binary.BigEndian.AppendUint32(frame, uint32(count))      // topics count
+	frame = append(frame, 0, 1, 'a', 0, 1, 'b')                      // a few bytes of "elements"
 	return frame
 }
 

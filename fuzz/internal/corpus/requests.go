@@ -43,8 +43,8 @@ func Requests(ranges []apis.Range) ([]Request, error) {
 				frame := wire.AppendRequestHeader(nil, r.Key, v, int32(v)+1, &clientID)
 				frame = req.AppendTo(frame)
 				out = append(out, Request{
-					Name:  fmt.Sprintf("%s-v%d-%s", kmsg.NameForKey(r.Key), v, kind),
-					Key:   r.Key, Version: v, Frame: frame,
+					Name: fmt.Sprintf("%s-v%d-%s", kmsg.NameForKey(r.Key), v, kind),
+					Key:  r.Key, Version: v, Frame: frame,
 				})
 			}
 		}

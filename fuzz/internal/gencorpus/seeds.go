@@ -44,12 +44,12 @@ func writeRequests(w *corpus.Writer, ranges []apis.Range) error {
 		}
 	}
 	odd := map[string][]byte{
-		"empty":     {},
+		"empty":      {},
 		"short-size": {0, 0},
-		"negative":  {0xff, 0xff, 0xff, 0xfe, 1, 2},
-		"huge":      {0x7f, 0xff, 0xff, 0xff, 1, 2, 3},
-		"truncated": {0, 0, 0, 10, 1, 2, 3},
-		"zero":      {0, 0, 0, 0},
+		"negative":   {0xff, 0xff, 0xff, 0xfe, 1, 2},
+		"huge":       {0x7f, 0xff, 0xff, 0xff, 1, 2, 3},
+		"truncated":  {0, 0, 0, 10, 1, 2, 3},
+		"zero":       {0, 0, 0, 0},
 	}
 	for name, b := range odd {
 		if err := w.Add("FuzzReadFrame", name, b); err != nil {
