@@ -219,6 +219,13 @@ func (b *Broker) Stats() server.Stats { return b.srv.Stats() }
 // Serve answers requests on every listener and starts the background work;
 // it returns when Shutdown is called (nil) or a listener fails.
 func (b *Broker) Serve() error {
+	// b.mu orders these Adds before Shutdown's cancel + Wait (a WaitGroup
+	// must not be added to concurrently with Wait from zero).
+	b.mu.Lock()
+	if b.ctx.Err() != nil {
+		b.mu.Unlock()
+		return nil // already shut down
+	}
 	b.bg.Add(1)
 	go func() {
 		defer b.bg.Done()
@@ -234,6 +241,7 @@ func (b *Broker) Serve() error {
 		defer b.bg.Done()
 		b.groups.run(b.ctx)
 	}()
+	b.mu.Unlock()
 	errs := make(chan error, len(b.listeners))
 	for i, ln := range b.listeners {
 		go func() { errs <- b.srv.ServeNamed(b.cfg.Listeners[i].Name, ln) }()
@@ -273,7 +281,9 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	b.mu.Lock() // see Serve
 	b.cancel()
+	b.mu.Unlock()
 	b.bg.Wait()
 	errs = append(errs, b.closeAll())
 	return errors.Join(errs...)
