@@ -124,9 +124,13 @@ func TestHostileClients(t *testing.T) {
 			assert.EqualValues(t, 42, corr)
 			_ = c.Close()
 		}},
+		{"key not served", func(t *testing.T) {
+			c := h.dial(t)
+			h.send(t, c, frame(wire.AppendRequestHeader(nil, 17, 0, 1, nil))) // SaslHandshake
+			h.expectClosed(t, c)
+		}},
 		{"unknown key", func(t *testing.T) {
 			c := h.dial(t)
-			h.send(t, c, frame(wire.AppendRequestHeader(nil, 17, 0, 1, nil)))     // SaslHandshake: not served
 			h.send(t, c, frame([]byte{0x27, 0x0f, 0, 0, 0, 0, 0, 2, 0xff, 0xff})) // key 9999
 			h.expectClosed(t, c)
 		}},
