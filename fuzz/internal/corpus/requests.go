@@ -60,15 +60,13 @@ func Fill(v any) {
 	fill(reflect.ValueOf(v).Elem(), 0)
 }
 
-var tagsType = reflect.TypeFor[kmsg.Tags]()
-
 func fill(v reflect.Value, depth int) {
 	if depth > 8 {
 		return
 	}
 	switch v.Kind() {
 	case reflect.Struct:
-		if v.Type() == tagsType {
+		if v.Type() == reflect.TypeFor[kmsg.Tags]() {
 			return
 		}
 		t := v.Type()
