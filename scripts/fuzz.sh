@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Runs every native Go fuzz target in the workspace for $1 (default 30s) each.
+# Runs every native Go fuzz target in the workspace for $1 (default 30s)
+# each, one after another (the fuzzer uses every core for one target).
+#
+# FUZZMINIMIZETIME (default 5s) bounds how long a worker minimizes each new
+# interesting input; Go's default of 60s lets slow targets (partition
+# recovery writes files) spend their whole budget minimizing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${1:-30s}
+minimize=${FUZZMINIMIZETIME:-5s}
 for m in engine net fuzz; do
 	[ -d "$m" ] || continue
 	for pkg in $(cd "$m" && go list ./...); do
@@ -10,7 +16,7 @@ for m in engine net fuzz; do
 		targets=$(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' || true)
 		for t in $targets; do
 			echo "== fuzz $pkg $t ($fuzztime)"
-			(cd "$m" && go test -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" "$pkg")
+			(cd "$m" && go test -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "$pkg")
 		done
 	done
 done

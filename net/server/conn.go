@@ -176,39 +176,29 @@ func (c *conn) readRequest() (*pending, *Request, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	hdr, body, err := wire.ParseRequestHeader(frame)
-	if err != nil {
+	req, err := DecodeRequest(frame, c.s.table)
+	if req == nil {
 		return nil, nil, err
 	}
 	c.s.stats.requests.Add(1)
-	p := &pending{key: hdr.Key, version: hdr.Version, respVersion: hdr.Version, corr: hdr.CorrelationID, done: make(chan struct{})}
-	if hdr.Key == apis.ApiVersions {
-		resp, err := c.apiVersions(hdr.Version, body)
-		if err != nil {
-			return nil, nil, err
-		}
+	p := &pending{key: req.Key, version: req.Version, respVersion: req.Version, corr: req.CorrelationID, done: make(chan struct{})}
+	if req.Key == apis.ApiVersions && (err == nil || errors.Is(err, kerr.UnsupportedVersion)) {
+		resp := c.apiVersions(req.Version)
 		p.resp, p.respVersion = resp, resp.Version
 		close(p.done)
 		return p, nil, nil
 	}
-	if !c.s.table.Supports(hdr.Key, hdr.Version) {
-		return nil, nil, fmt.Errorf("%w: %s (key %d) v%d", kerr.UnsupportedVersion, kmsg.NameForKey(hdr.Key), hdr.Key, hdr.Version)
+	if err != nil {
+		return nil, nil, err
 	}
-	kreq := kmsg.RequestForKey(hdr.Key)
-	kreq.SetVersion(hdr.Version)
-	if err := kreq.ReadFrom(body); err != nil {
-		return nil, nil, fmt.Errorf("decoding %s v%d: %w", kmsg.NameForKey(hdr.Key), hdr.Version, err)
-	}
-	return p, &Request{
-		Key: hdr.Key, Version: hdr.Version, CorrelationID: hdr.CorrelationID,
-		ClientID: hdr.ClientID, Body: kreq, Size: len(frame), Conn: c.info,
-	}, nil
+	req.Conn = c.info
+	return p, req, nil
 }
 
 // apiVersions answers ApiVersions from the table. An unsupported version
 // gets a v0 response with UNSUPPORTED_VERSION and the full list, and its body
 // is not parsed (what Kafka does).
-func (c *conn) apiVersions(version int16, body []byte) (*kmsg.ApiVersionsResponse, error) {
+func (c *conn) apiVersions(version int16) *kmsg.ApiVersionsResponse {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	for _, r := range c.s.table.Ranges() {
 		k := kmsg.NewApiVersionsResponseApiKey()
@@ -218,15 +208,10 @@ func (c *conn) apiVersions(version int16, body []byte) (*kmsg.ApiVersionsRespons
 	if !c.s.table.Supports(apis.ApiVersions, version) {
 		resp.Version = 0
 		resp.ErrorCode = kerr.UnsupportedVersion.Code
-		return resp, nil
-	}
-	req := kmsg.NewPtrApiVersionsRequest()
-	req.Version = version
-	if err := req.ReadFrom(body); err != nil {
-		return nil, fmt.Errorf("decoding ApiVersions v%d: %w", version, err)
+		return resp
 	}
 	resp.Version = version
-	return resp, nil
+	return resp
 }
 
 // handle runs the handler for one request and completes p.
