@@ -318,6 +318,15 @@ func (l *Log) load(o options) error {
 		})
 		if err == nil && !res.Recovered {
 			err = l.replayProducers(seg, snapOff)
+			if errors.Is(err, segment.ErrCorruptLog) {
+				// Trusted after a clean shutdown, yet a batch before the
+				// last index entry does not parse: recover the segment.
+				l.logger.Warn("partition log recovers a segment that does not parse despite a clean shutdown", "segment", base, "err", err)
+				seg.Retire(false, nil)
+				seg, res, err = segment.Open(l.dir, base, l.cfg.segmentConfig(), segment.OpenOptions{
+					Recover: true, Scratch: &scratch, OnBatch: onBatch,
+				})
+			}
 		}
 		if err == nil {
 			err = epochErr

@@ -123,17 +123,27 @@ func (l *Log) loadProducerSnapshot() (int64, error) {
 	return loaded.Offset, nil
 }
 
-// replayProducers applies the batches of seg from offset from onward.
+// replayProducers applies the batches of seg from offset from onward. It
+// applies nothing unless the whole segment's headers parse (a trusted
+// segment that does not is recovered by the caller and replayed then).
 func (l *Log) replayProducers(seg *segment.Segment, from int64) error {
 	if seg.NextOffset() <= from {
 		return nil
 	}
-	return seg.ScanHeaders(0, func(h record.Header, _ int64) error {
+	var metas []producer.BatchMeta
+	err := seg.ScanHeaders(0, func(h record.Header, _ int64) error {
 		if h.BaseOffset >= from && h.HasProducerID() && !h.IsControl() {
-			l.producers.Update(batchMeta(&h))
+			metas = append(metas, batchMeta(&h))
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for _, m := range metas {
+		l.producers.Update(m)
+	}
+	return nil
 }
 
 // snapshotProducers writes a snapshot at offset. REQUIRES: l.mu.
