@@ -39,8 +39,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) (k
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
 				if req.Version >= 8 {
-					msg := err.Error()
-					sp.ErrorMessage = &msg
+					sp.ErrorMessage = errorMessage(err.Error())
 				}
 			} else {
 				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.FirstOffset, res.LogAppendTime, res.LogStartOffset

@@ -27,8 +27,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 		rt.NumPartitions, rt.ReplicationFactor = -1, -1
 		if seen[t.Topic] > 1 {
 			rt.ErrorCode = kerr.InvalidRequest.Code
-			msg := "topic listed more than once in the request"
-			rt.ErrorMessage = &msg
+			rt.ErrorMessage = errorMessage("topic listed more than once in the request")
 			resp.Topics = append(resp.Topics, rt)
 			continue
 		}
@@ -47,8 +46,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 		a, err := b.ctrl.CreateTopic(ctx, spec, req.ValidateOnly)
 		if err != nil {
 			rt.ErrorCode = errorCode(err)
-			msg := err.Error()
-			rt.ErrorMessage = &msg
+			rt.ErrorMessage = errorMessage(err.Error())
 			resp.Topics = append(resp.Topics, rt)
 			continue
 		}

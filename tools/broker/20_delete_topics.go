@@ -37,8 +37,7 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 			}
 			if err := b.ctrl.DeleteTopic(ctx, name); err != nil {
 				rt.ErrorCode = errorCode(err)
-				msg := err.Error()
-				rt.ErrorMessage = &msg
+				rt.ErrorMessage = errorMessage(err.Error())
 			} else {
 				deleted = true
 			}

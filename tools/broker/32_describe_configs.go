@@ -63,6 +63,3 @@ func (b *Broker) handleDescribeConfigs(ctx context.Context, req *kmsg.DescribeCo
 	}
 	return resp
 }
-
-// errorMessage returns a pointer to msg, for responses' nullable messages.
-func errorMessage(msg string) *string { return &msg }

@@ -8,6 +8,10 @@ import (
 	"github.com/strom-broker/strom/net/kerr"
 )
 
+// staticBrokerConfigs answers an attempt to alter broker configs, which
+// Strom reads only from server.properties.
+const staticBrokerConfigs = "only topic configs can be altered; broker configs are static (server.properties)"
+
 // AlterConfigs (key 33): replaces a topic's whole set of overrides.
 // Dynamic broker configs are not supported (INVALID_REQUEST).
 func (b *Broker) handleAlterConfigs(ctx context.Context, req *kmsg.AlterConfigsRequest) kmsg.Response {
@@ -16,9 +20,7 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, req *kmsg.AlterConfigsR
 		rr := kmsg.NewAlterConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = r.ResourceType, r.ResourceName
 		if r.ResourceType != kmsg.ConfigResourceTypeTopic {
-			rr.ErrorCode = kerr.InvalidRequest.Code
-			msg := "only topic configs can be altered; broker configs are static (server.properties)"
-			rr.ErrorMessage = &msg
+			rr.ErrorCode, rr.ErrorMessage = kerr.InvalidRequest.Code, errorMessage(staticBrokerConfigs)
 			resp.Resources = append(resp.Resources, rr)
 			continue
 		}
@@ -39,7 +41,6 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, req *kmsg.AlterConfigsR
 func (b *Broker) alterTopicConfig(ctx context.Context, topic string, configs map[string]string, validateOnly bool, code *int16, msg **string) {
 	if err := b.ctrl.AlterTopicConfig(ctx, topic, configs, validateOnly); err != nil {
 		*code = errorCode(err)
-		m := err.Error()
-		*msg = &m
+		*msg = errorMessage(err.Error())
 	}
 }

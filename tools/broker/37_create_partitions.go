@@ -20,8 +20,7 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePar
 		}
 		if _, err := b.ctrl.CreatePartitions(ctx, t.Topic, t.Count, assignment, req.ValidateOnly); err != nil {
 			rt.ErrorCode = errorCode(err)
-			msg := err.Error()
-			rt.ErrorMessage = &msg
+			rt.ErrorMessage = errorMessage(err.Error())
 		} else if !req.ValidateOnly {
 			grew = true
 		}

@@ -19,9 +19,7 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *kmsg.In
 		rr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = r.ResourceType, r.ResourceName
 		if r.ResourceType != kmsg.ConfigResourceTypeTopic {
-			rr.ErrorCode = kerr.InvalidRequest.Code
-			msg := "only topic configs can be altered; broker configs are static (server.properties)"
-			rr.ErrorMessage = &msg
+			rr.ErrorCode, rr.ErrorMessage = kerr.InvalidRequest.Code, errorMessage(staticBrokerConfigs)
 			resp.Resources = append(resp.Resources, rr)
 			continue
 		}

@@ -65,3 +65,7 @@ var errorCodes = []struct {
 	{store.ErrUnknownPartition, kerr.UnknownTopicOrPartition},
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 }
+
+
+// errorMessage returns a pointer to msg, for responses' nullable messages.
+func errorMessage(msg string) *string { return &msg }
