@@ -66,6 +66,5 @@ var errorCodes = []struct {
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 }
 
-
 // errorMessage returns a pointer to msg, for responses' nullable messages.
 func errorMessage(msg string) *string { return &msg }
