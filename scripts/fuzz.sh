@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${1:-30s}
 minimize=${FUZZMINIMIZETIME:-5s}
+failed=()
 for m in engine net fuzz; do
 	[ -d "$m" ] || continue
 	for pkg in $(cd "$m" && go list ./...); do
@@ -16,7 +17,14 @@ for m in engine net fuzz; do
 		targets=$(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' || true)
 		for t in $targets; do
 			echo "== fuzz $pkg $t ($fuzztime)"
-			(cd "$m" && go test -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "$pkg")
+			if ! (cd "$m" && go test -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "$pkg"); then
+				failed+=("$t")
+			fi
 		done
 	done
 done
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "fuzz: failing targets: ${failed[*]}"
+	exit 1
+fi
+echo "fuzz: every target passed"
