@@ -40,7 +40,7 @@ func benchClean(b *testing.B, keys int) {
 		for i := range recs {
 			recs[i] = kv{k(fmt.Sprintf("key-%08d", rng.IntN(keys))), value}
 		}
-		appendKV(b, l, clk.now().UnixMilli(), recs...)
+		appendKV(b, l, clk.Now().UnixMilli(), recs...)
 	}
 	require.NoError(b, l.Roll())
 	size := l.Size()

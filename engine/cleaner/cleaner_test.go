@@ -25,7 +25,7 @@ func TestNewestValuePerKeyKeptAcrossSegments(t *testing.T) {
 			key := fmt.Sprintf("k%d", (round*4+i)%10)
 			batch = append(batch, kv{k(key), k(fmt.Sprintf("v%d-%s", round, key))})
 		}
-		base := appendKV(t, l, clk.now().UnixMilli(), batch...)
+		base := appendKV(t, l, clk.Now().UnixMilli(), batch...)
 		for i, r := range batch {
 			written[base+int64(i)] = rec{Offset: base + int64(i), Key: string(r.Key), Value: r.Value, HasKey: true}
 		}

@@ -22,13 +22,13 @@ func buildSmallSegments(t *testing.T, l *partlog.Log, clk *testClock) {
 	t.Helper()
 	for seg := 0; seg < 5; seg++ {
 		for i := 0; i < 6; i++ {
-			appendKV(t, l, clk.now().UnixMilli(),
+			appendKV(t, l, clk.Now().UnixMilli(),
 				kv{k(fmt.Sprintf("k%d", i%4)), k(fmt.Sprintf("s%d-%d", seg, i))},
 				kv{k(fmt.Sprintf("u%d", seg*10+i)), k("unique")})
 		}
 		require.NoError(t, l.Roll())
 	}
-	appendKV(t, l, clk.now().UnixMilli(), kv{k("k0"), k("active")})
+	appendKV(t, l, clk.Now().UnixMilli(), kv{k("k0"), k("active")})
 }
 
 func renameSegment(t *testing.T, dir string, base int64, from, to string) {
@@ -115,7 +115,7 @@ func TestCrashDuringSwapRecovers(t *testing.T) {
 				}
 			}
 			// The recovered log takes appends and cleans to the same result.
-			appendKV(t, l, clk.now().UnixMilli(), kv{k("after"), k("crash")})
+			appendKV(t, l, clk.Now().UnixMilli(), kv{k("after"), k("crash")})
 			_, err = newCleaner(clk).CleanLog(tp0, l, true)
 			require.NoError(t, err)
 			final, _, _ := readAll(t, l)

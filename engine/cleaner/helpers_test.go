@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/strom-broker/strom/engine/internal/testclock"
 	"github.com/strom-broker/strom/engine/logmgr"
 	"github.com/strom-broker/strom/engine/partlog"
 	"github.com/strom-broker/strom/engine/record"
@@ -24,24 +24,9 @@ var quiet = slog.New(slog.DiscardHandler)
 var tp0 = logmgr.TopicPartition{Topic: "t", Partition: 0}
 
 // testClock is a manually advanced clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type testClock = testclock.Clock
 
-func newClock() *testClock { return &testClock{t: time.UnixMilli(1_700_000_000_000)} }
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *testClock { return testclock.New() }
 
 // compactConfig is a compacted topic with small segments.
 func compactConfig() partlog.Config {
@@ -59,7 +44,7 @@ func logDir(t testing.TB) string { return filepath.Join(t.TempDir(), tp0.String(
 
 func openLog(t testing.TB, dir string, cfg partlog.Config, clk *testClock, opts ...partlog.Option) *partlog.Log {
 	t.Helper()
-	o := append([]partlog.Option{partlog.WithLogger(quiet), partlog.WithClock(clk.now)}, opts...)
+	o := append([]partlog.Option{partlog.WithLogger(quiet), partlog.WithClock(clk.Now)}, opts...)
 	l, err := partlog.Open(dir, cfg, o...)
 	require.NoError(t, err)
 	return l
@@ -164,7 +149,7 @@ func lastPerKey(recs []rec) map[string]rec {
 }
 
 func newCleaner(clk *testClock, opts ...Option) *Cleaner {
-	return New(append([]Option{WithClock(clk.now), WithLogger(quiet)}, opts...)...)
+	return New(append([]Option{WithClock(clk.Now), WithLogger(quiet)}, opts...)...)
 }
 
 func nowNs() int64 { return time.Now().UnixNano() }

@@ -52,7 +52,7 @@ func runModel(t *testing.T, seed uint64) {
 				}
 				recs[i] = kv{key, val}
 			}
-			batch := buildBatch(clk.now().UnixMilli(), recs)
+			batch := buildBatch(clk.Now().UnixMilli(), recs)
 			if rng.IntN(5) == 0 {
 				batch = gzipBatch(t, batch)
 			}
@@ -66,7 +66,7 @@ func runModel(t *testing.T, seed uint64) {
 		case x < 78:
 			require.NoError(t, l.Roll())
 		case x < 83:
-			clk.advance(time.Duration(rng.IntN(40_000)) * time.Millisecond)
+			clk.Advance(time.Duration(rng.IntN(40_000)) * time.Millisecond)
 		case x < 86:
 			require.NoError(t, l.Close())
 			l = openLog(t, dir, cfg, clk, partlog.WithCleanShutdown(rng.IntN(2) == 0))

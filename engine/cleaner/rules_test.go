@@ -21,7 +21,7 @@ func TestTombstoneKeptUntilDeleteHorizon(t *testing.T) {
 	cfg := compactConfig()
 	l := openLog(t, logDir(t), cfg, clk)
 	defer l.Close()
-	ts := clk.now().UnixMilli()
+	ts := clk.Now().UnixMilli()
 	appendKV(t, l, ts, kv{k("gone"), k("v1")}, kv{k("keep"), k("v1")})
 	tomb := appendKV(t, l, ts, kv{k("gone"), nil})
 	appendKV(t, l, ts, kv{k("keep"), k("v2")})
@@ -54,16 +54,16 @@ func TestTombstoneKeptUntilDeleteHorizon(t *testing.T) {
 	for _, h := range hs {
 		if h.BaseOffset == tomb {
 			stamped = h.Attributes&record.DeleteHorizonBit != 0
-			assert.Equal(t, clk.now().UnixMilli()+cfg.DeleteRetentionMs, h.FirstTimestamp, "horizon = now + delete.retention.ms")
+			assert.Equal(t, clk.Now().UnixMilli()+cfg.DeleteRetentionMs, h.FirstTimestamp, "horizon = now + delete.retention.ms")
 		}
 	}
 	assert.True(t, stamped)
 
-	clk.advance(time.Duration(cfg.DeleteRetentionMs-1) * time.Millisecond)
+	clk.Advance(time.Duration(cfg.DeleteRetentionMs-1) * time.Millisecond)
 	clean()
 	assert.True(t, hasTomb(), "kept before delete.retention.ms passed")
 
-	clk.advance(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	st = clean()
 	assert.False(t, hasTomb(), "dropped once delete.retention.ms passed")
 	assert.Equal(t, int64(1), st.TombstonesDropped)
@@ -77,7 +77,7 @@ func TestRecordTimestampsSurviveHorizonStamp(t *testing.T) {
 	clk := newClock()
 	l := openLog(t, logDir(t), compactConfig(), clk)
 	defer l.Close()
-	ts := clk.now().UnixMilli() - 5000
+	ts := clk.Now().UnixMilli() - 5000
 	base := appendKV(t, l, ts, kv{k("a"), k("1")}, kv{k("b"), nil}, kv{k("c"), k("3")})
 	require.NoError(t, l.Roll())
 	_, err := newCleaner(clk).CleanLog(tp0, l, true)
@@ -106,7 +106,7 @@ func TestActiveSegmentUntouched(t *testing.T) {
 	l := openLog(t, dir, compactConfig(), clk)
 	defer l.Close()
 	for i := 0; i < 300; i++ {
-		appendKV(t, l, clk.now().UnixMilli(), kv{k(fmt.Sprintf("k%d", i%3)), k(fmt.Sprintf("v%d", i))})
+		appendKV(t, l, clk.Now().UnixMilli(), kv{k(fmt.Sprintf("k%d", i%3)), k(fmt.Sprintf("v%d", i))})
 	}
 	bases := l.SegmentBaseOffsets()
 	active := segment.FileName(dir, bases[len(bases)-1], segment.LogSuffix)
@@ -134,7 +134,7 @@ func TestGzipBatchesCleaned(t *testing.T) {
 	clk := newClock()
 	l := openLog(t, logDir(t), compactConfig(), clk)
 	defer l.Close()
-	ts := clk.now().UnixMilli()
+	ts := clk.Now().UnixMilli()
 	var want []rec
 	for round := 0; round < 4; round++ {
 		var recs []kv
@@ -175,7 +175,7 @@ func TestUnreadableCodecBatchKeptWhole(t *testing.T) {
 	cfg := compactConfig()
 	l := openLog(t, logDir(t), cfg, clk)
 	defer l.Close()
-	ts := clk.now().UnixMilli()
+	ts := clk.Now().UnixMilli()
 	// A "snappy" batch: the cleaner cannot decompress it, so whatever it
 	// holds (here two keyed records, stored raw) must survive untouched.
 	plain := buildBatch(ts, []kv{{k("a"), k("old")}, {k("b"), k("old")}})
@@ -190,7 +190,7 @@ func TestUnreadableCodecBatchKeptWhole(t *testing.T) {
 	for i := 0; i < 2; i++ { // the second pass is after the horizon
 		_, err = c.CleanLog(tp0, l, true)
 		require.NoError(t, err)
-		clk.advance(time.Duration(cfg.DeleteRetentionMs) * time.Millisecond)
+		clk.Advance(time.Duration(cfg.DeleteRetentionMs) * time.Millisecond)
 	}
 	recs, opaque, _ := readAll(t, l)
 	require.Len(t, opaque, 1)
@@ -211,7 +211,7 @@ func TestDirtyRatioGatesClean(t *testing.T) {
 	cfg.MinCleanableDirtyRatio = 0.5
 	l := openLog(t, dir, cfg, clk)
 	defer l.Close()
-	ts := clk.now().UnixMilli()
+	ts := clk.Now().UnixMilli()
 	for i := 0; i < 40; i++ {
 		appendKV(t, l, ts, kv{k(fmt.Sprintf("k%d", i)), bytes.Repeat([]byte("v"), 100)})
 	}
@@ -252,7 +252,7 @@ func TestDeletePolicyIgnored(t *testing.T) {
 	l := openLog(t, logDir(t), cfg, clk)
 	defer l.Close()
 	for i := 0; i < 100; i++ {
-		appendKV(t, l, clk.now().UnixMilli(), kv{k("same"), k("v")})
+		appendKV(t, l, clk.Now().UnixMilli(), kv{k("same"), k("v")})
 	}
 	size := l.Size()
 	st, err := newCleaner(clk).CleanLog(tp0, l, true)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/strom-broker/strom/engine/internal/testclock"
 	"github.com/strom-broker/strom/engine/partlog"
 	"github.com/strom-broker/strom/engine/record"
 )
@@ -17,24 +18,9 @@ import (
 var quiet = slog.New(slog.DiscardHandler)
 
 // testClock is a manually advanced clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type testClock = testclock.Clock
 
-func newClock() *testClock { return &testClock{t: time.UnixMilli(1_700_000_000_000)} }
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *testClock { return testclock.New() }
 
 // fakeTicker is ticked by the test.
 type fakeTicker struct {
@@ -137,7 +123,7 @@ type env struct {
 func newEnv(t *testing.T, dirs int) *env {
 	t.Helper()
 	e := &env{cfg: testConfig(t, dirs), clock: newClock(), tickers: newTickers()}
-	e.opts = []Option{WithClock(e.clock.now), WithTicker(e.tickers.factory), WithLogger(quiet)}
+	e.opts = []Option{WithClock(e.clock.Now), WithTicker(e.tickers.factory), WithLogger(quiet)}
 	return e
 }
 

@@ -442,7 +442,7 @@ func TestRetentionDrivenByInjectedClock(t *testing.T) {
 	m := e.open(t)
 	defer func() { require.NoError(t, m.Close()) }()
 	l := create(t, m, "logs", 0)
-	ts := e.clock.now().UnixMilli()
+	ts := e.clock.Now().UnixMilli()
 	leo := appendN(t, l, 8, ts)
 	require.Greater(t, l.SegmentCount(), 2)
 
@@ -450,7 +450,7 @@ func TestRetentionDrivenByInjectedClock(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, n, "nothing is old yet")
 
-	e.clock.advance(2 * time.Hour)
+	e.clock.Advance(2 * time.Hour)
 	before := l.SegmentCount()
 	e.tickers.drive(t, retentionEvery)
 	assert.Equal(t, 1, l.SegmentCount(), "all but the active segment expired (had %d)", before)
@@ -471,7 +471,7 @@ func TestFlushDirtyHonoursFlushMs(t *testing.T) {
 	require.NoError(t, m.FlushDirty())
 	assert.Less(t, l.RecoveryPoint(), leo, "flush.ms has not elapsed")
 
-	e.clock.advance(1500 * time.Millisecond)
+	e.clock.Advance(1500 * time.Millisecond)
 	e.tickers.drive(t, flushEvery)
 	assert.Equal(t, leo, l.RecoveryPoint())
 }

@@ -13,29 +13,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strom-broker/strom/engine/internal/testclock"
 	"github.com/strom-broker/strom/engine/producer"
 	"github.com/strom-broker/strom/engine/record"
 )
 
 // testClock is a manually advanced clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type testClock = testclock.Clock
 
-func newClock() *testClock { return &testClock{t: time.UnixMilli(1_700_000_000_000)} }
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *testClock { return testclock.New() }
 
 var quiet = slog.New(slog.DiscardHandler)
 
@@ -79,7 +65,7 @@ func (l *Log) crash() {
 func TestAppendReadReopen(t *testing.T) {
 	dir := t.TempDir()
 	clock := newClock()
-	l := openLog(t, dir, smallConfig(), WithClock(clock.now))
+	l := openLog(t, dir, smallConfig(), WithClock(clock.Now))
 	var want []byte
 	for i := 0; i < 100; i++ {
 		b := makeBatch(1+i%4, 1000+int64(10*i), fmt.Sprint(i))
@@ -166,9 +152,9 @@ func TestSegmentMsRollsWithInjectedClock(t *testing.T) {
 	clock := newClock()
 	cfg := DefaultConfig()
 	cfg.SegmentMs = 1000
-	l := openLog(t, t.TempDir(), cfg, WithClock(clock.now))
+	l := openLog(t, t.TempDir(), cfg, WithClock(clock.Now))
 	defer l.Close()
-	ts := clock.now().UnixMilli()
+	ts := clock.Now().UnixMilli()
 	_, err := l.Append(makeBatch(1, ts, "a"), 0)
 	require.NoError(t, err)
 	_, err = l.Append(makeBatch(1, ts+500, "b"), 0)
@@ -183,17 +169,17 @@ func TestLogAppendTime(t *testing.T) {
 	clock := newClock()
 	cfg := DefaultConfig()
 	cfg.MessageTimestampType = record.LogAppendTime
-	l := openLog(t, t.TempDir(), cfg, WithClock(clock.now))
+	l := openLog(t, t.TempDir(), cfg, WithClock(clock.Now))
 	defer l.Close()
 	info, err := l.Append(makeBatch(3, 5, "a"), 0)
 	require.NoError(t, err)
-	assert.Equal(t, clock.now().UnixMilli(), info.LogAppendTime)
+	assert.Equal(t, clock.Now().UnixMilli(), info.LogAppendTime)
 	b, err := l.ReadBytes(0, 1<<20, 3)
 	require.NoError(t, err)
 	h, err := record.Validate(b)
 	require.NoError(t, err)
 	assert.Equal(t, record.LogAppendTime, h.TimestampType())
-	assert.Equal(t, clock.now().UnixMilli(), h.MaxTimestamp)
+	assert.Equal(t, clock.Now().UnixMilli(), h.MaxTimestamp)
 }
 
 func TestOffsetForTimestamp(t *testing.T) {
@@ -237,9 +223,9 @@ func TestRetentionAndDeleteRecords(t *testing.T) {
 	clock := newClock()
 	cfg := smallConfig()
 	cfg.RetentionMs = 10_000
-	l := openLog(t, t.TempDir(), cfg, WithClock(clock.now))
+	l := openLog(t, t.TempDir(), cfg, WithClock(clock.Now))
 	defer l.Close()
-	now := clock.now().UnixMilli()
+	now := clock.Now().UnixMilli()
 	for i := 0; i < 60; i++ {
 		_, err := l.Append(makeBatch(2, now-20_000+int64(i), "old"), 1)
 		require.NoError(t, err)

@@ -181,7 +181,7 @@ func TestModelRandomOps(t *testing.T) {
 	cfg.SegmentBytes = 3000
 	cfg.RetentionMs = -1
 	dir := t.TempDir()
-	l := openLog(t, dir, cfg, WithClock(clock.now))
+	l := openLog(t, dir, cfg, WithClock(clock.Now))
 	defer func() { l.Close() }()
 	m := &model{cfg: cfg, segs: []*mSeg{{base: 0}}}
 	epoch := int32(0)
@@ -197,11 +197,11 @@ func TestModelRandomOps(t *testing.T) {
 		} else {
 			l.crash()
 		}
-		l = openLog(t, dir, cfg, WithClock(clock.now), WithCleanShutdown(clean),
+		l = openLog(t, dir, cfg, WithClock(clock.Now), WithCleanShutdown(clean),
 			WithRecoveryPoint(rp), WithLogStartOffset(m.logStart))
 	}
 	for step := 0; step < steps; step++ {
-		now := clock.now().UnixMilli()
+		now := clock.Now().UnixMilli()
 		op := rng.IntN(100)
 		switch {
 		case op < 45: // append 1-3 batches
@@ -309,7 +309,7 @@ func TestModelRandomOps(t *testing.T) {
 			trace = append(trace, "reopen unclean")
 			reopen(false)
 		}
-		clock.advance(time.Duration(rng.IntN(50)) * time.Millisecond)
+		clock.Advance(time.Duration(rng.IntN(50)) * time.Millisecond)
 
 		// Compare the whole state after every step.
 		if l.LogEndOffset() != m.leo() || l.LogStartOffset() != m.logStart {
