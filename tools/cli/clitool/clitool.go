@@ -183,6 +183,21 @@ func ParseKV(items []string, what string) (map[string]string, error) {
 	return m, nil
 }
 
+// ExactlyOne returns a usage error unless exactly one of the action flags
+// is set; actions lists them as they should be named in the message.
+func ExactlyOne(actions string, set ...bool) error {
+	n := 0
+	for _, a := range set {
+		if a {
+			n++
+		}
+	}
+	if n != 1 {
+		return Usagef("command must include exactly one action: %s", actions)
+	}
+	return nil
+}
+
 // Required returns a usage error naming the first option whose value is
 // empty; pairs are (name, value).
 func Required(pairs ...string) error {

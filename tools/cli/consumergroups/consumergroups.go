@@ -125,14 +125,8 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 
 // validate checks the combination of flags, as Kafka's tool does.
 func (o *options) validate() error {
-	actions := 0
-	for _, a := range []bool{o.list, o.describe, o.deleteGroups, o.reset, o.deleteOffsets} {
-		if a {
-			actions++
-		}
-	}
-	if actions != 1 {
-		return clitool.Usagef("command must include exactly one action: --list, --describe, --delete, --reset-offsets, --delete-offsets")
+	if err := clitool.ExactlyOne("--list, --describe, --delete, --reset-offsets, --delete-offsets", o.list, o.describe, o.deleteGroups, o.reset, o.deleteOffsets); err != nil {
+		return err
 	}
 	if err := clitool.Required("bootstrap-server", *o.bootstrap); err != nil {
 		return err

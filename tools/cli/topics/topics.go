@@ -63,14 +63,8 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 }
 
 func run(ctx context.Context, o *options, stdout io.Writer) error {
-	actions := 0
-	for _, a := range []bool{o.create, o.list, o.describe, o.alter, o.delete} {
-		if a {
-			actions++
-		}
-	}
-	if actions != 1 {
-		return clitool.Usagef("command must include exactly one action: --list, --describe, --create, --alter or --delete")
+	if err := clitool.ExactlyOne("--list, --describe, --create, --alter or --delete", o.create, o.list, o.describe, o.alter, o.delete); err != nil {
+		return err
 	}
 	if err := clitool.Required("bootstrap-server", *o.bootstrap); err != nil {
 		return err
