@@ -22,7 +22,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -194,16 +193,26 @@ func (b *Broker) listen() error {
 				port = a.Port
 			}
 		}
-		if host == "" || host == "0.0.0.0" || host == "::" {
-			if h, err := os.Hostname(); err == nil && host == "" {
-				host = h
-			} else {
-				host = "localhost"
-			}
-		}
+		host = advertisedHost(host)
 		b.endpoints = append(b.endpoints, store.Endpoint{Listener: l.Name, SecurityProtocol: l.SecurityProtocol, Host: host, Port: int32(port)})
 	}
 	return nil
+}
+
+// advertisedHost is the host a listener advertises when none is given:
+// the machine's host name for an empty host (Kafka's default), localhost
+// for a wildcard address (which clients cannot dial).
+func advertisedHost(host string) string {
+	switch host {
+	case "":
+		if h, err := os.Hostname(); err == nil && h != "" {
+			return h
+		}
+		return "localhost"
+	case "0.0.0.0", "::":
+		return "localhost"
+	}
+	return host
 }
 
 // Addr returns the first listener's bound address (host:port).
@@ -214,12 +223,6 @@ func (b *Broker) Addr() string {
 		return ""
 	}
 	return b.listeners[0].Addr().String()
-}
-
-// AdvertisedAddr returns the first advertised endpoint as host:port.
-func (b *Broker) AdvertisedAddr() string {
-	e := b.endpoints[0]
-	return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port)))
 }
 
 // Stats returns the network server's counters.
