@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strom-broker/strom/coord/group"
+	"github.com/strom-broker/strom/engine/partlog"
 	"github.com/strom-broker/strom/engine/record"
 	"github.com/strom-broker/strom/net/kerr"
 	"github.com/strom-broker/strom/replication"
@@ -66,37 +67,30 @@ func (b *Broker) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) (k
 	return resp, nil
 }
 
-// produceResult is what produceTo appended.
-type produceResult struct {
-	FirstOffset, LastOffset, LogAppendTime, LogStartOffset int64
-	Duplicate                                              bool
-}
-
 // produceTo appends one partition's records; it returns the replica, what
 // was appended and the partition's min.insync.replicas.
-func (b *Broker) produceTo(version int16, topic string, rp kmsg.ProduceRequestTopicPartition, acks int16) (*replication.Partition, produceResult, int, error) {
+func (b *Broker) produceTo(version int16, topic string, rp kmsg.ProduceRequestTopicPartition, acks int16) (*replication.Partition, partlog.AppendInfo, int, error) {
 	if acks != replication.AcksNone && acks != replication.AcksLeader && acks != replication.AcksAll {
-		return nil, produceResult{}, 0, kerr.InvalidRequiredAcks
+		return nil, partlog.AppendInfo{}, 0, kerr.InvalidRequiredAcks
 	}
 	p, ok := b.parts.get(topic, rp.Partition)
 	if !ok {
-		return nil, produceResult{}, 0, kerr.UnknownTopicOrPartition
+		return nil, partlog.AppendInfo{}, 0, kerr.UnknownTopicOrPartition
 	}
 	if topic == group.OffsetsTopic {
 		// Only the group coordinator writes there (Kafka refuses client
 		// appends to internal topics the same way).
-		return nil, produceResult{}, 0, fmt.Errorf("%w: cannot append to internal topic %s", kerr.InvalidTopicException, topic)
+		return nil, partlog.AppendInfo{}, 0, fmt.Errorf("%w: cannot append to internal topic %s", kerr.InvalidTopicException, topic)
 	}
 	if err := checkProduceRecords(version, rp.Records); err != nil {
-		return nil, produceResult{}, 0, err
+		return nil, partlog.AppendInfo{}, 0, err
 	}
 	minISR := b.parts.minInsyncReplicas(topic)
 	info, err := p.Append(rp.Records, acks, minISR)
 	if err != nil {
-		return nil, produceResult{}, 0, err
+		return nil, partlog.AppendInfo{}, 0, err
 	}
-	return p, produceResult{FirstOffset: info.FirstOffset, LastOffset: info.LastOffset,
-		LogAppendTime: info.LogAppendTime, LogStartOffset: info.LogStartOffset, Duplicate: info.Duplicate}, minISR, nil
+	return p, info, minISR, nil
 }
 
 // checkProduceRecords applies Kafka's rules on the shape of one partition's
