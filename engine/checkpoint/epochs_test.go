@@ -1,7 +1,6 @@
 package checkpoint
 
 import (
-	"errors"
 	"path/filepath"
 	"testing"
 
@@ -56,32 +55,4 @@ func TestEpochsReadWrite(t *testing.T) {
 	_, err = FormatEpochs([]EpochEntry{{-1, 0}})
 	assert.ErrorIs(t, err, ErrMalformed)
 	assert.ErrorIs(t, WriteEpochs(path, []EpochEntry{{0, -1}}), ErrMalformed)
-}
-
-func FuzzParseEpochs(f *testing.F) {
-	for _, s := range []string{"", "0\n0\n", "0\n1\n0 0\n", "0\n2\n1 5\n3 9", "0\n1\n-1 0\n", "9\n"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		e, err := ParseEpochs(data)
-		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error %v does not wrap ErrMalformed", err)
-			}
-			return
-		}
-		out, err := FormatEpochs(e)
-		if err != nil {
-			t.Fatalf("Format of parsed entries: %v", err)
-		}
-		back, err := ParseEpochs(out)
-		if err != nil || len(back) != len(e) {
-			t.Fatalf("round trip: %v, %d vs %d entries", err, len(back), len(e))
-		}
-		for i := range e {
-			if back[i] != e[i] {
-				t.Fatalf("round trip changed entry %d", i)
-			}
-		}
-	})
 }

@@ -149,34 +149,3 @@ func TestWriteFileAtomicMissingDir(t *testing.T) {
 func TestTopicPartitionString(t *testing.T) {
 	assert.Equal(t, "orders-12", TopicPartition{"orders", 12}.String())
 }
-
-func FuzzParse(f *testing.F) {
-	for _, s := range []string{"", "0\n", "0\n0\n", "0\n1\nt 0 1\n", "0\n2\na 1 2\nb 3 4", "1\n", "0\n-1\n", "0\n1\nt\t0  5\r\n"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		o, err := Parse(data)
-		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error %v does not wrap ErrMalformed", err)
-			}
-			return
-		}
-		out, err := Format(o)
-		if err != nil {
-			t.Fatalf("Format of parsed offsets: %v", err)
-		}
-		back, err := Parse(out)
-		if err != nil {
-			t.Fatalf("Parse of formatted offsets: %v", err)
-		}
-		if len(back) != len(o) {
-			t.Fatalf("round trip lost entries")
-		}
-		for k, v := range o {
-			if back[k] != v {
-				t.Fatalf("round trip changed %v: %d -> %d", k, v, back[k])
-			}
-		}
-	})
-}

@@ -2,7 +2,6 @@ package producer
 
 import (
 	"encoding/binary"
-	"errors"
 	"hash/crc32"
 	"math"
 	"os"
@@ -194,37 +193,4 @@ func TestLoadNoSnapshots(t *testing.T) {
 	assert.False(t, l.Found)
 	assert.Equal(t, int64(-1), l.Offset)
 	assert.Equal(t, 0, l.State.Len())
-}
-
-func FuzzDecodeSnapshot(f *testing.F) {
-	s := New()
-	f.Add(s.EncodeSnapshot())
-	s.Update(batch(1, 0, 0, 5, 0))
-	s.Update(txn(batch(2, 3, math.MaxInt32, 2, 5)))
-	s.EndTxn(3, 0, 1, 9)
-	f.Add(s.EncodeSnapshot())
-	f.Add([]byte{0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		st, err := DecodeSnapshot(data)
-		if err != nil {
-			if !errors.Is(err, ErrCorruptSnapshot) {
-				t.Fatalf("error %v does not wrap ErrCorruptSnapshot", err)
-			}
-			return
-		}
-		again, err := DecodeSnapshot(st.EncodeSnapshot())
-		if err != nil {
-			t.Fatalf("re-decoding an encoded snapshot: %v", err)
-		}
-		a, b := st.Entries(), again.Entries()
-		if len(a) != len(b) {
-			t.Fatalf("round trip changed entry count %d -> %d", len(a), len(b))
-		}
-		for i := range a {
-			if a[i].ProducerID != b[i].ProducerID || a[i].Epoch != b[i].Epoch ||
-				a[i].LastSequence() != b[i].LastSequence() || len(a[i].Batches) != len(b[i].Batches) {
-				t.Fatalf("round trip changed entry %d: %+v -> %+v", i, a[i], b[i])
-			}
-		}
-	})
 }
