@@ -196,6 +196,74 @@ func TestHostileClients(t *testing.T) {
 	t.Logf("peak RSS of the test process (broker in-process): %d MiB", peakRSS(t)>>20)
 }
 
+// TestHostileFloodIsBudgeted: many connections pipeline large requests at
+// once; queued.max.request.bytes bounds the request bytes the broker holds
+// over all of them (it stops reading until handled requests give bytes
+// back), every request is still answered, and well-behaved clients are
+// served meanwhile.
+func TestHostileFloodIsBudgeted(t *testing.T) {
+	const (
+		budget    = 4 << 20
+		conns     = 16
+		perConn   = 4
+		tagged    = 1 << 20 // an unknown tagged field of 1 MiB per request
+		metadataV = 12
+	)
+	b := brokertest.Start(t, fmt.Sprintf("queued.max.request.bytes=%d", budget))
+	h := &hostile{t: t, addr: b.Addr()}
+	h.roundTrip("before")
+
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = metadataV
+	req.Topics = []kmsg.MetadataRequestTopic{} // none: a small answer
+	req.UnknownTags.Set(1000, bytes.Repeat([]byte{0xab}, tagged))
+
+	var peak atomic.Int64
+	sampled := make(chan struct{})
+	stopSampling := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			peak.Store(max(peak.Load(), b.Stats().QueuedRequestBytes))
+			select {
+			case <-stopSampling:
+				return
+			default:
+				runtime.Gosched()
+			}
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for i := range conns {
+		c := h.dial(t)
+		defer c.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var all []byte
+			for j := range perConn {
+				f := wire.AppendRequestHeader(nil, apis.Metadata, metadataV, int32(i*perConn+j), nil)
+				all = append(all, frame(req.AppendTo(f))...)
+			}
+			h.send(t, c, all)
+			for j := range perConn {
+				corr, _ := h.readResponse(t, c)
+				assert.EqualValues(t, i*perConn+j, corr)
+			}
+		}()
+	}
+	h.roundTrip("during the flood")
+	wg.Wait()
+	close(stopSampling)
+	<-sampled
+	h.roundTrip("after the flood")
+	t.Logf("peak request bytes held: %d KiB of a %d KiB budget (%d KiB sent)", peak.Load()>>10, budget>>10, conns*perConn*tagged>>10)
+	assert.LessOrEqual(t, peak.Load(), int64(budget))
+	assert.Positive(t, peak.Load())
+	require.Eventually(t, func() bool { return b.Stats().QueuedRequestBytes == 0 }, deadline, time.Millisecond)
+}
+
 // hostile holds the target broker and what the well-behaved client wrote.
 type hostile struct {
 	t       *testing.T

@@ -22,6 +22,14 @@ type Config struct {
 	// no request in flight for this long (connections.max.idle.ms).
 	// Default 10 minutes; negative disables.
 	ConnectionsMaxIdle time.Duration
+	// QueuedMaxRequestBytes bounds the request bytes read but not yet
+	// handled, over all connections (queued.max.request.bytes): a reader
+	// that would exceed it waits, without reading its frame, until handled
+	// requests give bytes back. A frame larger than the whole budget is read
+	// when nothing else is held. Decoding adds at most a small multiple of a
+	// frame's size on top (see DecodeRequest). Default
+	// DefaultQueuedMaxRequestBytes; negative means unbounded (Kafka's -1).
+	QueuedMaxRequestBytes int64
 	// MaxInFlightPerConn bounds the requests of one connection being
 	// handled or waiting to be written; the connection is not read further
 	// until one completes. Default 64.
@@ -34,6 +42,10 @@ type Config struct {
 const (
 	DefaultConnectionsMaxIdle = 10 * time.Minute
 	DefaultMaxInFlightPerConn = 64
+	// DefaultQueuedMaxRequestBytes is 256 MiB: room for a couple of
+	// maximum-size (100 MiB) requests, a bound on what all clients
+	// together can make the broker hold. (Kafka's default is unbounded.)
+	DefaultQueuedMaxRequestBytes = 256 << 20
 )
 
 // WithDefaults returns c with every unset field set to its default.
@@ -46,6 +58,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxInFlightPerConn == 0 {
 		c.MaxInFlightPerConn = DefaultMaxInFlightPerConn
+	}
+	if c.QueuedMaxRequestBytes == 0 {
+		c.QueuedMaxRequestBytes = DefaultQueuedMaxRequestBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -56,10 +56,12 @@ type pending struct {
 	err          error
 }
 
-// work is one request for the handler goroutine.
+// work is one request for the handler goroutine; charge is what its frame
+// reserved from the server's byte budget, given back once it is handled.
 type work struct {
-	p   *pending
-	req *Request
+	p      *pending
+	req    *Request
+	charge int64
 }
 
 func newConn(s *Server, nc net.Conn, info ConnInfo) *conn {
@@ -82,6 +84,7 @@ func (c *conn) serve() {
 		defer close(handlerDone)
 		for w := range c.work { // closed by the reader
 			c.handle(w.p, w.req)
+			c.s.budget.release(w.charge)
 		}
 	}()
 	c.write()
@@ -137,7 +140,7 @@ func (c *conn) read() {
 	defer close(c.queue)
 	defer close(c.work)
 	for {
-		p, req, err := c.readRequest()
+		p, req, charge, err := c.readRequest()
 		if err != nil {
 			c.logReadEnd(err)
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
@@ -154,7 +157,9 @@ func (c *conn) read() {
 			return
 		}
 		if req != nil {
-			c.work <- work{p, req} // the handler goroutine always drains work
+			c.work <- work{p, req, charge} // the handler goroutine always drains work
+		} else {
+			c.s.budget.release(charge)
 		}
 	}
 }
@@ -169,10 +174,30 @@ func (c *conn) logReadEnd(err error) {
 	}
 }
 
-// readRequest reads and decodes one request. ApiVersions is answered here
-// (p is returned done and req nil).
-func (c *conn) readRequest() (*pending, *Request, error) {
-	frame, err := wire.ReadFrame(c, c.s.cfg.MaxRequestBytes)
+// readRequest reads and decodes one request, reserving the frame's size
+// from the server's byte budget before reading it; the caller releases
+// charge once the request is handled (on error, nothing stays reserved).
+// ApiVersions is answered here (p is returned done and req nil).
+func (c *conn) readRequest() (p *pending, req *Request, charge int64, err error) {
+	size, err := wire.ReadFrameSize(c, c.s.cfg.MaxRequestBytes)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if err := c.s.budget.acquire(c.ctx, int64(size)); err != nil {
+		return nil, nil, 0, err
+	}
+	p, req, err = c.readBody(size)
+	if err != nil {
+		c.s.budget.release(int64(size))
+		return nil, nil, 0, err
+	}
+	return p, req, int64(size), nil
+}
+
+// readBody reads and decodes the frame of size bytes whose size prefix was
+// just read.
+func (c *conn) readBody(size int) (*pending, *Request, error) {
+	frame, err := wire.ReadPayload(c, size)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -21,7 +21,9 @@ import (
 // kerr.UnsupportedVersion. Conn is left zero.
 //
 // Memory: kmsg rejects an array or string length larger than the bytes left
-// in the frame before allocating it, so decoding allocates O(len(frame)).
+// in the frame before allocating it, so decoding allocates O(len(frame)):
+// at most ~24 bytes per frame byte, for arrays of empty elements (measured
+// in the fuzz module).
 func DecodeRequest(frame []byte, table apis.Table) (*Request, error) {
 	hdr, body, err := wire.ParseRequestHeader(frame)
 	if err != nil {

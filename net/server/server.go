@@ -13,6 +13,13 @@
 // therefore delays the requests behind it on its connection only; clients
 // use separate connections for fetching and producing.
 //
+// Memory: before reading a frame, the reader reserves its size from one
+// budget shared by all connections (Config.QueuedMaxRequestBytes); the
+// handler goroutine gives it back once the request is handled. A reader
+// that does not fit waits, so all clients together hold at most that many
+// request bytes (plus decoded structs, a small multiple; see
+// DecodeRequest).
+//
 // Errors are confined to their connection: a malformed frame or body, an
 // unknown API key, a version outside the handler's table, a handler error or
 // panic closes that connection only (after writing the responses of earlier
@@ -64,7 +71,8 @@ type Server struct {
 	stats struct {
 		accepted, rejected, open, requests atomic.Int64
 	}
-	fw fetchwire.Counters
+	fw     fetchwire.Counters
+	budget *byteBudget // queued.max.request.bytes
 }
 
 // Stats is a snapshot of server counters.
@@ -74,6 +82,9 @@ type Stats struct {
 	ConnectionsAccepted, ConnectionsRejected, ConnectionsOpen int64
 	// Requests counts decoded requests (ApiVersions included).
 	Requests int64
+	// QueuedRequestBytes is the part of Config.QueuedMaxRequestBytes held
+	// now by requests read and not yet handled.
+	QueuedRequestBytes int64
 	// SendfileBytes counts Fetch record bytes sent with sendfile;
 	// CopiedBytes those copied through user space (non-TCP connections).
 	SendfileBytes, CopiedBytes int64
@@ -98,7 +109,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server handler table: %w", err)
 	}
-	s := &Server{cfg: cfg, h: h, table: table, log: cfg.Logger}
+	s := &Server{cfg: cfg, h: h, table: table, log: cfg.Logger, budget: newByteBudget(cfg.QueuedMaxRequestBytes)}
 	s.baseCtx, s.baseCancel = context.WithCancel(context.Background())
 	s.mu.listeners = make(map[net.Listener]struct{})
 	s.mu.conns = make(map[*conn]struct{})
@@ -112,6 +123,7 @@ func (s *Server) Stats() Stats {
 		ConnectionsRejected: s.stats.rejected.Load(),
 		ConnectionsOpen:     s.stats.open.Load(),
 		Requests:            s.stats.requests.Load(),
+		QueuedRequestBytes:  s.budget.inUse(),
 		SendfileBytes:       s.fw.Sendfile.Load(),
 		CopiedBytes:         s.fw.Copied.Load(),
 	}

@@ -60,29 +60,42 @@ var (
 // The returned slice is freshly allocated and owned by the caller (decoded
 // requests may keep sub-slices of it).
 func ReadFrame(r io.Reader, max int32) ([]byte, error) {
+	size, err := ReadFrameSize(r, max)
+	if err != nil {
+		return nil, err
+	}
+	return ReadPayload(r, size)
+}
+
+// ReadFrameSize reads a frame's 4-byte size prefix and checks it against
+// max, with ReadFrame's errors. With ReadPayload it lets a caller act between
+// learning a frame's size and allocating for it.
+func ReadFrameSize(r io.Reader, max int32) (int, error) {
 	var szb [4]byte
 	if n, err := io.ReadFull(r, szb[:]); err != nil {
 		if err == io.EOF && n == 0 {
-			return nil, io.EOF
+			return 0, io.EOF
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w: frame size after %d bytes", ErrTruncated, n)
+			return 0, fmt.Errorf("%w: frame size after %d bytes", ErrTruncated, n)
 		}
-		return nil, err
+		return 0, err
 	}
 	size := int32(binary.BigEndian.Uint32(szb[:]))
 	switch {
 	case size < 0:
-		return nil, fmt.Errorf("%w: %d", ErrNegativeFrame, size)
+		return 0, fmt.Errorf("%w: %d", ErrNegativeFrame, size)
 	case size > max:
-		return nil, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, size, max)
+		return 0, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, size, max)
 	}
-	return readPayload(r, int(size))
+	return int(size), nil
 }
 
-// readPayload reads exactly size bytes, growing its buffer by doubling as
-// bytes arrive (see the memory invariant at the top of this file).
-func readPayload(r io.Reader, size int) ([]byte, error) {
+// ReadPayload reads the size bytes of a frame whose size prefix was read by
+// ReadFrameSize, growing its buffer by doubling as bytes arrive (see the
+// memory invariant at the top of this file); an EOF before the end is
+// ErrTruncated.
+func ReadPayload(r io.Reader, size int) ([]byte, error) {
 	buf := make([]byte, min(size, InitialFrameBuffer))
 	got := 0
 	for {

@@ -161,10 +161,11 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 	}
 
 	b.srv, err = server.New(server.Config{
-		MaxRequestBytes:    cfg.SocketRequestMaxBytes,
-		MaxConnections:     int(cfg.MaxConnections),
-		ConnectionsMaxIdle: time.Duration(cfg.ConnectionsMaxIdleMs) * time.Millisecond,
-		Logger:             b.log,
+		MaxRequestBytes:       cfg.SocketRequestMaxBytes,
+		QueuedMaxRequestBytes: cfg.QueuedMaxRequestBytes,
+		MaxConnections:        int(cfg.MaxConnections),
+		ConnectionsMaxIdle:    time.Duration(cfg.ConnectionsMaxIdleMs) * time.Millisecond,
+		Logger:                b.log,
 	}, b)
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)

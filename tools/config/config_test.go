@@ -49,6 +49,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, 0.5, c.LogCleanerMinCleanableRatio)
 	assert.Equal(t, []string{"delete"}, c.LogCleanupPolicy)
 	assert.Equal(t, int32(100<<20), c.SocketRequestMaxBytes)
+	assert.Equal(t, int64(256<<20), c.QueuedMaxRequestBytes)
 	assert.Equal(t, int64(30000), c.ReplicaLagTimeMaxMs)
 	assert.Equal(t, int32(1), c.MinInsyncReplicas)
 	assert.False(t, c.UncleanLeaderElectionEnable)
@@ -247,6 +248,7 @@ func TestValidateReportsEverything(t *testing.T) {
 		"log.flush.interval.messages=0",
 		"node.id=9",
 		"socket.request.max.bytes=0",
+		"queued.max.request.bytes=0",
 		"offsets.topic.num.partitions=0",
 	}, "\n")
 	c, err := Parse(strings.NewReader(text), "t")
@@ -267,7 +269,7 @@ func TestValidateReportsEverything(t *testing.T) {
 		"log.cleanup.policy", "log.cleaner.min.cleanable.ratio", "log.message.timestamp.type", "min.insync.replicas",
 		"group.max.session.timeout.ms", "listeners", "log.dirs", "replica.fetch.wait.max.ms",
 		"inter.broker.listener.name", "log.index.size.max.bytes", "log.flush.interval.messages", "node.id",
-		"socket.request.max.bytes", "offsets.topic.num.partitions"} {
+		"socket.request.max.bytes", "queued.max.request.bytes", "offsets.topic.num.partitions"} {
 		assert.Contains(t, keys, k)
 	}
 	assert.Equal(t, 3, keys["advertised.listeners"], "port 0, duplicate name, unmapped name")

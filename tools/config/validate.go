@@ -62,6 +62,9 @@ func (c *Config) Validate() error {
 	}
 	v.atLeast("message.max.bytes", int64(c.MessageMaxBytes), 0)
 	v.atLeast("socket.request.max.bytes", int64(c.SocketRequestMaxBytes), 1)
+	if c.QueuedMaxRequestBytes == 0 || c.QueuedMaxRequestBytes < -1 {
+		v.fail("queued.max.request.bytes", c.raw["queued.max.request.bytes"], "must be positive, or -1 for unbounded")
+	}
 	v.atLeast("max.connections", int64(c.MaxConnections), 0)
 	v.atLeast("max.connections.per.ip", int64(c.MaxConnectionsPerIP), 0)
 	v.atLeast("connections.max.idle.ms", c.ConnectionsMaxIdleMs, -1)
