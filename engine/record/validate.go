@@ -188,14 +188,18 @@ func skipRecordFast(b []byte, pos int, wantDelta int32) int {
 	} else if p = skipVarlong(r, p); p < 0 {
 		return -1
 	}
-	delta, np, ok := varint1(r, p)
-	if !ok {
-		delta, np = fastVarint(r, p)
+	if np := p + 1; np < end && r[p] >= 0x80 && r[np] < 0x80 { // two-byte offsetDelta, the common case
+		if ux := uint32(r[p])&0x7f | uint32(r[np])<<7; ux != uint32(wantDelta)<<1 {
+			return -1
+		}
+		p += 2
+	} else {
+		delta, np := fastVarint(r, p)
+		if np < 0 || delta != wantDelta {
+			return -1
+		}
+		p = np
 	}
-	if np < 0 || delta != wantDelta {
-		return -1
-	}
-	p = np
 	for f := 0; f < 2; f++ { // key, value
 		n, np, ok := varint1(r, p)
 		if !ok && np+1 < end {
@@ -214,6 +218,9 @@ func skipRecordFast(b []byte, pos int, wantDelta int32) int {
 		if n > 0 {
 			p += int(n)
 		}
+	}
+	if r[end-1] == 0 && p == end-1 { // no headers, the common case: r[end-1] is known before p
+		return end
 	}
 	nh, np, ok := varint1(r, p)
 	if !ok {
@@ -248,16 +255,24 @@ func varint1(b []byte, p int) (int32, int, bool) {
 }
 
 // fastVarint decodes a zig-zag varint of at most 5 bytes fitting 32 bits,
-// returning p < 0 on error. One-byte values take the inlined path.
+// returning p < 0 on error. Values of up to three bytes (offset deltas
+// below 2^20) are decoded without a loop.
 func fastVarint(b []byte, p int) (int32, int) {
 	if p+1 < len(b) {
 		c0 := uint32(b[p])
 		if c0 < 0x80 {
 			return int32(c0>>1) ^ -int32(c0&1), p + 1
 		}
-		if c1 := uint32(b[p+1]); c1 < 0x80 {
+		c1 := uint32(b[p+1])
+		if c1 < 0x80 {
 			ux := c0&0x7f | c1<<7
 			return int32(ux>>1) ^ -int32(ux&1), p + 2
+		}
+		if p+2 < len(b) {
+			if c2 := uint32(b[p+2]); c2 < 0x80 {
+				ux := c0&0x7f | (c1&0x7f)<<7 | c2<<14
+				return int32(ux>>1) ^ -int32(ux&1), p + 3
+			}
 		}
 	}
 	v, np, err := readVarint(b, p)
