@@ -35,7 +35,7 @@ func genVarint(r *rand.Rand, dst []byte, v int64, maxLen int) []byte {
 func genLen(r *rand.Rand) int {
 	switch r.IntN(8) {
 	case 0:
-		return r.IntN(20000)
+		return r.IntN(20000) // three-byte lengths
 	case 1:
 		return 60 + r.IntN(10) // around the one/two-byte boundary
 	default:
@@ -117,7 +117,7 @@ func requireAgree(t *testing.T, b []byte, pos int, want int32) {
 func TestWalkFastSlowAgree(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	accepted := 0
-	for range 20000 {
+	for range 8000 {
 		delta := int32(r.IntN(3))
 		switch r.IntN(4) {
 		case 0:
@@ -143,8 +143,8 @@ func TestWalkFastSlowAgree(t *testing.T) {
 		}
 	}
 	// Both outcomes must have been exercised for the comparison to mean anything.
-	assert.Greater(t, accepted, 2000)
-	assert.Less(t, accepted, 18000)
+	assert.Greater(t, accepted, 800)
+	assert.Less(t, accepted, 7200)
 }
 
 // TestWalkRecordsMatchesSlowWalk compares walkRecords with a walk that uses
@@ -169,8 +169,8 @@ func TestWalkRecordsMatchesSlowWalk(t *testing.T) {
 		return nil
 	}
 	valid := 0
-	for range 3000 {
-		n := 1 + r.IntN(40)
+	for range 1000 {
+		n := 1 + r.IntN(20)
 		var recs []byte
 		for i := range n {
 			recs = append(recs, genRecord(r, int32(i))...)
@@ -190,7 +190,7 @@ func TestWalkRecordsMatchesSlowWalk(t *testing.T) {
 			valid++
 		}
 	}
-	assert.Greater(t, valid, 300)
+	assert.Greater(t, valid, 100)
 }
 
 // FuzzSkipRecordFast: on any bytes, the fast path accepts a record exactly
