@@ -162,14 +162,17 @@ func walkRecords(recs []byte, count int32) error {
 }
 
 // skipRecordFast is skipRecord without error values: it returns the
-// position after the record, or -1 when the record is malformed. One-byte
-// varints (the common case for every field but the lengths) are decoded
-// inline.
+// position after the record, or -1 when the record is malformed. It must
+// agree with skipRecord on every input (walk_test.go checks this). The
+// common varint sizes are decoded inline: one or two bytes for the
+// lengths, two or three for offsetDelta, one for the rest.
 func skipRecordFast(b []byte, pos int, wantDelta int32) int {
 	var length int32
 	p := -1
-	if pos+1 < len(b) { // two-byte length, the common case for 64..8191-byte records
-		if c0, c1 := uint32(b[pos]), uint32(b[pos+1]); c0 >= 0x80 && c1 < 0x80 {
+	if pos+1 < len(b) {
+		if c0, c1 := uint32(b[pos]), uint32(b[pos+1]); c0 < 0x80 { // one-byte length: records below 64 bytes
+			length, p = int32(c0>>1)^-int32(c0&1), pos+1
+		} else if c1 < 0x80 { // two-byte length: 64..8191-byte records
 			ux := c0&0x7f | c1<<7
 			length, p = int32(ux>>1)^-int32(ux&1), pos+2
 		}
@@ -188,11 +191,20 @@ func skipRecordFast(b []byte, pos int, wantDelta int32) int {
 	} else if p = skipVarlong(r, p); p < 0 {
 		return -1
 	}
-	if np := p + 1; np < end && r[p] >= 0x80 && r[np] < 0x80 { // two-byte offsetDelta, the common case
-		if ux := uint32(r[p])&0x7f | uint32(r[np])<<7; ux != uint32(wantDelta)<<1 {
+	// offsetDelta == wantDelta (>= 0, so its zig-zag form is wantDelta<<1),
+	// inline when it takes two bytes (records 64..8191 of a batch) or three
+	// (up to 2^20); key and value lengths follow, hence p+2 < end.
+	want := uint32(wantDelta) << 1
+	if p+2 < end && r[p] >= 0x80 && r[p+1] < 0x80 {
+		if uint32(r[p])&0x7f|uint32(r[p+1])<<7 != want {
 			return -1
 		}
 		p += 2
+	} else if p+2 < end && r[p] >= 0x80 && r[p+1] >= 0x80 && r[p+2] < 0x80 {
+		if uint32(r[p])&0x7f|uint32(r[p+1]&0x7f)<<7|uint32(r[p+2])<<14 != want {
+			return -1
+		}
+		p += 3
 	} else {
 		delta, np := fastVarint(r, p)
 		if np < 0 || delta != wantDelta {
