@@ -162,14 +162,17 @@ func walkRecords(recs []byte, count int32) error {
 }
 
 // skipRecordFast is skipRecord without error values: it returns the
-// position after the record, or -1 when the record is malformed. One-byte
-// varints (the common case for every field but the lengths) are decoded
-// inline.
+// position after the record, or -1 when the record is malformed. It must
+// agree with skipRecord on every input (walk_test.go checks this). The
+// common varint sizes are decoded inline: one or two bytes for the
+// lengths, two or three for offsetDelta, one for the rest.
 func skipRecordFast(b []byte, pos int, wantDelta int32) int {
 	var length int32
 	p := -1
-	if pos+1 < len(b) { // two-byte length, the common case for 64..8191-byte records
-		if c0, c1 := uint32(b[pos]), uint32(b[pos+1]); c0 >= 0x80 && c1 < 0x80 {
+	if pos+1 < len(b) {
+		if c0, c1 := uint32(b[pos]), uint32(b[pos+1]); c0 < 0x80 { // one-byte length: records below 64 bytes
+			length, p = int32(c0>>1)^-int32(c0&1), pos+1
+		} else if c1 < 0x80 { // two-byte length: 64..8191-byte records
 			ux := c0&0x7f | c1<<7
 			length, p = int32(ux>>1)^-int32(ux&1), pos+2
 		}
@@ -188,14 +191,27 @@ func skipRecordFast(b []byte, pos int, wantDelta int32) int {
 	} else if p = skipVarlong(r, p); p < 0 {
 		return -1
 	}
-	delta, np, ok := varint1(r, p)
-	if !ok {
-		delta, np = fastVarint(r, p)
+	// offsetDelta == wantDelta (>= 0, so its zig-zag form is wantDelta<<1),
+	// inline when it takes two bytes (records 64..8191 of a batch) or three
+	// (up to 2^20); key and value lengths follow, hence p+2 < end.
+	want := uint32(wantDelta) << 1
+	if p+2 < end && r[p] >= 0x80 && r[p+1] < 0x80 {
+		if uint32(r[p])&0x7f|uint32(r[p+1])<<7 != want {
+			return -1
+		}
+		p += 2
+	} else if p+2 < end && r[p] >= 0x80 && r[p+1] >= 0x80 && r[p+2] < 0x80 {
+		if uint32(r[p])&0x7f|uint32(r[p+1]&0x7f)<<7|uint32(r[p+2])<<14 != want {
+			return -1
+		}
+		p += 3
+	} else {
+		delta, np := fastVarint(r, p)
+		if np < 0 || delta != wantDelta {
+			return -1
+		}
+		p = np
 	}
-	if np < 0 || delta != wantDelta {
-		return -1
-	}
-	p = np
 	for f := 0; f < 2; f++ { // key, value
 		n, np, ok := varint1(r, p)
 		if !ok && np+1 < end {
@@ -214,6 +230,9 @@ func skipRecordFast(b []byte, pos int, wantDelta int32) int {
 		if n > 0 {
 			p += int(n)
 		}
+	}
+	if r[end-1] == 0 && p == end-1 { // no headers, the common case: r[end-1] is known before p
+		return end
 	}
 	nh, np, ok := varint1(r, p)
 	if !ok {
@@ -248,16 +267,24 @@ func varint1(b []byte, p int) (int32, int, bool) {
 }
 
 // fastVarint decodes a zig-zag varint of at most 5 bytes fitting 32 bits,
-// returning p < 0 on error. One-byte values take the inlined path.
+// returning p < 0 on error. Values of up to three bytes (offset deltas
+// below 2^20) are decoded without a loop.
 func fastVarint(b []byte, p int) (int32, int) {
 	if p+1 < len(b) {
 		c0 := uint32(b[p])
 		if c0 < 0x80 {
 			return int32(c0>>1) ^ -int32(c0&1), p + 1
 		}
-		if c1 := uint32(b[p+1]); c1 < 0x80 {
+		c1 := uint32(b[p+1])
+		if c1 < 0x80 {
 			ux := c0&0x7f | c1<<7
 			return int32(ux>>1) ^ -int32(ux&1), p + 2
+		}
+		if p+2 < len(b) {
+			if c2 := uint32(b[p+2]); c2 < 0x80 {
+				ux := c0&0x7f | (c1&0x7f)<<7 | c2<<14
+				return int32(ux>>1) ^ -int32(ux&1), p + 3
+			}
 		}
 	}
 	v, np, err := readVarint(b, p)
