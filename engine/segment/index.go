@@ -60,7 +60,7 @@ func openIndex(path string, entrySize int) (*mmapIndex, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: size %d not a multiple of %d: %w", path, st.Size(), entrySize, errIndexInvalid)
 	}
-	if err := ix.remap(int(st.Size())); err != nil {
+	if err := ix.mapFile(int(st.Size())); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -71,15 +71,26 @@ func openIndex(path string, entrySize int) (*mmapIndex, error) {
 // remap sets the file length to size and maps it. REQUIRES: mu held
 // exclusively (or the index not yet shared).
 func (ix *mmapIndex) remap(size int) error {
+	old := len(ix.mm) // the file's size (invariant)
 	if ix.mm != nil {
 		if err := ix.mm.Unmap(); err != nil {
 			return fmt.Errorf("%s: unmap: %w", ix.path, err)
 		}
 		ix.mm = nil
 	}
-	if err := ix.f.Truncate(int64(size)); err != nil {
-		return fmt.Errorf("%s: resize: %w", ix.path, err)
+	if size != old {
+		// A size change is a metadata update under the file system's
+		// journal: skip it when there is none (a new, empty index).
+		if err := ix.f.Truncate(int64(size)); err != nil {
+			return fmt.Errorf("%s: resize: %w", ix.path, err)
+		}
 	}
+	return ix.mapFile(size)
+}
+
+// mapFile maps the first size bytes of the file, which has exactly that
+// size. REQUIRES: as remap; ix.mm is nil.
+func (ix *mmapIndex) mapFile(size int) error {
 	if size == 0 {
 		return nil
 	}
