@@ -91,3 +91,49 @@ func BenchmarkOpen(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCreatePartitions measures creating 1,000 partitions of one
+// topic: one GetOrCreate per partition (the baseline: one parent-dir fsync
+// each, one at a time) against one GetOrCreateAll (concurrent, one fsync),
+// in the same run. "x-baseline" is the batch's time relative to the
+// baseline's.
+func BenchmarkCreatePartitions(b *testing.B) {
+	const parts = 1000
+	run := func(b *testing.B, batch bool) float64 {
+		for b.Loop() {
+			b.StopTimer()
+			cfg := DefaultConfig()
+			cfg.LogDirs = []string{filepath.Join(b.TempDir(), "data")}
+			m, err := Open(cfg, WithLogger(quiet))
+			require.NoError(b, err)
+			reqs := make([]CreateRequest, parts)
+			for p := range reqs {
+				reqs[p] = CreateRequest{Topic: "bench", Partition: int32(p), Config: cfg.Log}
+			}
+			b.StartTimer()
+			if batch {
+				_, err = m.GetOrCreateAll(reqs)
+				require.NoError(b, err)
+			} else {
+				for _, r := range reqs {
+					_, err := m.GetOrCreate(r.Topic, r.Partition, r.Config)
+					require.NoError(b, err)
+				}
+			}
+			b.StopTimer()
+			require.NoError(b, m.Close())
+			b.StartTimer()
+		}
+		ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+		b.ReportMetric(ns/parts/1e3, "us/partition")
+		return ns
+	}
+	var baseNs float64
+	b.Run("baseline=one-at-a-time", func(b *testing.B) { baseNs = run(b, false) })
+	b.Run("batch", func(b *testing.B) {
+		ns := run(b, true)
+		if baseNs > 0 {
+			b.ReportMetric(ns/baseNs, "x-baseline")
+		}
+	})
+}

@@ -22,6 +22,12 @@ import (
 func (m *Manager) Delete(topic string, partition int32) error {
 	tp := TopicPartition{Topic: topic, Partition: partition}
 	m.mu.Lock()
+	for c := m.mu.creating[tp]; c != nil; c = m.mu.creating[tp] {
+		// Being created by GetOrCreateAll: delete what it opens.
+		m.mu.Unlock()
+		<-c.done
+		m.mu.Lock()
+	}
 	if m.mu.closed {
 		m.mu.Unlock()
 		return ErrClosed

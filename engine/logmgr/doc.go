@@ -65,6 +65,7 @@
 // flight (Delete, checkpoint writes, a Clean) before closing logs. Lock order: Manager.mu, then a
 // logDir's cpMu (checkpoint writes, one writer per file), then a partlog's
 // own locks. No partlog call that may do I/O is made while Manager.mu is
-// held, except when GetOrCreate creates a partition (partlog.Open of an
-// empty dir and the parent dir fsync).
+// held: GetOrCreateAll registers the partitions it creates in
+// Manager.mu.creating, opens them without the lock (several at once) and
+// installs them after one fsync per parent dir.
 package logmgr

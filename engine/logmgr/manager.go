@@ -30,10 +30,14 @@ type Manager struct {
 	mu struct {
 		sync.Mutex
 		closed bool
-		// logs holds every open partition. Invariant: a partition is in at
-		// most one of logs and deleting.
+		// logs holds every open partition.
 		logs     map[TopicPartition]*partition
 		deleting map[TopicPartition]bool
+		// creating holds the partitions GetOrCreateAll is opening; their
+		// done channel is closed once they are in logs (or failed).
+		// Invariant: a partition is in at most one of logs, deleting and
+		// creating.
+		creating map[TopicPartition]*creation
 		defaults partlog.Config
 		topics   map[string]partlog.Config // per-topic overrides
 	}
@@ -87,6 +91,7 @@ func Open(cfg Config, opts ...Option) (*Manager, error) {
 	}
 	m.mu.logs = map[TopicPartition]*partition{}
 	m.mu.deleting = map[TopicPartition]bool{}
+	m.mu.creating = map[TopicPartition]*creation{}
 	m.mu.defaults = cfg.Log
 	m.mu.topics = o.topics
 	if m.mu.topics == nil {
@@ -334,50 +339,22 @@ func (m *Manager) Get(topic string, partition int32) (*partlog.Log, bool) {
 	return p.log, true
 }
 
-// GetOrCreate returns the log of topic/partition, creating it with cfg
-// (callers usually pass TopicConfig(topic)) in the log dir that holds the
-// fewest partitions if it does not exist. cfg is ignored for an existing
-// log.
-func (m *Manager) GetOrCreate(topic string, partition int32, cfg partlog.Config) (*partlog.Log, error) {
-	tp := TopicPartition{Topic: topic, Partition: partition}
-	if !checkpoint.ValidTopic(topic) || partition < 0 {
-		return nil, fmt.Errorf("%w: %q partition %d", ErrInvalidPartition, topic, partition)
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("logmgr: create %s: %w", tp, err)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.mu.closed {
-		return nil, ErrClosed
-	}
-	if p, ok := m.mu.logs[tp]; ok {
-		return p.log, nil
-	}
-	if m.mu.deleting[tp] {
-		return nil, fmt.Errorf("%w: %s", ErrPartitionDeleting, tp)
-	}
-	d := m.leastLoadedDirLocked()
-	p, err := m.openLog(tp, d, cfg, partlog.WithCleanShutdown(true))
-	if err != nil {
-		return nil, err
-	}
-	if err := checkpoint.SyncDir(d.path); err != nil {
-		_ = p.log.Close()
-		return nil, err
-	}
-	m.mu.logs[tp] = p
-	m.logger.Info("created partition log", "partition", tp.String(), "dir", d.path)
-	return p.log, nil
-}
-
-// leastLoadedDirLocked picks the dir with the fewest partitions, the
-// earliest configured on a tie. REQUIRES: m.mu is held.
-func (m *Manager) leastLoadedDirLocked() *logDir {
-	count := map[*logDir]int{}
+// dirCountsLocked counts the partitions each dir holds or is receiving.
+// REQUIRES: m.mu is held.
+func (m *Manager) dirCountsLocked() map[*logDir]int {
+	count := make(map[*logDir]int, len(m.dirs))
 	for _, p := range m.mu.logs {
 		count[p.dir]++
 	}
+	for _, c := range m.mu.creating {
+		count[c.dir]++
+	}
+	return count
+}
+
+// leastLoadedDir picks the dir with the fewest partitions by count, the
+// earliest configured on a tie.
+func (m *Manager) leastLoadedDir(count map[*logDir]int) *logDir {
 	best := m.dirs[0]
 	for _, d := range m.dirs[1:] {
 		if count[d] < count[best] {

@@ -47,6 +47,7 @@ package partlog
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -257,8 +258,13 @@ func Open(dir string, cfg Config, opts ...Option) (*Log, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+	// Mkdir first: a new partition's dir is one system call, where
+	// MkdirAll would stat it and its parent too (lookups that wait on the
+	// parent dir's lock while other partitions are created in it).
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	l := &Log{dir: dir, cfg: cfg, now: o.clock, logger: o.logger.With("dir", dir), latestEpoch: -1}
 	var err error

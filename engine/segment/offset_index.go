@@ -36,11 +36,10 @@ func (o OffsetIndex) append(rel, pos int32) error {
 			return fmt.Errorf("segment: index entry (%d,%d) not above last (%d,%d)", rel, pos, lr, lp)
 		}
 	}
-	e := o.ix.mm[o.ix.n*OffsetIndexEntrySize:]
-	binary.BigEndian.PutUint32(e, uint32(rel))
+	var e [OffsetIndexEntrySize]byte
+	binary.BigEndian.PutUint32(e[:], uint32(rel))
 	binary.BigEndian.PutUint32(e[4:], uint32(pos))
-	o.ix.n++
-	return nil
+	return o.ix.appendLocked(e[:])
 }
 
 // lookup returns the position of the last entry whose offset <= rel, or 0.
@@ -79,10 +78,10 @@ func (o OffsetIndex) last() (rel, pos int32, ok bool) {
 }
 
 // truncateFromPos drops entries whose position >= pos.
-func (o OffsetIndex) truncateFromPos(pos int64) {
+func (o OffsetIndex) truncateFromPos(pos int64) error {
 	o.ix.mu.Lock()
 	defer o.ix.mu.Unlock()
-	o.ix.truncateLocked(sort.Search(o.ix.n, func(i int) bool { _, p := o.read(i); return int64(p) >= pos }))
+	return o.ix.truncateLocked(sort.Search(o.ix.n, func(i int) bool { _, p := o.read(i); return int64(p) >= pos }))
 }
 
 // check verifies the invariants against a log of logSize bytes.

@@ -137,8 +137,9 @@ func (s *Segment) TruncateTo(offset int64) (int64, error) {
 	if err := s.log.Truncate(pos); err != nil {
 		return 0, fmt.Errorf("segment %d: truncate to %d: %w", s.base, pos, err)
 	}
-	s.idx.truncateFromPos(pos)
-	s.tidx.truncateFromOffset(int32(h.BaseOffset - s.base))
+	if err := errors.Join(s.idx.truncateFromPos(pos), s.tidx.truncateFromOffset(int32(h.BaseOffset-s.base))); err != nil {
+		return 0, fmt.Errorf("segment %d: %w", s.base, err)
+	}
 	s.maxTS, s.maxTSRel, s.firstTS = NoTimestamp, 0, NoTimestamp
 	if err := s.loadTrusted(pos); err != nil {
 		return 0, err

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/strom-broker/strom/engine/record"
@@ -14,8 +15,9 @@ const recoverChunk = 4 << 20
 // both indexes, and truncates the file at the first invalid byte. It returns
 // how many bytes were cut.
 func (s *Segment) recover(logSize int64, scratch *[]byte, onBatch func(record.Header)) (int64, error) {
-	s.idx.ix.reset()
-	s.tidx.ix.reset()
+	if err := errors.Join(s.idx.ix.reset(), s.tidx.ix.reset()); err != nil {
+		return 0, fmt.Errorf("segment %d: %w", s.base, err)
+	}
 	if err := s.Activate(); err != nil {
 		return 0, err
 	}

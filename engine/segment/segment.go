@@ -11,9 +11,11 @@
 // relative last offset of the batch that carried it). Both indexes are
 // sparse: an entry is added before a batch once more than
 // index.interval.bytes of log were written since the previous entry. An
-// active segment's indexes are preallocated to segment.index.bytes and
-// mmap'd; they are trimmed to their entries when the segment is sealed
-// (rolled or closed), so a closed segment's files have exact sizes.
+// active segment's indexes are preallocated to segment.index.bytes (sparse
+// files); entries are written with pwrite and looked up through a
+// read-only mapping (see mmapIndex for why not through the mapping). They
+// are trimmed to their entries when the segment is sealed (rolled or
+// closed), so a closed segment's files have exact sizes.
 //
 // # Recovery
 //

@@ -42,11 +42,10 @@ func (t TimeIndex) maybeAppend(ts int64, rel int32, reserve int) error {
 	if t.ix.fullLocked(reserve) {
 		return ErrIndexFull
 	}
-	e := t.ix.mm[t.ix.n*TimeIndexEntrySize:]
-	binary.BigEndian.PutUint64(e, uint64(ts))
+	var e [TimeIndexEntrySize]byte
+	binary.BigEndian.PutUint64(e[:], uint64(ts))
 	binary.BigEndian.PutUint32(e[8:], uint32(rel))
-	t.ix.n++
-	return nil
+	return t.ix.appendLocked(e[:])
 }
 
 // full reports whether only the reserved slot is left.
@@ -82,10 +81,10 @@ func (t TimeIndex) last() (ts int64, rel int32, ok bool) {
 }
 
 // truncateFromOffset drops entries whose offset >= rel.
-func (t TimeIndex) truncateFromOffset(rel int32) {
+func (t TimeIndex) truncateFromOffset(rel int32) error {
 	t.ix.mu.Lock()
 	defer t.ix.mu.Unlock()
-	t.ix.truncateLocked(sort.Search(t.ix.n, func(i int) bool { _, r := t.read(i); return r >= rel }))
+	return t.ix.truncateLocked(sort.Search(t.ix.n, func(i int) bool { _, r := t.read(i); return r >= rel }))
 }
 
 // check verifies the invariants; every offset must be below maxRel.

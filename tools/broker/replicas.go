@@ -10,6 +10,8 @@ import (
 	"github.com/strom-broker/strom/coord/group"
 	"github.com/strom-broker/strom/coord/store"
 	"github.com/strom-broker/strom/engine/checkpoint"
+	"github.com/strom-broker/strom/engine/logmgr"
+	"github.com/strom-broker/strom/engine/partlog"
 	"github.com/strom-broker/strom/net/kerr"
 	"github.com/strom-broker/strom/replication"
 )
@@ -110,36 +112,22 @@ func (m *replicaManager) sync(ctx context.Context) error {
 		}
 	}
 
-	configs := map[string]map[string]string{}
+	logs, openErr := m.openNew(ctx, reps)
+	if logs == nil {
+		return openErr
+	}
 	for _, r := range reps {
 		tp := r.Partition
-		overrides, ok := configs[tp.Topic]
-		if !ok {
-			if overrides, err = b.store.TopicConfig(ctx, tp.Topic); err != nil {
-				return err
-			}
-			configs[tp.Topic] = overrides
-			m.setMinISR(tp.Topic, overrides)
-		}
-		lc, err := applyTopicConfig(brokerLogConfig(b.cfg), overrides)
-		if err != nil {
-			b.log.Warn("ignoring invalid topic config", "topic", tp.Topic, "err", err)
-			lc = brokerLogConfig(b.cfg)
-		}
 		m.mu.RLock()
 		p, have := m.parts[tp]
 		epoch, seen := m.epochs[tp]
 		m.mu.RUnlock()
 		if !have {
-			if err := b.logs.SetTopicConfig(tp.Topic, lc); err != nil {
-				b.log.Debug("topic config not applied to open logs", "topic", tp.Topic, "err", err)
-			}
-			l, err := b.logs.GetOrCreate(tp.Topic, tp.Partition, lc)
-			if err != nil {
-				return fmt.Errorf("partition %s: %w", tp, err)
+			if logs[tp] == nil {
+				continue // failed to open: reported below
 			}
 			hw := m.hws[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}]
-			p = replication.New(tp.Topic, tp.Partition, b.cfg.BrokerID, l, hw, b.now)
+			p = replication.New(tp.Topic, tp.Partition, b.cfg.BrokerID, logs[tp], hw, b.now)
 		}
 		if !have || !seen || epoch != r.State.LeaderEpoch || r.Role == controller.RoleLeader && !p.IsLeader() {
 			if r.Role == controller.RoleLeader {
@@ -157,7 +145,58 @@ func (m *replicaManager) sync(ctx context.Context) error {
 			b.groups.onRole(tp.Partition, r.Role == controller.RoleLeader, r.State.LeaderEpoch)
 		}
 	}
-	return nil
+	return openErr
+}
+
+// openNew reads the topic configs of reps (recording min.insync.replicas),
+// applies each to the topic's open logs once, and opens or creates the
+// logs of the replicas not yet in m.parts in one batch (the log manager
+// creates them concurrently with one directory fsync per log dir). It
+// returns the logs it opened, keyed by partition, and the joined errors of
+// the others; the map is nil only when reading the store failed.
+func (m *replicaManager) openNew(ctx context.Context, reps []controller.Replica) (map[store.TopicPartition]*partlog.Log, error) {
+	b := m.b
+	configs := map[string]partlog.Config{}
+	var reqs []logmgr.CreateRequest
+	for _, r := range reps {
+		tp := r.Partition
+		lc, ok := configs[tp.Topic]
+		if !ok {
+			overrides, err := b.store.TopicConfig(ctx, tp.Topic)
+			if err != nil {
+				return nil, err
+			}
+			m.setMinISR(tp.Topic, overrides)
+			if lc, err = applyTopicConfig(brokerLogConfig(b.cfg), overrides); err != nil {
+				b.log.Warn("ignoring invalid topic config", "topic", tp.Topic, "err", err)
+				lc = brokerLogConfig(b.cfg)
+			}
+			configs[tp.Topic] = lc
+		}
+		if _, have := m.get(tp.Topic, tp.Partition); !have {
+			reqs = append(reqs, logmgr.CreateRequest{Topic: tp.Topic, Partition: tp.Partition, Config: lc})
+		}
+	}
+	applied := map[string]bool{}
+	for _, rq := range reqs {
+		if !applied[rq.Topic] {
+			applied[rq.Topic] = true
+			if err := b.logs.SetTopicConfig(rq.Topic, rq.Config); err != nil {
+				b.log.Debug("topic config not applied to open logs", "topic", rq.Topic, "err", err)
+			}
+		}
+	}
+	opened, err := b.logs.GetOrCreateAll(reqs)
+	if err != nil {
+		err = fmt.Errorf("opening partition logs: %w", err)
+	}
+	logs := make(map[store.TopicPartition]*partlog.Log, len(reqs))
+	for i, rq := range reqs {
+		if opened[i] != nil {
+			logs[store.TopicPartition{Topic: rq.Topic, Partition: rq.Partition}] = opened[i]
+		}
+	}
+	return logs, err
 }
 
 // applyTopicConfig re-reads a topic's overrides and applies them to the
