@@ -27,8 +27,12 @@ type Config struct {
 	// that would exceed it waits, without reading its frame, until handled
 	// requests give bytes back. A frame larger than the whole budget is read
 	// when nothing else is held. Decoding adds at most a small multiple of a
-	// frame's size on top (see DecodeRequest). Default
-	// DefaultQueuedMaxRequestBytes; negative means unbounded (Kafka's -1).
+	// frame's size on top (see DecodeRequest). Zero or negative means
+	// unbounded, Kafka's default: then what the broker holds is bounded only
+	// by what clients actually sent (each connection reads at most
+	// MaxInFlightPerConn requests ahead). A bound trades memory for
+	// availability: a client that sends a size prefix and stalls holds its
+	// reservation until ConnectionsMaxIdle closes it.
 	QueuedMaxRequestBytes int64
 	// MaxInFlightPerConn bounds the requests of one connection being
 	// handled or waiting to be written; the connection is not read further
@@ -42,10 +46,6 @@ type Config struct {
 const (
 	DefaultConnectionsMaxIdle = 10 * time.Minute
 	DefaultMaxInFlightPerConn = 64
-	// DefaultQueuedMaxRequestBytes is 256 MiB: room for a couple of
-	// maximum-size (100 MiB) requests, a bound on what all clients
-	// together can make the broker hold. (Kafka's default is unbounded.)
-	DefaultQueuedMaxRequestBytes = 256 << 20
 )
 
 // WithDefaults returns c with every unset field set to its default.
@@ -58,9 +58,6 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxInFlightPerConn == 0 {
 		c.MaxInFlightPerConn = DefaultMaxInFlightPerConn
-	}
-	if c.QueuedMaxRequestBytes == 0 {
-		c.QueuedMaxRequestBytes = DefaultQueuedMaxRequestBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

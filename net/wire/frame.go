@@ -18,14 +18,12 @@
 // client that sent a too-new ApiVersions request can still read the answer).
 //
 // Memory invariant: however large the size prefix claims the frame to be,
-// ReadFrame allocates at most InitialFrameBuffer plus about four times the
-// bytes it actually received: the buffer starts at InitialFrameBuffer (or
-// the frame's size if smaller) and doubles only when full (so beyond
-// InitialFrameBuffer it is never more than twice the bytes read), up to the
-// claimed size, and the outgrown buffers sum to less than the last.
-// (The server reserves a frame's whole size from its byte budget before
-// calling ReadPayload, so the initial buffer is covered there.)
-//
+// ReadFrame allocates at most InitialFrameBuffer before any payload byte
+// arrives, and at most 16 times the bytes actually received after that: the
+// buffer starts at InitialFrameBuffer (or the frame's size if smaller), grows
+// to FirstGrowth once that is full (16x the bytes read), then doubles only
+// when full (2x), up to the claimed size; the outgrown buffers sum to less
+// than the last.
 // These layouts are part of the Kafka wire format and must not change.
 package wire
 
@@ -39,13 +37,17 @@ import (
 // DefaultMaxFrameBytes is Kafka's socket.request.max.bytes default: 100 MiB.
 const DefaultMaxFrameBytes = 100 << 20
 
-// InitialFrameBuffer is the most ReadFrame allocates before any body byte
-// has arrived; larger frames grow by doubling as data is received. 1 MiB
-// holds a typical produce request (a 1 MiB batch, Kafka's message.max.bytes)
-// in one allocation: starting at 64 KiB, a 512 KiB request cost 1.5 MB of
-// allocation and 0.96 MB of copying, a fifth of the broker's CPU for large
-// records.
-const InitialFrameBuffer = 1 << 20
+// InitialFrameBuffer is the most ReadFrame allocates before any payload
+// byte has arrived, so a size prefix alone (e.g. from thousands of
+// connections that then go silent) costs little.
+const InitialFrameBuffer = 64 << 10
+
+// FirstGrowth is what a frame buffer grows to once InitialFrameBuffer bytes
+// have arrived (then it doubles): a typical produce request (up to a 1 MiB
+// batch, Kafka's message.max.bytes) takes two allocations. Doubling from
+// 64 KiB cost a 512 KiB request 1.5 MB of allocation and 0.96 MB of copying,
+// a fifth of the broker's CPU for large records.
+const FirstGrowth = 1 << 20
 
 // Errors returned while reading frames and headers. They are matched with
 // errors.Is; returned errors wrap them with context.
@@ -117,7 +119,7 @@ func ReadPayload(r io.Reader, size int) ([]byte, error) {
 		if got == size {
 			return buf, nil
 		}
-		next := make([]byte, min(size, 2*len(buf)))
+		next := make([]byte, min(size, max(2*len(buf), FirstGrowth)))
 		copy(next, buf[:got])
 		buf = next
 	}

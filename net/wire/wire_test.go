@@ -17,7 +17,7 @@ func sized(payload []byte) []byte {
 }
 
 func TestReadFrame(t *testing.T) {
-	big := bytes.Repeat([]byte{7}, 3*InitialFrameBuffer+5) // forces growth
+	big := bytes.Repeat([]byte{7}, 2*FirstGrowth+5) // forces both kinds of growth
 	for _, tc := range []struct {
 		name    string
 		stream  []byte
@@ -27,14 +27,14 @@ func TestReadFrame(t *testing.T) {
 	}{
 		{"empty frame", sized(nil), 100, []byte{}, nil},
 		{"small", sized([]byte("hello")), 100, []byte("hello"), nil},
-		{"grows to fit", sized(big), 4 * InitialFrameBuffer, big, nil},
+		{"grows to fit", sized(big), 1 << 30, big, nil},
 		{"exactly max", sized([]byte("12345")), 5, []byte("12345"), nil},
 		{"over max", sized([]byte("123456")), 5, nil, ErrFrameTooLarge},
 		{"negative", []byte{0xff, 0xff, 0xff, 0xfe}, 100, nil, ErrNegativeFrame},
 		{"eof before size", nil, 100, nil, io.EOF},
 		{"eof inside size", []byte{0, 0}, 100, nil, ErrTruncated},
 		{"eof inside payload", sized([]byte("hello"))[:7], 100, nil, ErrTruncated},
-		{"eof inside grown payload", sized(big)[:len(big)-1], 4 * InitialFrameBuffer, nil, ErrTruncated},
+		{"eof inside grown payload", sized(big)[:len(big)-1], 1 << 30, nil, ErrTruncated},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// One byte per Read: framing must not depend on read sizes.

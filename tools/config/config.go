@@ -138,8 +138,8 @@ type Config struct {
 	// SocketRequestMaxBytes is socket.request.max.bytes.
 	SocketRequestMaxBytes int32
 	// QueuedMaxRequestBytes is queued.max.request.bytes: request bytes read
-	// and not yet handled, over all connections; -1 is unbounded. Strom's
-	// default is 256 MiB (Kafka's is -1).
+	// and not yet handled, over all connections; -1 (the default, as in
+	// Kafka) is unbounded.
 	QueuedMaxRequestBytes int64
 	// MaxConnections is max.connections.
 	MaxConnections int32

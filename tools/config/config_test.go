@@ -49,7 +49,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, 0.5, c.LogCleanerMinCleanableRatio)
 	assert.Equal(t, []string{"delete"}, c.LogCleanupPolicy)
 	assert.Equal(t, int32(100<<20), c.SocketRequestMaxBytes)
-	assert.Equal(t, int64(256<<20), c.QueuedMaxRequestBytes)
+	assert.Equal(t, int64(-1), c.QueuedMaxRequestBytes)
 	assert.Equal(t, int64(30000), c.ReplicaLagTimeMaxMs)
 	assert.Equal(t, int32(1), c.MinInsyncReplicas)
 	assert.False(t, c.UncleanLeaderElectionEnable)

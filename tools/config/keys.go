@@ -62,7 +62,7 @@ var specs = []keySpec{
 	{name: "num.io.threads", def: "8", set: i32(func(c *Config) *int32 { return &c.NumIOThreads }), ignored: true},
 	{name: "background.threads", def: "10", set: check(parseI32), ignored: true},
 	{name: "queued.max.requests", def: "500", set: check(parseI32), ignored: true},
-	{name: "queued.max.request.bytes", def: "268435456", set: i64(func(c *Config) *int64 { return &c.QueuedMaxRequestBytes })},
+	{name: "queued.max.request.bytes", def: "-1", set: i64(func(c *Config) *int64 { return &c.QueuedMaxRequestBytes })},
 	{name: "socket.send.buffer.bytes", def: "102400", set: i32(func(c *Config) *int32 { return &c.SocketSendBufferBytes })},
 	{name: "socket.receive.buffer.bytes", def: "102400", set: i32(func(c *Config) *int32 { return &c.SocketReceiveBufferBytes })},
 	{name: "socket.request.max.bytes", def: "104857600", set: i32(func(c *Config) *int32 { return &c.SocketRequestMaxBytes })},
