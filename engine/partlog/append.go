@@ -54,15 +54,7 @@ func (l *Log) appendLocked(batches []byte, leaderEpoch int32) (AppendInfo, bool,
 	if l.closed {
 		return AppendInfo{}, false, ErrClosed
 	}
-	// Large appends defer the CRC and record walk and overlap them with
-	// the write (see segment.AppendChecked).
-	// (Not under LogAppendTime: stamping it rewrites the CRC, so the CRC
-	// must be checked before.)
-	mode := record.FromClient
-	if len(batches) >= overlapValidationBytes && l.cfg.MessageTimestampType == record.CreateTime {
-		mode = record.FromClientDeferBody
-	}
-	hs, records, err := l.validate(batches, mode)
+	hs, records, err := l.validate(batches, record.FromClient)
 	if err != nil {
 		return AppendInfo{}, false, err
 	}
@@ -95,33 +87,12 @@ func (l *Log) appendLocked(batches []byte, leaderEpoch int32) (AppendInfo, bool,
 		pos += h.Size()
 	}
 	info.LastOffset = next - 1
-	var check func() error
-	if mode == record.FromClientDeferBody {
-		check = func() error { return checkAllRecords(batches, hs) }
-	}
-	if err := l.writeLocked(batches, hs, check); err != nil {
+	if err := l.writeLocked(batches, hs); err != nil {
 		return AppendInfo{}, false, err
 	}
 	l.updateProducers(hs)
 	info.LogStartOffset = l.logStart.Load()
 	return info, l.flushDue(records), nil
-}
-
-// overlapValidationBytes is the append size from which the CRC and record
-// walk run concurrently with the write (below it a goroutine costs more
-// than it saves).
-const overlapValidationBytes = 256 << 10
-
-// checkAllRecords checks the CRC and walks the records of every batch (see record.CheckBody).
-func checkAllRecords(batches []byte, hs []record.Header) error {
-	pos := 0
-	for i := range hs {
-		if err := record.CheckBody(batches[pos : pos+hs[i].Size()]); err != nil {
-			return fmt.Errorf("partlog: append rejected: batch at byte %d: %w", pos, err)
-		}
-		pos += hs[i].Size()
-	}
-	return nil
 }
 
 // AppendAsFollower appends batches fetched from the leader, keeping their
@@ -159,7 +130,7 @@ func (l *Log) appendFollowerLocked(batches []byte) (AppendInfo, bool, error) {
 		next = h.NextOffset()
 	}
 	info.LastOffset = next - 1
-	if err := l.writeLocked(batches, hs, nil); err != nil {
+	if err := l.writeLocked(batches, hs); err != nil {
 		return AppendInfo{}, false, err
 	}
 	l.updateProducers(hs)
@@ -191,21 +162,15 @@ func (l *Log) validate(batches []byte, mode record.Mode) ([]record.Header, int, 
 	return hs, records, nil
 }
 
-// writeLocked rolls if needed, writes the stamped batches (running check,
-// if set, concurrently with the write), records new leader epochs and
-// publishes the LEO. REQUIRES: l.mu; hs describe batches.
-func (l *Log) writeLocked(batches []byte, hs []record.Header, check func() error) error {
+// writeLocked rolls if needed, writes the stamped batches, records new
+// leader epochs and publishes the LEO. REQUIRES: l.mu; hs describe batches.
+func (l *Log) writeLocked(batches []byte, hs []record.Header) error {
 	first, last := hs[0], hs[len(hs)-1]
 	if err := l.maybeRoll(int64(len(batches)), first, last.LastOffset()); err != nil {
 		return err
 	}
 	seg := l.active()
-	if check != nil {
-		err := seg.AppendChecked(batches, hs, check)
-		if err != nil {
-			return err
-		}
-	} else if err := seg.Append(batches, hs); err != nil {
+	if err := seg.Append(batches, hs); err != nil {
 		return err
 	}
 	for i := range hs {

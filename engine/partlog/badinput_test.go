@@ -55,14 +55,14 @@ func varints(vs ...int64) []byte {
 // recBytes is one record: length prefix, then the given body.
 func recBytes(body []byte) []byte { return append(varints(int64(len(body))), body...) }
 
-// largeBatch builds an uncompressed batch above overlapValidationBytes of
-// hand-made records; with badLen != 0 the last record's value length is
+// largeBatch builds an uncompressed batch of about 256 KiB of hand-made
+// records; with badLen != 0 the last record's value length is
 // badLen (a negative length other than -1). The CRC is valid.
 func largeBatch(badLen int64) []byte {
 	var recs []byte
 	val := bytes.Repeat([]byte{'v'}, 100)
 	n := int64(0)
-	for len(recs) < overlapValidationBytes+1000 {
+	for len(recs) < 256<<10 {
 		body := append([]byte{0}, varints(0, n, -1, int64(len(val)))...)
 		body = append(append(body, val...), 0)
 		recs = append(recs, recBytes(body)...)
@@ -106,8 +106,7 @@ func TestAppendRejectsMalformedBatches(t *testing.T) {
 		{"varint overflow in record", rawBatch(append([]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, make([]byte, 8)...), 1, 0), record.ErrCorruptRecord},
 		{"varlong overflow in timestamp", rawBatch(recBytes(append(append([]byte{0}, bytes.Repeat([]byte{0xff}, 11)...), 0)), 1, 0), record.ErrCorruptRecord},
 		{"trailing garbage", append(bytes.Clone(good), 1, 2, 3), record.ErrShortBatch},
-		// Large appends check the CRC and records while writing
-		// (segment.AppendChecked): the bytes must be cut off again.
+		// A large batch with one bad byte deep inside: nothing written.
 		{"large batch bad crc", func() []byte {
 			b := largeBatch(0)
 			b[len(b)/2] ^= 0x40

@@ -25,10 +25,10 @@
 //     earlier, so no handed-out slice ever covers bytes that are later
 //     cut or overwritten. Every ReadResult must be released; TruncateTo
 //     blocks until readers of the cut segment do.
-//   - Appends of 256 KiB or more overlap the CRC and record walk with the
-//     write; until the check passed each batch's magic byte is 0 on disk
-//     (a crash then leaves a batch recovery rejects) and a failed check
-//     cuts the bytes off again (segment.AppendChecked).
+//   - An append is validated whole (CRC, record walk) before its one write.
+//     (Overlapping the validation of large appends with the write was
+//     tried and removed: on this project's 2-vCPU machines it measured
+//     slower, 0.81x vs 0.85x a raw write for 1 MiB batches.)
 //   - Flush and the flushes requested by flush.messages / flush.ms are a
 //     group commit: one caller fsyncs everything written so far while the
 //     others wait for its result; appends that land during an fsync are

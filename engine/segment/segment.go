@@ -373,43 +373,6 @@ func (s *Segment) commit(hs []record.Header, pos int64) error {
 	return nil
 }
 
-// AppendChecked is Append with check run while the bytes are being
-// written, to overlap CPU-bound validation with the copy into the page
-// cache. Until check succeeded each batch's magic byte is 0 on disk, so a
-// crash in between leaves batches recovery rejects; if check (or the
-// write) fails the written bytes are cut off again and the error returned,
-// leaving the segment as it was. batches is restored before returning.
-// REQUIRES: as Append.
-func (s *Segment) AppendChecked(batches []byte, hs []record.Header, check func() error) error {
-	pos := s.size.Load()
-	for i, off := 0, 0; i < len(hs); off, i = off+hs[i].Size(), i+1 {
-		batches[off+record.MagicOffset] = 0
-	}
-	werr := make(chan error, 1)
-	go func() {
-		_, err := s.log.WriteAt(batches, pos)
-		werr <- err
-	}()
-	cerr := check()
-	err := errors.Join(<-werr, cerr)
-	magic := []byte{record.Magic}
-	for i, off := 0, 0; i < len(hs); off, i = off+hs[i].Size(), i+1 {
-		batches[off+record.MagicOffset] = record.Magic
-		if err == nil {
-			if _, werr := s.log.WriteAt(magic, pos+int64(off)+record.MagicOffset); werr != nil {
-				err = fmt.Errorf("segment %d: write at %d: %w", s.base, pos, werr)
-			}
-		}
-	}
-	if err != nil {
-		if terr := s.log.Truncate(pos); terr != nil {
-			err = errors.Join(err, terr)
-		}
-		return err
-	}
-	return s.commit(hs, pos)
-}
-
 // index maintains the sparse indexes for a batch at pos.
 func (s *Segment) index(h *record.Header, pos int64) error {
 	s.observe(*h)
