@@ -52,6 +52,7 @@ check)
 		gobench '^BenchmarkProduce$/^record=100B$/^acks=(1|all)$/^partitions=1$' 1x 7
 		gobench '^BenchmarkConsume$/^record=100B$/^partitions=1$' 1x 7
 		gobench '^Benchmark(Latency|LargeRecords)$' 1x 7
+		gobench '^BenchmarkManyPartitions$' 1x 3
 	} | tee "$tmp"
 	$GO run ./cmd/benchcheck -targets targets.txt -tracked results "$tmp"
 	;;
