@@ -314,17 +314,3 @@ func BenchmarkChecksum1MiB(b *testing.B) {
 		Checksum(buf)
 	}
 }
-
-func TestDeferredBodyChecks(t *testing.T) {
-	good := sampleBatch(3)
-	bad := append([]byte(nil), good...)
-	bad[len(bad)-1] ^= 1
-	_, err := ValidateMode(bad, FromClientDeferBody)
-	require.NoError(t, err, "the CRC is left to CheckBody")
-	assert.ErrorIs(t, CheckBody(bad), ErrBadCRC)
-	require.NoError(t, CheckBody(good))
-	walkBad := assemble(rec([]byte{0}, vi(0), vi(0), vi(-3), vi(-1), vi(0)), 1, 0, 0)
-	_, err = ValidateMode(walkBad, FromClientDeferBody)
-	require.NoError(t, err)
-	assert.ErrorIs(t, CheckBody(walkBad), ErrCorruptRecord)
-}

@@ -51,11 +51,6 @@ const (
 	// recordCount == lastOffsetDelta+1 and, for uncompressed batches, a
 	// bounds-checked walk of every record with offsetDelta == index.
 	FromClient Mode = iota
-	// FromClientDeferBody is FromClient without the CRC and the record walk
-	// (the two checks that read the whole batch); the caller must run
-	// CheckBody on every batch before it becomes visible. The partition log
-	// overlaps CheckBody with the write of large appends.
-	FromClientDeferBody
 	// FromLog is for batches already in a log (recovery, follower fetches,
 	// compacted batches): sizes, magic, CRC, and recordCount within
 	// 0..lastOffsetDelta+1. Records are not walked: the CRC covers them.
@@ -83,10 +78,8 @@ func ValidateMode(b []byte, mode Mode) (Header, error) {
 	if h.Magic != Magic {
 		return h, fmt.Errorf("%w: %d", ErrBadMagic, h.Magic)
 	}
-	if mode != FromClientDeferBody {
-		if err := checkCRC(b, h); err != nil {
-			return h, err
-		}
+	if err := checkCRC(b, h); err != nil {
+		return h, err
 	}
 	if h.RecordCount < 0 || h.LastOffsetDelta < 0 {
 		return h, fmt.Errorf("%w: recordCount %d, lastOffsetDelta %d", ErrRecordCountMismatch, h.RecordCount, h.LastOffsetDelta)
@@ -100,7 +93,7 @@ func ValidateMode(b []byte, mode Mode) (Header, error) {
 	if int64(h.RecordCount) != int64(h.LastOffsetDelta)+1 {
 		return h, fmt.Errorf("%w: recordCount %d, lastOffsetDelta+1 = %d", ErrRecordCountMismatch, h.RecordCount, int64(h.LastOffsetDelta)+1)
 	}
-	if h.Compression() == CompressionNone && mode == FromClient {
+	if h.Compression() == CompressionNone {
 		if err := walkRecords(b[RecordsOffset:], h.RecordCount); err != nil {
 			return h, err
 		}
@@ -113,27 +106,6 @@ func checkCRC(b []byte, h Header) error {
 		return fmt.Errorf("%w: stored %#08x, computed %#08x", ErrBadCRC, h.CRC, crc)
 	}
 	return nil
-}
-
-// CheckBody runs the checks FromClientDeferBody left out on one batch
-// whose header passed it: the CRC and, for an uncompressed batch, the
-// record walk (every length bounds-checked, offset deltas 0, 1, 2, ...,
-// exactly recordCount records filling the batch).
-func CheckBody(batch []byte) error {
-	h, err := ParseHeader(batch)
-	if err != nil {
-		return err
-	}
-	if h.Size() != len(batch) || h.BatchLength < MinBatchLength {
-		return fmt.Errorf("%w: batch is %d bytes, have %d", ErrShortBatch, h.Size(), len(batch))
-	}
-	if err := checkCRC(batch, h); err != nil {
-		return err
-	}
-	if h.Compression() != CompressionNone {
-		return nil
-	}
-	return walkRecords(batch[RecordsOffset:], h.RecordCount)
 }
 
 // walkRecords checks the structure of count records filling recs exactly,

@@ -354,11 +354,6 @@ func (s *Segment) Append(batches []byte, hs []record.Header) error {
 		// the next append overwrites them and recovery cuts them.
 		return fmt.Errorf("segment %d: write at %d: %w", s.base, pos, err)
 	}
-	return s.commit(hs, pos)
-}
-
-// commit indexes the batches just written at pos and publishes them.
-func (s *Segment) commit(hs []record.Header, pos int64) error {
 	if s.firstTS == NoTimestamp && pos == 0 {
 		s.firstTS = hs[0].MaxTimestamp
 	}
