@@ -37,6 +37,29 @@ func FuzzReadFrame(f *testing.F) {
 		assert.Equal(t, payload, p1)
 		assert.Equal(t, err == nil, err1 == nil, "byte-by-byte reading disagrees: %v vs %v", err, err1)
 
+		// A FramePool reads the same, empty or holding a buffer (given back
+		// dirty, as a server does after a request), within the same bound.
+		var pool wire.FramePool
+		for i := range 2 {
+			r := bytes.NewReader(data)
+			var p2 []byte
+			var err2 error
+			alloc := allocated(func() {
+				if size, err := wire.ReadFrameSize(r, fuzzMaxFrame); err == nil {
+					p2, err2 = pool.ReadPayload(r, size)
+				} else {
+					err2 = err
+				}
+			})
+			require.LessOrEqual(t, alloc, bound, "pooled read %d allocated %d bytes for %d input bytes", i, alloc, len(data))
+			assert.Equal(t, payload, p2, "pooled read %d", i)
+			assert.Equal(t, err == nil, err2 == nil, "pooled read %d disagrees: %v vs %v", i, err, err2)
+			for j := range p2 {
+				p2[j] ^= 0xff
+			}
+			pool.Put(p2)
+		}
+
 		switch {
 		case len(data) == 0:
 			require.ErrorIs(t, err, io.EOF)

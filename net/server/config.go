@@ -38,6 +38,12 @@ type Config struct {
 	// handled or waiting to be written; the connection is not read further
 	// until one completes. Default 64.
 	MaxInFlightPerConn int
+	// SendBufferBytes and ReceiveBufferBytes set SO_SNDBUF and SO_RCVBUF
+	// on every accepted TCP connection (socket.send.buffer.bytes and
+	// socket.receive.buffer.bytes). Zero or negative keeps the OS default,
+	// which autotunes: unlike the other fields, the zero value is not
+	// Kafka's default (102400), which the broker's config passes.
+	SendBufferBytes, ReceiveBufferBytes int
 	// Logger receives connection-level events; default discards.
 	Logger *slog.Logger
 }

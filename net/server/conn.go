@@ -85,6 +85,9 @@ func (c *conn) serve() {
 		for w := range c.work { // closed by the reader
 			c.handle(w.p, w.req)
 			c.s.budget.release(w.charge)
+			if w.req.Key == apis.Produce {
+				c.s.frames.Put(w.req.frame) // see Request.Body
+			}
 		}
 	}()
 	c.write()
@@ -197,7 +200,7 @@ func (c *conn) readRequest() (p *pending, req *Request, charge int64, err error)
 // readBody reads and decodes the frame of size bytes whose size prefix was
 // just read.
 func (c *conn) readBody(size int) (*pending, *Request, error) {
-	frame, err := wire.ReadPayload(c, size)
+	frame, err := c.s.frames.ReadPayload(c, size)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -216,7 +219,7 @@ func (c *conn) readBody(size int) (*pending, *Request, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	req.Conn = c.info
+	req.Conn, req.frame = c.info, frame
 	return p, req, nil
 }
 

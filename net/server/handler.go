@@ -58,12 +58,17 @@ type Request struct {
 	// ClientID from the header (nil if null).
 	ClientID *string
 	// Body is the decoded request; its byte fields (e.g. Produce records)
-	// are sub-slices of the request frame, which the handler may keep.
+	// are sub-slices of the request frame. The handler may keep them,
+	// except a Produce request's: its frame is recycled for a later request
+	// once Handle returns, so a handler copies what it keeps of it (Strom's
+	// broker writes the records to the log and keeps nothing).
 	Body kmsg.Request
 	// Size is the size of the frame in bytes (without the size prefix).
 	Size int
 	// Conn describes the connection the request came on.
 	Conn ConnInfo
+
+	frame []byte // the frame Body was decoded from
 }
 
 // ConnInfo describes one client connection.

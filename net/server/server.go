@@ -46,6 +46,7 @@ import (
 
 	"github.com/strom-broker/strom/net/apis"
 	"github.com/strom-broker/strom/net/fetchwire"
+	"github.com/strom-broker/strom/net/wire"
 )
 
 // Server serves the Kafka protocol on any number of listeners.
@@ -72,7 +73,8 @@ type Server struct {
 		accepted, rejected, open, requests atomic.Int64
 	}
 	fw     fetchwire.Counters
-	budget *byteBudget // queued.max.request.bytes
+	budget *byteBudget    // queued.max.request.bytes
+	frames wire.FramePool // Produce frames, recycled after their handler
 }
 
 // Stats is a snapshot of server counters.
@@ -197,6 +199,7 @@ func (s *Server) accept(listener string, nc net.Conn) {
 		_ = nc.Close()
 		return
 	}
+	s.setBuffers(nc)
 	c := newConn(s, nc, ConnInfo{
 		ID:       s.nextID.Add(1),
 		Listener: listener,
@@ -266,5 +269,24 @@ func (s *Server) Close() {
 	s.baseCancel()
 	for _, c := range cs {
 		c.close()
+	}
+}
+
+// setBuffers applies SendBufferBytes and ReceiveBufferBytes to nc if it is
+// a TCP connection; a failure is logged and the connection kept.
+func (s *Server) setBuffers(nc net.Conn) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if n := s.cfg.SendBufferBytes; n > 0 {
+		if err := tc.SetWriteBuffer(n); err != nil {
+			s.log.Warn("cannot set socket.send.buffer.bytes", "remote", nc.RemoteAddr(), "bytes", n, "err", err)
+		}
+	}
+	if n := s.cfg.ReceiveBufferBytes; n > 0 {
+		if err := tc.SetReadBuffer(n); err != nil {
+			s.log.Warn("cannot set socket.receive.buffer.bytes", "remote", nc.RemoteAddr(), "bytes", n, "err", err)
+		}
 	}
 }

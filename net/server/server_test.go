@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"sync/atomic"
 	"testing"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"golang.org/x/sys/unix"
 
 	"github.com/strom-broker/strom/net/apis"
 )
@@ -169,4 +173,100 @@ func TestKgoClient(t *testing.T) {
 	require.Len(t, resp.Topics, 1)
 	assert.Equal(t, "kgo-topic", *resp.Topics[0].Topic)
 	assert.GreaterOrEqual(t, resp.Version, int16(9), "kgo negotiated a flexible version")
+}
+
+// TestProduceFramesRecycled: large Produce frames are read into recycled
+// buffers (the handler sees the same backing array again), and every
+// request still carries exactly the records its client sent.
+func TestProduceFramesRecycled(t *testing.T) {
+	const n, size = 40, 200 << 10
+	type seen struct {
+		first *byte
+		sum   [32]byte
+	}
+	got := make(chan seen, n)
+	h := funcHandler{fn: func(_ context.Context, req *Request) (Response, error) {
+		if req.Key != apis.Produce {
+			return echoMetadata(req), nil
+		}
+		recs := req.Body.(*kmsg.ProduceRequest).Topics[0].Partitions[0].Records
+		got <- seen{&recs[0], sha256.Sum256(recs)} // the pointer only identifies the buffer
+		resp := kmsg.NewPtrProduceResponse()
+		return resp, nil
+	}}
+	_, addr := start(t, Config{}, h)
+	c := dial(t, addr)
+	firsts := map[*byte]bool{}
+	for i := range n {
+		recs := bytes.Repeat([]byte{byte(i)}, size)
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis = 7, 1, 1000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = recs
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		c.send(req, int32(i))
+		corr, _ := c.recv(apis.Produce, 7)
+		require.Equal(t, int32(i), corr)
+		s := <-got
+		require.Equal(t, sha256.Sum256(recs), s.sum, "request %d saw other bytes than were sent", i)
+		firsts[s.first] = true
+	}
+	// sync.Pool may drop buffers (often under -race), but not 40 in a row.
+	assert.Less(t, len(firsts), n, "no Produce frame buffer was ever reused")
+}
+
+// recordingListener remembers the connections it accepts.
+type recordingListener struct {
+	net.Listener
+	accepted chan net.Conn
+}
+
+func (l recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted <- c
+	}
+	return c, err
+}
+
+// TestSocketBuffers: SendBufferBytes and ReceiveBufferBytes reach
+// SO_SNDBUF and SO_RCVBUF of accepted connections (Linux reports twice the
+// value set); zero leaves the OS default.
+func TestSocketBuffers(t *testing.T) {
+	const snd, rcv = 96 << 10, 112 << 10
+	sockopts := func(cfg Config) (int, int) {
+		s, err := New(cfg, funcHandler{fn: func(_ context.Context, req *Request) (Response, error) {
+			return echoMetadata(req), nil
+		}})
+		require.NoError(t, err)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		rl := recordingListener{ln, make(chan net.Conn, 1)}
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(rl) }()
+		defer func() {
+			s.Close()
+			require.ErrorIs(t, <-served, ErrServerClosed)
+		}()
+		c := dial(t, ln.Addr().String())
+		c.send(metadata(4), 1)
+		c.recv(apis.Metadata, 4) // the server has set the connection up
+		raw, err := (<-rl.accepted).(*net.TCPConn).SyscallConn()
+		require.NoError(t, err)
+		var gotSnd, gotRcv int
+		require.NoError(t, raw.Control(func(fd uintptr) {
+			gotSnd, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF)
+			gotRcv, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+		}))
+		return gotSnd, gotRcv
+	}
+	gotSnd, gotRcv := sockopts(Config{SendBufferBytes: snd, ReceiveBufferBytes: rcv})
+	assert.Equal(t, 2*snd, gotSnd)
+	assert.Equal(t, 2*rcv, gotRcv)
+	gotSnd, gotRcv = sockopts(Config{})
+	assert.NotEqual(t, 2*snd, gotSnd)
+	assert.NotEqual(t, 2*rcv, gotRcv)
 }

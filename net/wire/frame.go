@@ -23,7 +23,9 @@
 // buffer starts at InitialFrameBuffer (or the frame's size if smaller), grows
 // to FirstGrowth once that is full (16x the bytes read), then doubles only
 // when full (2x), up to the claimed size; the outgrown buffers sum to less
-// than the last.
+// than the last. A FramePool (framepool.go) keeps the invariant: taking a
+// pooled buffer allocates nothing, and its growth path is this one, with
+// power-of-two capacities.
 // These layouts are part of the Kafka wire format and must not change.
 package wire
 
@@ -105,6 +107,12 @@ func ReadFrameSize(r io.Reader, max int32) (int, error) {
 // memory invariant at the top of this file); an EOF before the end is
 // ErrTruncated.
 func ReadPayload(r io.Reader, size int) ([]byte, error) {
+	return readGrowing(r, size, size)
+}
+
+// readGrowing is ReadPayload with the buffer's capacity growing up to limit
+// (>= size) instead of size; it returns the frame as buf[:size].
+func readGrowing(r io.Reader, size, limit int) ([]byte, error) {
 	buf := make([]byte, min(size, InitialFrameBuffer))
 	got := 0
 	for {
@@ -117,10 +125,10 @@ func ReadPayload(r io.Reader, size int) ([]byte, error) {
 			return nil, err
 		}
 		if got == size {
-			return buf, nil
+			return buf[:size], nil
 		}
-		next := make([]byte, min(size, max(2*len(buf), FirstGrowth)))
+		next := make([]byte, min(limit, max(2*len(buf), FirstGrowth)))
 		copy(next, buf[:got])
-		buf = next
+		buf = next[:min(size, len(next))]
 	}
 }
