@@ -165,6 +165,8 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 		QueuedMaxRequestBytes: cfg.QueuedMaxRequestBytes,
 		MaxConnections:        int(cfg.MaxConnections),
 		ConnectionsMaxIdle:    time.Duration(cfg.ConnectionsMaxIdleMs) * time.Millisecond,
+		SendBufferBytes:       int(cfg.SocketSendBufferBytes),
+		ReceiveBufferBytes:    int(cfg.SocketReceiveBufferBytes),
 		Logger:                b.log,
 	}, b)
 	if err != nil {
