@@ -22,16 +22,16 @@ func randomBytes(seed uint64, n int) []byte {
 	return b
 }
 
+// impl is one implementation under test.
+type impl struct {
+	name   string
+	update func(crc uint32, b []byte) uint32
+}
+
 // paths lists the implementations under test: Update as dispatched on this
 // CPU, and the hash/crc32-only path forced.
-func paths() []struct {
-	name   string
-	update func(uint32, []byte) uint32
-} {
-	return []struct {
-		name   string
-		update func(uint32, []byte) uint32
-	}{
+func paths() []impl {
+	return []impl{
 		{"dispatch", Update},
 		{"generic", func(crc uint32, b []byte) uint32 { return update(crc, b, false) }},
 	}
