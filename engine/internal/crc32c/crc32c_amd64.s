@@ -45,8 +45,8 @@ GLOBL foldK<>(SB), RODATA|NOPTR, $128
 // with a zero register: after folding the first len(p)&^63 bytes, the
 // remaining 128 bits R satisfy message*x^32 = R*x^32 (mod P), so the
 // register is the CRC32 instruction's result over R's two quadwords
-// starting from zero. The last len(p)%64 bytes then go through CRC32Q and
-// CRC32B.
+// starting from zero. The last len(p)%64 bytes then go through CRC32Q, L,
+// W and B.
 TEXT ·kernel(SB), NOSPLIT, $0-36
 	MOVL crc+0(FP), AX
 	MOVQ p_base+8(FP), SI
