@@ -42,7 +42,8 @@ package record
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
+
+	"github.com/strom-broker/strom/engine/internal/crc32c"
 )
 
 // These constants are part of the on-disk and wire format and must not be
@@ -119,10 +120,8 @@ func (t TimestampType) String() string {
 	return "CreateTime"
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // Checksum returns the CRC-32C of b, the checksum used by v2 batches.
-func Checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+func Checksum(b []byte) uint32 { return crc32c.Checksum(b) }
 
 // Header is a decoded v2 batch header.
 type Header struct {
