@@ -1,31 +1,41 @@
 package benchmarks
 
-// The systems under test: Strom (a real broker started in-process on
-// loopback, data in a temp dir) and franz-go's kfake (in-memory Kafka, in
-// the same process), both reached by the same franz-go client over
-// loopback TCP.
+// The systems under test: Strom (the strom binary, data in a temp dir) and
+// franz-go's kfake (in-memory Kafka, as cmd/kfakeserver), each run as its
+// own process on loopback and reached by the same franz-go client from the
+// benchmark's process. Separate processes keep each broker's memory and
+// garbage collector apart from the clients': run in the benchmark's
+// process, kfake's in-memory log made the shared heap big, so the clients
+// collected garbage far less often during kfake's rounds than Strom's.
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/strom-broker/strom/tools/broker/brokertest"
 )
 
 // opTimeout bounds one produce or consume round, so a hung broker fails
 // the benchmark instead of the whole run.
 const opTimeout = 5 * time.Minute
+
+// startTimeout bounds a broker process's start (and stop).
+const startTimeout = time.Minute
 
 // system is one broker under test.
 type system struct {
@@ -35,22 +45,155 @@ type system struct {
 	tb   testing.TB
 }
 
-// startStrom starts a Strom broker for tb with the given config overrides.
-func startStrom(tb testing.TB, overrides ...string) (*system, *brokertest.Broker) {
-	tb.Helper()
-	br := brokertest.Start(tb, overrides...)
-	return newSystem(tb, "strom", br.Addr()), br
+// binDir holds the broker binaries, built once per test binary run by
+// binaries and removed by TestMain.
+var binDir struct {
+	once sync.Once
+	dir  string
+	err  error
 }
 
-// startKfake starts a one-broker kfake cluster for tb.
-func startKfake(tb testing.TB) *system {
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir.dir != "" {
+		os.RemoveAll(binDir.dir)
+	}
+	os.Exit(code)
+}
+
+// binaries builds strom and kfakeserver (once) and returns their directory.
+func binaries(tb testing.TB) string {
 	tb.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	binDir.once.Do(func() {
+		binDir.dir, binDir.err = os.MkdirTemp("", "strom-bench-bin-")
+		if binDir.err != nil {
+			return
+		}
+		goCmd := os.Getenv("GO")
+		if goCmd == "" {
+			goCmd = "go"
+		}
+		out, err := exec.Command(goCmd, "build", "-o", binDir.dir,
+			"github.com/strom-broker/strom/tools/cmd/strom",
+			"github.com/strom-broker/strom/benchmarks/cmd/kfakeserver").CombinedOutput()
+		if err != nil {
+			binDir.err = fmt.Errorf("building the brokers: %v\n%s", err, out)
+		}
+	})
+	if binDir.err != nil {
+		tb.Fatal(binDir.err)
+	}
+	return binDir.dir
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(c.Close)
-	return newSystem(tb, "kfake", strings.Join(c.ListenAddrs(), ","))
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// brokerProcess is a broker running as a child process.
+type brokerProcess struct {
+	cmd    *exec.Cmd
+	output lockedBuffer // stdout and stderr, shown if it fails
+	done   chan error   // the process's exit
+	Dir    string       // Strom's log dir ("" for kfake)
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// start runs bin with args, waits until a client gets metadata from
+// 127.0.0.1:port and returns the system; the process is stopped when tb
+// ends (or by stop).
+func (p *brokerProcess) start(tb testing.TB, name string, port int, bin string, args ...string) *system {
+	tb.Helper()
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.output, &p.output
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	p.done = make(chan error, 1)
+	go func() { p.done <- p.cmd.Wait() }()
+	tb.Cleanup(func() { p.stop(tb) })
+	s := newSystem(tb, name, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	for {
+		if _, err := s.adm.BrokerMetadata(ctx); err == nil {
+			return s
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			tb.Fatalf("%s exited at start: %v\n%s", name, err, p.output.String())
+		case <-ctx.Done():
+			tb.Fatalf("%s not serving after %v\n%s", name, startTimeout, p.output.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for the exit (killing after startTimeout);
+// stopping twice is harmless.
+func (p *brokerProcess) stop(tb testing.TB) {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err
+	case <-time.After(startTimeout):
+		_ = p.cmd.Process.Kill()
+		tb.Errorf("broker did not stop within %v\n%s", startTimeout, p.output.String())
+	}
+}
+
+// startStrom starts a Strom broker process for tb with the given config
+// overrides (a fresh log dir unless one is given).
+func startStrom(tb testing.TB, overrides ...string) (*system, *brokerProcess) {
+	tb.Helper()
+	p := &brokerProcess{Dir: tb.TempDir()}
+	port := freePort(tb)
+	args := []string{"server",
+		"--override", fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d", port),
+		"--override", "log.dirs=" + p.Dir}
+	for _, o := range overrides {
+		if k, v, _ := strings.Cut(o, "="); k == "log.dirs" {
+			p.Dir = v
+		}
+		args = append(args, "--override", o)
+	}
+	return p.start(tb, "strom", port, filepath.Join(binaries(tb), "strom"), args...), p
+}
+
+// startKfake starts a one-broker kfake process for tb.
+func startKfake(tb testing.TB) *system {
+	tb.Helper()
+	p := &brokerProcess{}
+	port := freePort(tb)
+	return p.start(tb, "kfake", port, filepath.Join(binaries(tb), "kfakeserver"), "-port", strconv.Itoa(port))
 }
 
 func newSystem(tb testing.TB, name, addr string) *system {
