@@ -49,7 +49,7 @@ func run(args []string, stderr io.Writer) int {
 
 // bar is one value of a row.
 type bar struct {
-	series string // "strom", "kfake", "raw", "fetchwire"...
+	series string // "strom", "kfake", "relay", "raw", "fetchwire"...
 	value  float64
 }
 
@@ -79,6 +79,8 @@ func color(series string) string {
 		return "#1f6feb"
 	case "kfake":
 		return "#e8912d"
+	case "relay":
+		return "#57ab5a"
 	}
 	return "#8c959f"
 }
@@ -112,7 +114,7 @@ func sections() []struct {
 			{"EngineAppend/record=100B/batch=16KiB", "engine append 16 KiB batches", "MB/s", []string{"strom", "raw"}, "x_raw"},
 			{"EngineAppend/record=100B/batch=1MiB", "engine append 1 MiB batches", "MB/s", []string{"strom", "raw"}, "x_raw"},
 			{"EngineReadSendfile", "engine read + sendfile", "MB/s", []string{"strom", "raw"}, "x_raw"},
-			{"LargeRecords", "512 KiB records end to end", "MB/s", []string{"strom", "kfake", "raw"}, "x_raw"},
+			{"LargeRecords", "512 KiB records end to end", "MB/s", []string{"strom", "kfake", "relay", "raw"}, "x_raw"},
 		}},
 		{"Latency at a fixed rate, ms (shorter is better)", []rowSpec{lat("p50"), lat("p99"), lat("p999")}},
 	}
@@ -199,7 +201,7 @@ func render(f *benchfile.File, source string) []byte {
 	}
 	y += 30
 	lx := margin
-	for _, s := range []string{"strom", "kfake", "raw"} {
+	for _, s := range []string{"strom", "kfake", "relay", "raw"} {
 		fmt.Fprintf(&body, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/>`+"\n", lx, y-10, color(s))
 		text(lx+16, y, 12, "normal", "start", s)
 		lx += 80
