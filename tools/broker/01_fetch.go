@@ -53,6 +53,18 @@ func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetc
 func waitAny(ctx context.Context, stop <-chan struct{}, chans []<-chan struct{}, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
+	if len(chans) == 1 { // the common consumer of one partition: no watcher hop
+		select {
+		case <-chans[0]:
+			return true
+		case <-t.C:
+			return false
+		case <-stop:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
 	merged := make(chan struct{}, 1)
 	done := make(chan struct{}) // ends the watchers below
 	defer close(done)
