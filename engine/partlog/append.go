@@ -251,7 +251,7 @@ func (l *Log) rollLocked(base int64) error {
 		l.bg.Add(1)
 		go func() {
 			defer l.bg.Done()
-			if err := l.flushTo(base); err != nil {
+			if err := l.flushBefore(base); err != nil {
 				l.logger.Error("partition log: flush after roll failed", "err", err)
 			}
 		}()

@@ -55,8 +55,22 @@ func (f *flusher) markDir() {
 // the recovery point. Concurrent callers share one fsync.
 func (l *Log) Flush() error { return l.flushTo(l.leo.Load()) }
 
-// flushTo returns once every offset below target is on disk.
-func (l *Log) flushTo(target int64) error {
+// flushTo returns once every offset below target is on disk. A round it
+// starts covers everything published by then, so that concurrent callers
+// share it (the group commit).
+func (l *Log) flushTo(target int64) error { return l.flushRounds(target, true) }
+
+// flushBefore returns once every offset below base is on disk, syncing no
+// further: after a roll (base is the new active segment's) only the
+// segments before it, as Kafka flushes on roll. An fsync of the active
+// segment while appends go on measured 5-10% of a 1 MiB append's
+// throughput.
+func (l *Log) flushBefore(base int64) error { return l.flushRounds(base, false) }
+
+// flushRounds runs or waits for fsync rounds until target is on disk; a
+// round it starts covers everything published so far if ride is set, else
+// up to target.
+func (l *Log) flushRounds(target int64, ride bool) error {
 	f := &l.flush
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -70,6 +84,9 @@ func (l *Log) flushTo(target int64) error {
 		f.dirDirty = false
 		f.mu.Unlock()
 		upto := l.leo.Load() // everything published so far rides along
+		if !ride {
+			upto = min(upto, target)
+		}
 		err := l.syncRange(from, upto, dir)
 		f.mu.Lock()
 		f.flushing = false

@@ -502,3 +502,23 @@ func TestRollsWhenIndexFullOrOffsetsOverflow(t *testing.T) {
 	assert.Equal(t, []int64{0, 1 << 32}, f.SegmentBaseOffsets())
 	assert.Equal(t, int64(1<<32+1), f.LogEndOffset())
 }
+
+// TestRollFlushesOnlyOlderSegments: a roll fsyncs the segments before the
+// new active one in the background, as Kafka does, and not the active
+// segment being written: the recovery point ends at the roll's base offset
+// although the active segment already holds records.
+func TestRollFlushesOnlyOlderSegments(t *testing.T) {
+	cfg := smallConfig()
+	cfg.SegmentBytes = 4 << 10
+	l := openLog(t, t.TempDir(), cfg)
+	for l.SegmentCount() < 3 {
+		_, err := l.Append(makeBatch(4, 1, "r"), 0)
+		require.NoError(t, err)
+	}
+	l.bg.Wait() // the background flushes of both rolls
+	segs := l.segments()
+	active := segs[len(segs)-1].BaseOffset()
+	require.Greater(t, l.LogEndOffset(), active, "the active segment holds records")
+	assert.Equal(t, active, l.RecoveryPoint())
+	require.NoError(t, l.Close())
+}
