@@ -244,7 +244,8 @@ func BenchmarkManyPartitions(b *testing.B) {
 // rounds: a raw loopback TCP copy of the same bytes in 1 MiB writes
 // (x_raw = Strom MB/s / raw MB/s, the ratio) and the bare
 // store-and-forward path of socket, file and sendfile (x_relay, see
-// storeAndForward), which no broker that stores before it serves can beat.
+// storeAndForward), the ceiling of a broker that reads requests into
+// memory and writes them to its log, as Kafka does.
 func BenchmarkLargeRecords(b *testing.B) {
 	const size, n = 512 << 10, 200 // 100 MiB per round and system
 	systems := both(b)
