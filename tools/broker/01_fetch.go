@@ -48,40 +48,32 @@ func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetc
 	}
 }
 
-// waitAny waits until one of chans is closed (true), or d passes, stop is
-// closed or ctx ends (false).
+// waitAny waits until one of chans (at least one) is closed (true), or d
+// passes, stop is closed or ctx ends (false).
 func waitAny(ctx context.Context, stop <-chan struct{}, chans []<-chan struct{}, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	if len(chans) == 1 { // the common consumer of one partition: no watcher hop
-		select {
-		case <-chans[0]:
-			return true
-		case <-t.C:
-			return false
-		case <-stop:
-			return false
-		case <-ctx.Done():
-			return false
-		}
-	}
-	merged := make(chan struct{}, 1)
-	done := make(chan struct{}) // ends the watchers below
-	defer close(done)
-	for _, ch := range chans {
-		go func() {
-			select {
-			case <-ch:
+	wake := chans[0] // one partition, the common consumer: no watcher hop
+	if len(chans) > 1 {
+		merged := make(chan struct{}, 1)
+		done := make(chan struct{}) // ends the watchers below
+		defer close(done)
+		for _, ch := range chans {
+			go func() {
 				select {
-				case merged <- struct{}{}:
-				default:
+				case <-ch:
+					select {
+					case merged <- struct{}{}:
+					default:
+					}
+				case <-done:
 				}
-			case <-done:
-			}
-		}()
+			}()
+		}
+		wake = merged
 	}
 	select {
-	case <-merged:
+	case <-wake:
 		return true
 	case <-t.C:
 		return false
