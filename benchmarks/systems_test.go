@@ -123,30 +123,58 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// start runs bin with args, waits until a client gets metadata from
-// 127.0.0.1:port and returns the system; the process is stopped when tb
-// ends (or by stop).
-func (p *brokerProcess) start(tb testing.TB, name string, port int, bin string, args ...string) *system {
+// startAttempts bounds how often a broker that exits at start is started
+// again on another port (another process may take the free port between
+// freePort and the broker's bind).
+const startAttempts = 3
+
+// start runs bin with the arguments args(port) on a free port, waits until
+// a client gets metadata from it and returns the system; the process is
+// stopped when tb ends (or by stop).
+func (p *brokerProcess) start(tb testing.TB, name, bin string, args func(port int) []string) *system {
 	tb.Helper()
-	p.cmd = exec.Command(bin, args...)
+	for attempt := 1; ; attempt++ {
+		s, err := p.startOnce(tb, name, freePort(tb), bin, args)
+		if err == nil {
+			return s
+		}
+		if attempt == startAttempts {
+			tb.Fatal(err)
+		}
+		tb.Logf("%v; starting again", err)
+	}
+}
+
+// startOnce is one attempt of start: an error if the process exits before
+// it serves.
+func (p *brokerProcess) startOnce(tb testing.TB, name string, port int, bin string, args func(port int) []string) (*system, error) {
+	tb.Helper()
+	p.output = lockedBuffer{}
+	p.cmd = exec.Command(bin, args(port)...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.output, &p.output
 	if err := p.cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
 	p.done = make(chan error, 1)
-	go func() { p.done <- p.cmd.Wait() }()
+	cmd, done := p.cmd, p.done
+	go func() { done <- cmd.Wait() }()
 	tb.Cleanup(func() { p.stop(tb) })
 	s := newSystem(tb, name, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	for {
-		if _, err := s.adm.BrokerMetadata(ctx); err == nil {
-			return s
+		// A short probe, so that an exit is seen soon even if something
+		// else accepts on the port and never answers.
+		probe, cancelProbe := context.WithTimeout(ctx, time.Second)
+		_, err := s.adm.BrokerMetadata(probe)
+		cancelProbe()
+		if err == nil {
+			return s, nil
 		}
 		select {
-		case err := <-p.done:
-			p.done <- err
-			tb.Fatalf("%s exited at start: %v\n%s", name, err, p.output.String())
+		case err := <-done:
+			done <- err
+			return nil, fmt.Errorf("%s exited at start: %v\n%s", name, err, p.output.String())
 		case <-ctx.Done():
 			tb.Fatalf("%s not serving after %v\n%s", name, startTimeout, p.output.String())
 		case <-time.After(5 * time.Millisecond):
@@ -175,25 +203,30 @@ func (p *brokerProcess) stop(tb testing.TB) {
 func startStrom(tb testing.TB, overrides ...string) (*system, *brokerProcess) {
 	tb.Helper()
 	p := &brokerProcess{Dir: tb.TempDir()}
-	port := freePort(tb)
-	args := []string{"server",
-		"--override", fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d", port),
-		"--override", "log.dirs=" + p.Dir}
 	for _, o := range overrides {
 		if k, v, _ := strings.Cut(o, "="); k == "log.dirs" {
 			p.Dir = v
 		}
-		args = append(args, "--override", o)
 	}
-	return p.start(tb, "strom", port, filepath.Join(binaries(tb), "strom"), args...), p
+	args := func(port int) []string {
+		a := []string{"server",
+			"--override", fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d", port),
+			"--override", "log.dirs=" + p.Dir}
+		for _, o := range overrides {
+			a = append(a, "--override", o)
+		}
+		return a
+	}
+	return p.start(tb, "strom", filepath.Join(binaries(tb), "strom"), args), p
 }
 
 // startKfake starts a one-broker kfake process for tb.
 func startKfake(tb testing.TB) *system {
 	tb.Helper()
 	p := &brokerProcess{}
-	port := freePort(tb)
-	return p.start(tb, "kfake", port, filepath.Join(binaries(tb), "kfakeserver"), "-port", strconv.Itoa(port))
+	return p.start(tb, "kfake", filepath.Join(binaries(tb), "kfakeserver"), func(port int) []string {
+		return []string{"-port", strconv.Itoa(port)}
+	})
 }
 
 func newSystem(tb testing.TB, name, addr string) *system {
