@@ -89,33 +89,22 @@ func sendfileAll(rc syscall.RawConn, src *os.File, off, n int64) error {
 }
 
 // drainedConn returns a loopback TCP connection whose peer reads and
-// discards everything; stop closes both ends.
+// discards everything; stop closes it and waits for the peer's reader to
+// end (both ends are closed when tb ends anyway).
 func drainedConn(tb testing.TB) (conn *net.TCPConn, stop func()) {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	c, peer := loopbackPair(tb)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
 		buf := make([]byte, 1<<20)
 		for {
-			if _, err := c.Read(buf); err != nil {
-				break
+			if _, err := peer.Read(buf); err != nil {
+				return
 			}
 		}
-		c.Close()
 	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c.(*net.TCPConn), func() { c.Close(); <-done; ln.Close() }
+	return c, func() { c.Close(); <-done }
 }
 
 // tcpCopy measures a raw loopback TCP copy of total bytes in writes of
