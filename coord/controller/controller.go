@@ -62,6 +62,11 @@ type Options struct {
 	// Logger receives one line per operator-worthy event (unclean or
 	// failed elections, controller changes). Default slog.Default().
 	Logger *slog.Logger
+	// Sender, if set, receives the control requests (LeaderAndIsr,
+	// UpdateMetadata, StopReplica) that carry this controller's decisions
+	// to the brokers; see propagate.go. Without one, brokers must read
+	// the store themselves.
+	Sender Sender
 }
 
 // Validate reports every invalid option at once.
@@ -101,6 +106,12 @@ type Controller struct {
 	mu     sync.Mutex // serialises every operation
 	active bool       // this broker won /controller with epoch
 	epoch  int32
+	// known are the live brokers (id -> epoch) the last operation saw, to
+	// tell joining brokers; nil before the first operation as controller.
+	known map[int32]int64
+	// pending collects the current operation's control requests (nil
+	// without a Sender or outside an operation).
+	pending *batch
 }
 
 // New returns the controller logic for broker brokerID. It is not active
@@ -118,6 +129,9 @@ func New(s store.Store, brokerID int32, opts Options) (*Controller, error) {
 func (c *Controller) Elect(ctx context.Context) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.beginBatch()
+	defer c.endBatch(ctx)
+	failover := false
 	if c.active {
 		if err := c.checkActive(ctx); err != nil && !errors.Is(err, ErrNotController) {
 			return false, err
@@ -132,13 +146,45 @@ func (c *Controller) Elect(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("controller: elect broker %d: %w", c.brokerID, err)
 		}
 		c.active, c.epoch = true, epoch
+		c.known, failover = nil, true
 		c.opts.Logger.Info("became controller", "broker", c.brokerID, "epoch", epoch)
 	}
 	live, err := c.liveBrokers(ctx, -1)
 	if err != nil {
 		return true, err
 	}
-	return true, c.reconcile(ctx, live)
+	joined := c.joinedBrokers(ctx)
+	if err := c.reconcile(ctx, live); err != nil {
+		return true, err
+	}
+	switch {
+	case failover:
+		return true, c.queueFullState(ctx, live, func(int32) bool { return true })
+	case len(joined) > 0:
+		return true, c.queueFullState(ctx, live, func(id int32) bool { return joined[id] })
+	}
+	return true, nil
+}
+
+// joinedBrokers records the live brokers and returns those that joined (or
+// re-registered with a new epoch: a fast bounce) since the last call; all
+// of them on the first call after becoming controller.
+// REQUIRES: c.mu is held.
+func (c *Controller) joinedBrokers(ctx context.Context) map[int32]bool {
+	bs, err := c.store.Brokers(ctx)
+	if err != nil {
+		return nil // the reconcile that follows reports the store error
+	}
+	joined := map[int32]bool{}
+	now := make(map[int32]int64, len(bs))
+	for _, b := range bs {
+		now[b.ID] = b.Epoch
+		if old, ok := c.known[b.ID]; !ok || old != b.Epoch {
+			joined[b.ID] = true
+		}
+	}
+	c.known = now
+	return joined
 }
 
 // Run drives c until ctx ends or the store closes: it calls Elect now and
@@ -244,6 +290,8 @@ type TopicSpec struct {
 func (c *Controller) CreateTopic(ctx context.Context, spec TopicSpec, validateOnly bool) (store.TopicAssignment, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.beginBatch()
+	defer c.endBatch(ctx)
 	if err := c.checkActive(ctx); err != nil {
 		return store.TopicAssignment{}, err
 	}
@@ -329,6 +377,8 @@ func (c *Controller) planTopic(ctx context.Context, spec TopicSpec) (store.Topic
 func (c *Controller) CreatePartitions(ctx context.Context, topic string, total int32, assignment [][]int32, validateOnly bool) (store.TopicAssignment, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.beginBatch()
+	defer c.endBatch(ctx)
 	if err := c.checkActive(ctx); err != nil {
 		return store.TopicAssignment{}, err
 	}
@@ -403,15 +453,36 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, total i
 func (c *Controller) DeleteTopic(ctx context.Context, name string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.beginBatch()
+	defer c.endBatch(ctx)
 	if err := c.checkActive(ctx); err != nil {
 		return err
 	}
 	if err := c.store.MarkTopicForDeletion(ctx, name); err != nil {
 		return fmt.Errorf("controller: delete topic %q: %w", name, err)
 	}
-	if err := c.store.DeleteTopic(ctx, name); err != nil {
+	return c.finishDeletion(ctx, name)
+}
+
+// finishDeletion tells the brokers to delete topic name's replicas and
+// removes its metadata. A topic already gone is not an error.
+// REQUIRES: c.mu is held and c is active.
+func (c *Controller) finishDeletion(ctx context.Context, name string) error {
+	a, err := c.store.Topic(ctx, name)
+	if errors.Is(err, store.ErrUnknownTopic) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("controller: delete topic %q: %w", name, err)
 	}
+	live, err := c.liveBrokers(ctx, -1)
+	if err != nil {
+		return err
+	}
+	if err := c.store.DeleteTopic(ctx, name); err != nil && !errors.Is(err, store.ErrUnknownTopic) {
+		return fmt.Errorf("controller: delete topic %q: %w", name, err)
+	}
+	c.queueDeletion(a, live)
 	return nil
 }
 
@@ -443,6 +514,8 @@ func (c *Controller) AlterTopicConfig(ctx context.Context, topic string, configs
 func (c *Controller) Reconcile(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.beginBatch()
+	defer c.endBatch(ctx)
 	if err := c.checkActive(ctx); err != nil {
 		return err
 	}
@@ -461,6 +534,8 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 func (c *Controller) OnBrokerGone(ctx context.Context, id int32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.beginBatch()
+	defer c.endBatch(ctx)
 	if err := c.checkActive(ctx); err != nil {
 		return err
 	}
@@ -479,8 +554,8 @@ func (c *Controller) reconcile(ctx context.Context, live map[int32]bool) error {
 		return fmt.Errorf("controller: reconcile: %w", err)
 	}
 	for _, t := range marked {
-		if err := c.store.DeleteTopic(ctx, t); err != nil && !errors.Is(err, store.ErrUnknownTopic) {
-			return fmt.Errorf("controller: finish deleting %q: %w", t, err)
+		if err := c.finishDeletion(ctx, t); err != nil {
+			return err
 		}
 	}
 	topics, err := c.store.Topics(ctx)
@@ -550,16 +625,17 @@ func (c *Controller) reconcileTopic(ctx context.Context, a store.TopicAssignment
 	if len(updates) == 0 {
 		return nil
 	}
-	_, err = c.store.SetPartitionStates(ctx, updates)
+	versions, err := c.store.SetPartitionStates(ctx, updates)
 	switch {
 	case err == nil:
 		for i, u := range updates {
 			c.logElection(u.Partition, changes[i].cur, changes[i].next, changes[i].election)
+			c.queueState(a, u.Partition.Partition, u.State, versions[i], u.ExpectedVersion == store.NewVersion, live, nil)
 		}
 		return nil
 	case errors.Is(err, store.ErrBadVersion), errors.Is(err, store.ErrNoPartitionState):
 		for _, u := range updates {
-			if err := c.reconcilePartition(ctx, u.Partition, a.Partitions[u.Partition.Partition], isLive, unclean); err != nil {
+			if err := c.reconcilePartition(ctx, a, u.Partition.Partition, live, unclean); err != nil {
 				return err
 			}
 		}
@@ -574,7 +650,10 @@ func (c *Controller) reconcileTopic(ctx context.Context, a store.TopicAssignment
 // reconcilePartition computes and CAS-writes one partition's next state,
 // re-reading on conflict.
 // REQUIRES: c.mu is held and c is active.
-func (c *Controller) reconcilePartition(ctx context.Context, tp store.TopicPartition, replicas []int32, live func(int32) bool, unclean bool) error {
+func (c *Controller) reconcilePartition(ctx context.Context, a store.TopicAssignment, p int32, liveSet map[int32]bool, unclean bool) error {
+	tp := store.TopicPartition{Topic: a.Name, Partition: p}
+	replicas := a.Partitions[p]
+	live := func(id int32) bool { return liveSet[id] }
 	for range maxCASAttempts {
 		cur, err := c.store.PartitionState(ctx, tp)
 		switch {
@@ -585,7 +664,10 @@ func (c *Controller) reconcilePartition(ctx context.Context, tp store.TopicParti
 					"partition", tp.String(), "replicas", replicas)
 				return nil
 			}
-			_, err = c.store.SetPartitionState(ctx, tp, st, store.NewVersion)
+			var v int32
+			if v, err = c.store.SetPartitionState(ctx, tp, st, store.NewVersion); err == nil {
+				c.queueState(a, p, st, v, true, liveSet, nil)
+			}
 		case errors.Is(err, store.ErrUnknownTopic):
 			return nil // deleted meanwhile
 		case err != nil:
@@ -595,8 +677,10 @@ func (c *Controller) reconcilePartition(ctx context.Context, tp store.TopicParti
 			if !changed {
 				return nil
 			}
-			if _, err = c.store.SetPartitionState(ctx, tp, next, cur.Version); err == nil {
+			var v int32
+			if v, err = c.store.SetPartitionState(ctx, tp, next, cur.Version); err == nil {
 				c.logElection(tp, cur, next, election)
+				c.queueState(a, p, next, v, false, liveSet, nil)
 			}
 		}
 		if !errors.Is(err, store.ErrBadVersion) {

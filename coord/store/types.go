@@ -48,6 +48,11 @@ type BrokerInfo struct {
 	JMXPort int32
 	// Timestamp is the registration time in Unix milliseconds.
 	Timestamp int64
+	// Epoch is the broker epoch: the czxid of the registration znode
+	// (Kafka's, KIP-380), so a re-registered broker has a larger one. It
+	// is set by the store when read and ignored on write; 0 if the store
+	// has no such notion.
+	Epoch int64
 }
 
 // Clone returns a deep copy.
