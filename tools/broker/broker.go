@@ -27,6 +27,7 @@ import (
 
 	"github.com/strom-broker/strom/coord/controller"
 	"github.com/strom-broker/strom/coord/embedded"
+	"github.com/strom-broker/strom/coord/metacache"
 	"github.com/strom-broker/strom/coord/store"
 	"github.com/strom-broker/strom/engine/cleaner"
 	"github.com/strom-broker/strom/engine/logmgr"
@@ -48,6 +49,11 @@ type Broker struct {
 	groups *groups
 	srv    *server.Server
 	pids   *producerIDs
+	// meta is this broker's view of the cluster as the controller pushes
+	// it (UpdateMetadata); fence checks the epochs of every control
+	// request (LeaderAndIsr, UpdateMetadata, StopReplica).
+	meta   *metacache.Cache
+	fence  *metacache.Fence
 	now    func() time.Time
 	ctx    context.Context // cancelled by Shutdown
 	cancel context.CancelFunc
@@ -76,7 +82,8 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 	if !cfg.Embedded() {
 		return nil, fmt.Errorf("broker: zookeeper.connect=%q: ZooKeeper mode is not built yet; leave zookeeper.connect empty for the embedded single-broker mode", cfg.ZookeeperConnect)
 	}
-	b = &Broker{cfg: cfg, log: slog.Default(), now: time.Now, stopping: make(chan struct{})}
+	b = &Broker{cfg: cfg, log: slog.Default(), now: time.Now, stopping: make(chan struct{}),
+		meta: metacache.New(), fence: metacache.NewFence(-1)}
 	for _, o := range opts {
 		o(b)
 	}
@@ -131,6 +138,17 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 		return nil, fmt.Errorf("broker: register: %w", err)
 	}
 
+	if b.groups, err = newGroups(b); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	hws, err := b.logs.ReadHighWatermarks()
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	b.parts = newReplicaManager(b, hws)
+
+	// The controller pushes its decisions to every broker (this one in
+	// process): electing it here installs this broker's partitions.
 	b.ctrl, err = controller.New(b.store, cfg.BrokerID, controller.Options{
 		DefaultPartitions:        cfg.NumPartitions,
 		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
@@ -140,24 +158,13 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 			return err
 		},
 		Logger: b.log,
+		Sender: newControlSender(b),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	if _, err := b.ctrl.Elect(b.ctx); err != nil {
 		return nil, fmt.Errorf("broker: controller election: %w", err)
-	}
-
-	if b.groups, err = newGroups(b); err != nil {
-		return nil, fmt.Errorf("broker: %w", err)
-	}
-	hws, err := b.logs.ReadHighWatermarks()
-	if err != nil {
-		return nil, fmt.Errorf("broker: %w", err)
-	}
-	b.parts = newReplicaManager(b, hws)
-	if err := b.parts.sync(b.ctx); err != nil {
-		return nil, fmt.Errorf("broker: opening partitions: %w", err)
 	}
 
 	b.srv, err = server.New(server.Config{

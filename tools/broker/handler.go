@@ -16,32 +16,35 @@ var _ server.Handler = (*Broker)(nil)
 // a handler below, from the oldest version a current client may send (low
 // minimums, for librdkafka's feature detection) to Kafka 3.9's newest.
 var servedAPIs = []apis.Range{
-	{Key: 0, Min: 0, Max: 11}, // Produce
-	{Key: 1, Min: 0, Max: 16}, // Fetch (v17 adds only KRaft replica state)
-	{Key: 2, Min: 0, Max: 9},  // ListOffsets
-	{Key: 3, Min: 0, Max: 12}, // Metadata
-	{Key: 8, Min: 0, Max: 9},  // OffsetCommit
-	{Key: 9, Min: 0, Max: 9},  // OffsetFetch
-	{Key: 10, Min: 0, Max: 6}, // FindCoordinator
-	{Key: 11, Min: 0, Max: 9}, // JoinGroup
-	{Key: 12, Min: 0, Max: 4}, // Heartbeat
-	{Key: 13, Min: 0, Max: 5}, // LeaveGroup
-	{Key: 14, Min: 0, Max: 5}, // SyncGroup
-	{Key: 15, Min: 0, Max: 5}, // DescribeGroups
-	{Key: 16, Min: 0, Max: 5}, // ListGroups
-	{Key: 18, Min: 0, Max: 4}, // ApiVersions (answered by the server)
-	{Key: 19, Min: 0, Max: 7}, // CreateTopics
-	{Key: 20, Min: 0, Max: 6}, // DeleteTopics
-	{Key: 21, Min: 0, Max: 2}, // DeleteRecords
-	{Key: 22, Min: 0, Max: 5}, // InitProducerId
-	{Key: 23, Min: 0, Max: 4}, // OffsetForLeaderEpoch
-	{Key: 32, Min: 0, Max: 4}, // DescribeConfigs
-	{Key: 33, Min: 0, Max: 2}, // AlterConfigs
-	{Key: 37, Min: 0, Max: 3}, // CreatePartitions
-	{Key: 44, Min: 0, Max: 1}, // IncrementalAlterConfigs
-	{Key: 42, Min: 0, Max: 2}, // DeleteGroups
-	{Key: 47, Min: 0, Max: 0}, // OffsetDelete
-	{Key: 60, Min: 0, Max: 1}, // DescribeCluster
+	{Key: 0, Min: 0, Max: 11},                       // Produce
+	{Key: 1, Min: 0, Max: 16},                       // Fetch (v17 adds only KRaft replica state)
+	{Key: 2, Min: 0, Max: 9},                        // ListOffsets
+	{Key: 3, Min: 0, Max: 12},                       // Metadata
+	{Key: 4, Min: minLeaderAndIsrVersion, Max: 7},   // LeaderAndIsr (from the controller)
+	{Key: 5, Min: minStopReplicaVersion, Max: 4},    // StopReplica (from the controller)
+	{Key: 6, Min: minUpdateMetadataVersion, Max: 8}, // UpdateMetadata (from the controller)
+	{Key: 8, Min: 0, Max: 9},                        // OffsetCommit
+	{Key: 9, Min: 0, Max: 9},                        // OffsetFetch
+	{Key: 10, Min: 0, Max: 6},                       // FindCoordinator
+	{Key: 11, Min: 0, Max: 9},                       // JoinGroup
+	{Key: 12, Min: 0, Max: 4},                       // Heartbeat
+	{Key: 13, Min: 0, Max: 5},                       // LeaveGroup
+	{Key: 14, Min: 0, Max: 5},                       // SyncGroup
+	{Key: 15, Min: 0, Max: 5},                       // DescribeGroups
+	{Key: 16, Min: 0, Max: 5},                       // ListGroups
+	{Key: 18, Min: 0, Max: 4},                       // ApiVersions (answered by the server)
+	{Key: 19, Min: 0, Max: 7},                       // CreateTopics
+	{Key: 20, Min: 0, Max: 6},                       // DeleteTopics
+	{Key: 21, Min: 0, Max: 2},                       // DeleteRecords
+	{Key: 22, Min: 0, Max: 5},                       // InitProducerId
+	{Key: 23, Min: 0, Max: 4},                       // OffsetForLeaderEpoch
+	{Key: 32, Min: 0, Max: 4},                       // DescribeConfigs
+	{Key: 33, Min: 0, Max: 2},                       // AlterConfigs
+	{Key: 37, Min: 0, Max: 3},                       // CreatePartitions
+	{Key: 44, Min: 0, Max: 1},                       // IncrementalAlterConfigs
+	{Key: 42, Min: 0, Max: 2},                       // DeleteGroups
+	{Key: 47, Min: 0, Max: 0},                       // OffsetDelete
+	{Key: 60, Min: 0, Max: 1},                       // DescribeCluster
 }
 
 // APIVersions lists the APIs this broker serves.
@@ -62,6 +65,12 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 		return b.handleListOffsets(r), nil
 	case *kmsg.MetadataRequest:
 		return b.handleMetadata(ctx, r, b.listenerOf(req)), nil
+	case *kmsg.LeaderAndISRRequest:
+		return b.handleLeaderAndIsr(ctx, r), nil
+	case *kmsg.StopReplicaRequest:
+		return b.handleStopReplica(ctx, r), nil
+	case *kmsg.UpdateMetadataRequest:
+		return b.handleUpdateMetadata(ctx, r), nil
 	case *kmsg.CreateTopicsRequest:
 		return b.handleCreateTopics(ctx, r), nil
 	case *kmsg.DeleteTopicsRequest:

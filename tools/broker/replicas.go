@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -93,23 +94,16 @@ func (m *replicaManager) sync(ctx context.Context) error {
 		want[r.Partition] = r
 	}
 	// Drop partitions no longer assigned here (deleted topics).
-	m.mu.Lock()
+	m.mu.RLock()
 	var gone []store.TopicPartition
-	for tp, p := range m.parts {
+	for tp := range m.parts {
 		if _, ok := want[tp]; !ok {
 			gone = append(gone, tp)
-			delete(m.parts, tp)
-			// Wake long polls and acks=all waiters: they re-check and
-			// find the partition gone.
-			p.MakeFollower(m.epochs[tp], store.NoLeader, nil)
-			delete(m.epochs, tp)
 		}
 	}
-	m.mu.Unlock()
+	m.mu.RUnlock()
 	for _, tp := range gone {
-		if err := b.logs.Delete(tp.Topic, tp.Partition); err != nil {
-			b.log.Warn("deleting partition log", "partition", tp.String(), "err", err)
-		}
+		m.remove(tp, true)
 	}
 
 	logs, openErr := m.openNew(ctx, reps)
@@ -117,35 +111,63 @@ func (m *replicaManager) sync(ctx context.Context) error {
 		return openErr
 	}
 	for _, r := range reps {
-		tp := r.Partition
-		m.mu.RLock()
-		p, have := m.parts[tp]
-		epoch, seen := m.epochs[tp]
-		m.mu.RUnlock()
-		if !have {
-			if logs[tp] == nil {
-				continue // failed to open: reported below
-			}
-			hw := m.hws[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}]
-			p = replication.New(tp.Topic, tp.Partition, b.cfg.BrokerID, logs[tp], hw, b.now)
-		}
-		if !have || !seen || epoch != r.State.LeaderEpoch || r.Role == controller.RoleLeader && !p.IsLeader() {
-			if r.Role == controller.RoleLeader {
-				p.MakeLeader(r.State.LeaderEpoch, r.Replicas, r.State.ISR)
-			} else {
-				p.MakeFollower(r.State.LeaderEpoch, r.State.Leader, r.Replicas)
-			}
-		}
-		m.mu.Lock()
-		m.parts[tp] = p
-		m.epochs[tp] = r.State.LeaderEpoch
-		m.ids[tp.Topic] = r.TopicID
-		m.mu.Unlock()
-		if tp.Topic == group.OffsetsTopic {
-			b.groups.onRole(tp.Partition, r.Role == controller.RoleLeader, r.State.LeaderEpoch)
-		}
+		m.install(r, logs[r.Partition])
 	}
 	return openErr
+}
+
+// remove stops hosting tp (if hosted) and, if deleteLog, deletes its log.
+func (m *replicaManager) remove(tp store.TopicPartition, deleteLog bool) {
+	m.mu.Lock()
+	p, ok := m.parts[tp]
+	if ok {
+		delete(m.parts, tp)
+		// Wake long polls and acks=all waiters: they re-check and find
+		// the partition gone.
+		p.MakeFollower(m.epochs[tp], store.NoLeader, nil)
+		delete(m.epochs, tp)
+	}
+	m.mu.Unlock()
+	if deleteLog {
+		if err := m.b.logs.Delete(tp.Topic, tp.Partition); err != nil && !errors.Is(err, logmgr.ErrUnknownPartition) {
+			m.b.log.Warn("deleting partition log", "partition", tp.String(), "err", err)
+		}
+	}
+}
+
+// install makes this broker's replica of r.Partition take r's role and
+// state: a partition not hosted yet is created on log (nil: its log failed
+// to open, nothing is installed), and a partition whose leader epoch or
+// role changed becomes leader or follower.
+func (m *replicaManager) install(r controller.Replica, log *partlog.Log) {
+	b := m.b
+	tp := r.Partition
+	m.mu.RLock()
+	p, have := m.parts[tp]
+	epoch, seen := m.epochs[tp]
+	m.mu.RUnlock()
+	if !have {
+		if log == nil {
+			return
+		}
+		hw := m.hws[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}]
+		p = replication.New(tp.Topic, tp.Partition, b.cfg.BrokerID, log, hw, b.now)
+	}
+	if !have || !seen || epoch != r.State.LeaderEpoch || r.Role == controller.RoleLeader && !p.IsLeader() {
+		if r.Role == controller.RoleLeader {
+			p.MakeLeader(r.State.LeaderEpoch, r.Replicas, r.State.ISR)
+		} else {
+			p.MakeFollower(r.State.LeaderEpoch, r.State.Leader, r.Replicas)
+		}
+	}
+	m.mu.Lock()
+	m.parts[tp] = p
+	m.epochs[tp] = r.State.LeaderEpoch
+	m.ids[tp.Topic] = r.TopicID
+	m.mu.Unlock()
+	if tp.Topic == group.OffsetsTopic {
+		b.groups.onRole(tp.Partition, r.Role == controller.RoleLeader, r.State.LeaderEpoch)
+	}
 }
 
 // openNew reads the topic configs of reps (recording min.insync.replicas),
@@ -241,9 +263,10 @@ func (m *replicaManager) minInsyncReplicas(topic string) int {
 	return int(m.b.cfg.MinInsyncReplicas)
 }
 
-// watch re-syncs on every metadata change until ctx ends.
+// watch applies every topic config change to the open logs until ctx
+// ends. (Leadership arrives from the controller: LeaderAndIsr.)
 func (m *replicaManager) watch(ctx context.Context) {
-	sub := m.b.store.Subscribe(store.EventTopic, store.EventPartitionState, store.EventTopicConfig)
+	sub := m.b.store.Subscribe(store.EventTopicConfig)
 	defer sub.Close()
 	for {
 		select {
@@ -253,18 +276,8 @@ func (m *replicaManager) watch(ctx context.Context) {
 			if !ok {
 				return
 			}
-			resync := false
 			for _, ev := range sub.Drain() {
-				if ev.Kind == store.EventTopicConfig {
-					m.applyTopicConfig(ctx, ev.Topic)
-				} else {
-					resync = true
-				}
-			}
-			if resync {
-				if err := m.sync(ctx); err != nil && ctx.Err() == nil {
-					m.b.log.Error("applying metadata change", "err", err)
-				}
+				m.applyTopicConfig(ctx, ev.Topic)
 			}
 		}
 	}
