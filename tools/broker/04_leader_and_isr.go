@@ -13,13 +13,9 @@ import (
 // handleLeaderAndIsr applies a LeaderAndIsr request from the controller
 // (sent by another broker over its inter-broker listener; the local
 // controller applies its requests in process). Versions below
-// minLeaderAndIsrVersion are answered UNSUPPORTED_VERSION.
+// minLeaderAndIsrVersion are not advertised (the server refuses them).
 func (b *Broker) handleLeaderAndIsr(ctx context.Context, req *kmsg.LeaderAndISRRequest) *kmsg.LeaderAndISRResponse {
 	resp := req.ResponseKind().(*kmsg.LeaderAndISRResponse)
-	if req.Version < minLeaderAndIsrVersion {
-		resp.ErrorCode = kerr.UnsupportedVersion.Code
-		return resp
-	}
 	errs, err := b.applyControl(ctx, leaderAndIsrFromWire(req))
 	if err != nil {
 		resp.ErrorCode = kerr.Code(err)

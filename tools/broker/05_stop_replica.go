@@ -10,13 +10,9 @@ import (
 )
 
 // handleStopReplica applies a StopReplica request from the controller.
-// Versions below minStopReplicaVersion are answered UNSUPPORTED_VERSION.
+// Versions below minStopReplicaVersion are not advertised (the server refuses them).
 func (b *Broker) handleStopReplica(ctx context.Context, req *kmsg.StopReplicaRequest) *kmsg.StopReplicaResponse {
 	resp := req.ResponseKind().(*kmsg.StopReplicaResponse)
-	if req.Version < minStopReplicaVersion {
-		resp.ErrorCode = kerr.UnsupportedVersion.Code
-		return resp
-	}
 	errs, err := b.applyControl(ctx, stopReplicaFromWire(req))
 	if err != nil {
 		resp.ErrorCode = kerr.Code(err)

@@ -10,13 +10,9 @@ import (
 
 // handleUpdateMetadata installs an UpdateMetadata request from the
 // controller in this broker's metadata cache. Versions below
-// minUpdateMetadataVersion are answered UNSUPPORTED_VERSION.
+// minUpdateMetadataVersion are not advertised (the server refuses them).
 func (b *Broker) handleUpdateMetadata(ctx context.Context, req *kmsg.UpdateMetadataRequest) *kmsg.UpdateMetadataResponse {
 	resp := req.ResponseKind().(*kmsg.UpdateMetadataResponse)
-	if req.Version < minUpdateMetadataVersion {
-		resp.ErrorCode = kerr.UnsupportedVersion.Code
-		return resp
-	}
 	if _, err := b.applyControl(ctx, updateMetadataFromWire(req)); err != nil {
 		resp.ErrorCode = kerr.Code(err)
 	}
