@@ -13,10 +13,14 @@
 // when the broker set changes; see Run for a ready-made loop).
 //
 // Operations are serialised by one mutex, like Kafka's single controller
-// event thread. Admin operations (CreateTopic, CreatePartitions, DeleteTopic)
-// and elections need this broker to be the active controller and fail with
-// ErrNotController otherwise, as Kafka answers NOT_CONTROLLER; reads
-// (Replicas) and AlterTopicConfig work on any broker.
+// event thread. Admin operations (CreateTopic, CreatePartitions, DeleteTopic,
+// AlterTopicConfig) work on any broker, as in Kafka's ZooKeeper mode: they
+// validate and write the request to the store (the assignment, the
+// deletion marker), and the active controller acts on it — at once when it
+// is this broker, else when its store watch fires (OnTopicChange; Run does
+// this). Elections and reconciliation need this broker to be the active
+// controller and fail with ErrNotController otherwise, as Kafka answers
+// NOT_CONTROLLER.
 package controller
 
 import (
@@ -193,18 +197,40 @@ func (c *Controller) joinedBrokers(ctx context.Context) map[int32]bool {
 // re-elects leaders when brokers leave or return. Errors are logged and
 // retried at the next change.
 func (c *Controller) Run(ctx context.Context) error {
-	sub := c.store.Subscribe(store.EventBrokers, store.EventController)
+	sub := c.store.Subscribe(store.EventBrokers, store.EventController, store.EventTopic, store.EventTopicDeletion)
 	defer sub.Close()
+	elect := true
+	var topics []string
 	for {
-		if _, err := c.Elect(ctx); err != nil && ctx.Err() == nil {
-			c.opts.Logger.Error("controller step failed", "broker", c.brokerID, "err", err)
+		if elect {
+			if _, err := c.Elect(ctx); err != nil && ctx.Err() == nil {
+				c.opts.Logger.Error("controller step failed", "broker", c.brokerID, "err", err)
+			}
+		} else {
+			for _, t := range topics {
+				if err := c.OnTopicChange(ctx, t); err != nil && ctx.Err() == nil {
+					c.opts.Logger.Error("controller step failed", "broker", c.brokerID, "topic", t, "err", err)
+				}
+			}
 		}
 		select {
 		case _, ok := <-sub.Ready():
 			if !ok {
 				return store.ErrClosed
 			}
-			sub.Drain()
+			// A broker or controller change reconciles everything;
+			// otherwise only the topics named.
+			elect, topics = false, topics[:0]
+			for _, ev := range sub.Drain() {
+				switch ev.Kind {
+				case store.EventBrokers, store.EventController:
+					elect = true
+				default:
+					if !slices.Contains(topics, ev.Topic) {
+						topics = append(topics, ev.Topic)
+					}
+				}
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -292,9 +318,6 @@ func (c *Controller) CreateTopic(ctx context.Context, spec TopicSpec, validateOn
 	defer c.mu.Unlock()
 	c.beginBatch()
 	defer c.endBatch(ctx)
-	if err := c.checkActive(ctx); err != nil {
-		return store.TopicAssignment{}, err
-	}
 	a, err := c.planTopic(ctx, spec)
 	if err != nil {
 		return store.TopicAssignment{}, fmt.Errorf("controller: create topic %q: %w", spec.Name, err)
@@ -308,11 +331,56 @@ func (c *Controller) CreateTopic(ctx context.Context, spec TopicSpec, validateOn
 	if err := c.store.CreateTopic(ctx, a, spec.Configs); err != nil {
 		return store.TopicAssignment{}, fmt.Errorf("controller: create topic %q: %w", spec.Name, err)
 	}
+	return a, c.actOnTopic(ctx, a)
+}
+
+// actOnTopic gives a topic whose assignment this broker just wrote its
+// partition states, if this broker is the active controller; otherwise
+// the active controller does when it sees the write.
+// REQUIRES: c.mu is held.
+func (c *Controller) actOnTopic(ctx context.Context, a store.TopicAssignment) error {
+	if c.checkActive(ctx) != nil {
+		return nil
+	}
 	live, err := c.liveBrokers(ctx, -1)
 	if err != nil {
-		return a, err
+		return err
 	}
-	return a, c.reconcileTopic(ctx, a, live)
+	return c.reconcileTopic(ctx, a, live)
+}
+
+// OnTopicChange reacts to a topic's assignment appearing or changing, or
+// to its deletion being requested, by any broker or tool: the active
+// controller gives new partitions their first state and finishes pending
+// deletions (Kafka's TopicChange, PartitionModifications and TopicDeletion
+// handlers). On a broker that is not the controller it does nothing.
+func (c *Controller) OnTopicChange(ctx context.Context, topic string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.beginBatch()
+	defer c.endBatch(ctx)
+	if c.checkActive(ctx) != nil {
+		return nil
+	}
+	marked, err := c.store.TopicsMarkedForDeletion(ctx)
+	if err != nil {
+		return fmt.Errorf("controller: topic %q: %w", topic, err)
+	}
+	if slices.Contains(marked, topic) {
+		return c.finishDeletion(ctx, topic)
+	}
+	a, err := c.store.Topic(ctx, topic)
+	if errors.Is(err, store.ErrUnknownTopic) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("controller: topic %q: %w", topic, err)
+	}
+	live, err := c.liveBrokers(ctx, -1)
+	if err != nil {
+		return err
+	}
+	return c.reconcileTopic(ctx, a, live)
 }
 
 // planTopic validates spec and computes its assignment.
@@ -379,9 +447,6 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, total i
 	defer c.mu.Unlock()
 	c.beginBatch()
 	defer c.endBatch(ctx)
-	if err := c.checkActive(ctx); err != nil {
-		return store.TopicAssignment{}, err
-	}
 	wrap := func(err error) error { return fmt.Errorf("controller: create partitions of %q: %w", topic, err) }
 	for attempt := 0; ; attempt++ {
 		a, err := c.store.Topic(ctx, topic)
@@ -441,7 +506,7 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, total i
 			return store.TopicAssignment{}, wrap(err)
 		}
 		next.Version = v
-		return next, c.reconcileTopic(ctx, next, live)
+		return next, c.actOnTopic(ctx, next)
 	}
 }
 
@@ -455,11 +520,11 @@ func (c *Controller) DeleteTopic(ctx context.Context, name string) error {
 	defer c.mu.Unlock()
 	c.beginBatch()
 	defer c.endBatch(ctx)
-	if err := c.checkActive(ctx); err != nil {
-		return err
-	}
 	if err := c.store.MarkTopicForDeletion(ctx, name); err != nil {
 		return fmt.Errorf("controller: delete topic %q: %w", name, err)
+	}
+	if c.checkActive(ctx) != nil {
+		return nil // the active controller finishes it
 	}
 	return c.finishDeletion(ctx, name)
 }

@@ -146,7 +146,10 @@ func TestCreateTopicErrors(t *testing.T) {
 	assert.Equal(t, []string{"metrics_cpu"}, names, "no failed request wrote anything")
 }
 
-func TestAdminNeedsActiveController(t *testing.T) {
+// TestAdminOnAnyBroker: as in Kafka's ZooKeeper mode, a broker that is
+// not the controller writes admin requests to the store and the active
+// controller acts on them when its watch fires.
+func TestAdminOnAnyBroker(t *testing.T) {
 	ctx := context.Background()
 	cl := newCluster(t, quietOptions(), 1, 2)
 	other, err := New(cl.s, 2, quietOptions())
@@ -154,11 +157,38 @@ func TestAdminNeedsActiveController(t *testing.T) {
 	ok, err := other.Elect(ctx)
 	require.NoError(t, err)
 	assert.False(t, ok, "broker 1 holds control")
+	assert.ErrorIs(t, other.OnBrokerGone(ctx, 1), ErrNotController, "elections stay the controller's")
 
-	_, err = other.CreateTopic(ctx, TopicSpec{Name: "t", NumPartitions: 1, ReplicationFactor: 1}, false)
-	assert.ErrorIs(t, err, ErrNotController)
-	assert.ErrorIs(t, other.DeleteTopic(ctx, "t"), ErrNotController)
-	assert.ErrorIs(t, other.OnBrokerGone(ctx, 1), ErrNotController)
+	a, err := other.CreateTopic(ctx, TopicSpec{Name: "t", NumPartitions: 2, ReplicationFactor: 2}, false)
+	require.NoError(t, err)
+	stored, err := cl.s.Topic(ctx, "t")
+	require.NoError(t, err)
+	assert.Equal(t, a.Partitions, stored.Partitions, "the assignment is written by the broker that was asked")
+	states, err := cl.s.PartitionStates(ctx, "t")
+	require.NoError(t, err)
+	assert.Empty(t, states, "only the controller elects leaders")
+	require.NoError(t, other.OnTopicChange(ctx, "t"), "a non-controller ignores the watch")
+	states, err = cl.s.PartitionStates(ctx, "t")
+	require.NoError(t, err)
+	assert.Empty(t, states)
+
+	require.NoError(t, cl.c.OnTopicChange(ctx, "t"))
+	assert.Equal(t, int32(0), cl.state(t, "t", 0).LeaderEpoch)
+	assert.Equal(t, int32(0), cl.state(t, "t", 1).LeaderEpoch)
+
+	_, err = other.CreatePartitions(ctx, "t", 3, nil, false)
+	require.NoError(t, err)
+	require.NoError(t, cl.c.OnTopicChange(ctx, "t"))
+	st := cl.state(t, "t", 2)
+	assert.Len(t, st.ISR, 2, "the added partition got its first state from the controller")
+
+	require.NoError(t, other.DeleteTopic(ctx, "t"))
+	marked, err := cl.s.TopicsMarkedForDeletion(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"t"}, marked, "a non-controller only marks the topic")
+	require.NoError(t, cl.c.OnTopicChange(ctx, "t"))
+	_, err = cl.s.Topic(ctx, "t")
+	assert.ErrorIs(t, err, store.ErrUnknownTopic, "the controller finishes the deletion")
 
 	// Broker 1 leaves; broker 2 takes over with the next epoch, and broker
 	// 1's controller notices it lost control.
@@ -169,10 +199,27 @@ func TestAdminNeedsActiveController(t *testing.T) {
 	require.True(t, ok)
 	_, e2 := other.Active()
 	assert.Equal(t, e1+1, e2)
-	_, err = cl.c.CreateTopic(ctx, TopicSpec{Name: "t", NumPartitions: 1, ReplicationFactor: 1}, false)
-	assert.ErrorIs(t, err, ErrNotController)
+	assert.ErrorIs(t, cl.c.Reconcile(ctx), ErrNotController)
 	active, _ := cl.c.Active()
 	assert.False(t, active)
+}
+
+// TestRunActsOnTopicWrites: a topic written straight into the store (a
+// plain ZooKeeper client, the 0.8 tool) gets leaders from Run.
+func TestRunActsOnTopicWrites(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cl := newCluster(t, quietOptions(), 1)
+	done := make(chan error, 1)
+	go func() { done <- cl.c.Run(ctx) }()
+	require.NoError(t, cl.s.CreateTopic(ctx, store.TopicAssignment{Name: "raw", Partitions: map[int32][]int32{0: {1}}}, nil))
+	require.Eventually(t, func() bool {
+		_, err := cl.s.PartitionState(ctx, store.TopicPartition{Topic: "raw", Partition: 0})
+		return err == nil
+	}, time.Minute, 5*time.Millisecond)
+	assert.Equal(t, int32(1), cl.state(t, "raw", 0).Leader)
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
 }
 
 func TestCreatePartitions(t *testing.T) {
