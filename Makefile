@@ -1,6 +1,7 @@
 # Strom — build, run, test, benchmark and fuzz every module of the workspace.
 #
 #   make run    build and start one broker on localhost:9092 (embedded mode)
+#   make cluster  a 3-node ZooKeeper ensemble and 3 brokers on localhost
 #   make test   install missing test dependencies, then run every test
 
 SHELL   := /bin/bash
@@ -13,7 +14,7 @@ TESTFLAGS ?= -race -count=1 -timeout 15m
 BENCHTIME ?= 1s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-deps test-go bench bench-check fuzz lint clean
+.PHONY: all build run cluster test test-deps test-go bench bench-check fuzz lint clean
 
 all: build
 
@@ -24,6 +25,12 @@ build:
 
 run: build
 	$(BIN)/strom server config/server.properties
+
+# cluster starts a local cluster: a 3-node ZooKeeper ensemble (Debian's
+# zookeeper package, installed if missing) and brokers 0-2 from config/,
+# with every log prefixed; Ctrl-C stops everything.
+cluster:
+	@scripts/cluster.sh
 
 # test-deps installs what the compatibility and cluster tests need and is
 # missing: Debian packages (zookeeper, kcat, python3-kafka) and npm packages
