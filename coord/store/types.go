@@ -48,6 +48,11 @@ type BrokerInfo struct {
 	JMXPort int32
 	// Timestamp is the registration time in Unix milliseconds.
 	Timestamp int64
+	// Epoch is the broker epoch: it identifies one registration and is
+	// larger for every later registration of any broker (ZooKeeper: the
+	// czxid of /brokers/ids/<id>, as Kafka uses it). Set by the store on
+	// read; ignored by RegisterBroker.
+	Epoch int64
 }
 
 // Clone returns a deep copy.
