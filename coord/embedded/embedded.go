@@ -24,15 +24,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/strom-broker/strom/coord/store"
+	"github.com/strom-broker/strom/coord/znode"
 )
 
 // DefaultFileName is the metadata file's name inside the first log dir.
@@ -371,11 +370,10 @@ func (s *Store) ResignController(ctx context.Context, brokerID int32) error {
 	return nil
 }
 
-// checkTopicName rejects names that would not map onto a znode path. The
-// controller applies Kafka's full naming rules.
+// checkTopicName rejects names that would not map onto a znode path.
 func checkTopicName(name string) error {
-	if name == "" || strings.Contains(name, "/") || name == "." || name == ".." {
-		return fmt.Errorf("embedded: topic name %q: %w", name, store.ErrInvalidArgument)
+	if err := znode.CheckTopicName(name); err != nil {
+		return fmt.Errorf("embedded: %w", err)
 	}
 	return nil
 }
@@ -595,20 +593,16 @@ func (s *Store) SetTopicConfig(ctx context.Context, topic string, configs map[st
 // AllocateProducerIDBlock implements store.Store. The first block starts at
 // 0, like Kafka's.
 func (s *Store) AllocateProducerIDBlock(ctx context.Context, brokerID int32, size int64) (store.ProducerIDBlock, error) {
-	if size <= 0 {
-		return store.ProducerIDBlock{}, fmt.Errorf("embedded: producer id block size %d: %w", size, store.ErrInvalidArgument)
-	}
 	var b store.ProducerIDBlock
 	err := s.write(ctx, func(st *state) ([]store.Event, error) {
-		var start int64
+		next, err := store.NextProducerIDBlock(st.pidBlock, brokerID, size)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
 		if st.pidBlock != nil {
-			start = st.pidBlock.End + 1
 			st.pidBlockVersion++
 		}
-		if start < 0 || start > math.MaxInt64-size+1 {
-			return nil, fmt.Errorf("embedded: producer ids exhausted: %w", store.ErrInvalidArgument)
-		}
-		b = store.ProducerIDBlock{BrokerID: brokerID, Start: start, End: start + size - 1}
+		b = next
 		st.pidBlock = &b
 		return nil, nil
 	})
