@@ -5,6 +5,7 @@ go 1.26.8
 replace github.com/strom-broker/strom/engine => ../engine
 
 require (
+	github.com/go-zookeeper/zk v1.0.4
 	github.com/stretchr/testify v1.12.1
 	github.com/strom-broker/strom/engine v0.0.0
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1

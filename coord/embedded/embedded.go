@@ -5,6 +5,9 @@
 // ephemeral records (broker registrations, the controller) live only as long
 // as the Store.
 //
+// Broker epochs count registrations within one open Store (registrations do
+// not outlive it either).
+//
 // Invariants (under Store.mu):
 //   - s.state is exactly what the metadata file holds: a write is applied to
 //     a copy, the copy is saved, and only then does it replace s.state, so a
@@ -21,31 +24,40 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/strom-broker/strom/coord/store"
+	"github.com/strom-broker/strom/coord/znode"
 )
 
 // DefaultFileName is the metadata file's name inside the first log dir.
 const DefaultFileName = "strom-metadata.json"
 
-// Store is the embedded store.Store.
+// Store is the embedded store.Store, or a fenced view of one (Fenced).
 type Store struct {
+	*db
+	// fence, if not nil, is the controller epoch every write through this
+	// view requires (store.Store.Fenced); nil for the store itself.
+	fence *int32
+}
+
+// db is the store's shared state; a store and its fenced views point at the
+// same db.
+type db struct {
 	path     string
 	lockFile *os.File // holds an exclusive flock on path+".lock" while open
 	notifier *store.Notifier
 
-	mu         sync.Mutex
-	closed     bool
-	state      *state                     // durable; see invariants
-	brokers    map[int32]store.BrokerInfo // ephemeral
-	controller *store.ControllerInfo      // ephemeral; nil = none
+	mu          sync.Mutex
+	closed      bool
+	state       *state                     // durable; see invariants
+	brokers     map[int32]store.BrokerInfo // ephemeral
+	controller  *store.ControllerInfo      // ephemeral; nil = none
+	brokerEpoch int64                      // last broker epoch handed out
 }
 
 var _ store.Store = (*Store)(nil)
@@ -112,13 +124,13 @@ func Open(path string) (*Store, error) {
 			_ = os.Remove(t)
 		}
 	}
-	return &Store{
+	return &Store{db: &db{
 		path:     path,
 		lockFile: lf,
 		notifier: store.NewNotifier(),
 		state:    st,
 		brokers:  make(map[int32]store.BrokerInfo),
-	}, nil
+	}}, nil
 }
 
 // Path returns the metadata file's path.
@@ -138,10 +150,30 @@ func (s *Store) lock(ctx context.Context) error {
 	return nil
 }
 
+// Fenced implements store.Store.
+func (s *Store) Fenced(controllerEpoch int32) store.Store {
+	return &Store{db: s.db, fence: &controllerEpoch}
+}
+
+// checkFence fails with store.ErrControllerMoved if s is a fenced view and
+// the stored controller epoch is no longer its epoch.
+// REQUIRES: s.mu is held.
+func (s *Store) checkFence() error {
+	if s.fence != nil && *s.fence != s.state.controllerEpoch {
+		return fmt.Errorf("embedded: write fenced by controller epoch %d, stored epoch %d: %w",
+			*s.fence, s.state.controllerEpoch, store.ErrControllerMoved)
+	}
+	return nil
+}
+
 // update applies fn to a copy of the durable state, saves the copy and, if
-// that worked, installs it and publishes fn's events.
+// that worked, installs it and publishes fn's events. A fenced view's write
+// is checked first.
 // REQUIRES: s.mu is held.
 func (s *Store) update(fn func(st *state) ([]store.Event, error)) error {
+	if err := s.checkFence(); err != nil {
+		return err
+	}
 	next := s.state.clone()
 	events, err := fn(next)
 	if err != nil {
@@ -224,10 +256,16 @@ func (s *Store) RegisterBroker(ctx context.Context, b store.BrokerInfo) error {
 		return err
 	}
 	defer s.mu.Unlock()
+	if err := s.checkFence(); err != nil {
+		return err
+	}
 	if _, ok := s.brokers[b.ID]; ok {
 		return fmt.Errorf("embedded: register broker %d: %w", b.ID, store.ErrBrokerExists)
 	}
-	s.brokers[b.ID] = b.Clone()
+	s.brokerEpoch++
+	b = b.Clone()
+	b.Epoch = s.brokerEpoch
+	s.brokers[b.ID] = b
 	s.notifier.Publish(store.Event{Kind: store.EventBrokers})
 	return nil
 }
@@ -239,6 +277,9 @@ func (s *Store) UnregisterBroker(ctx context.Context, id int32) error {
 		return err
 	}
 	defer s.mu.Unlock()
+	if err := s.checkFence(); err != nil {
+		return err
+	}
 	if _, ok := s.brokers[id]; !ok {
 		return fmt.Errorf("embedded: unregister broker %d: %w", id, store.ErrUnknownBroker)
 	}
@@ -318,6 +359,9 @@ func (s *Store) ResignController(ctx context.Context, brokerID int32) error {
 		return err
 	}
 	defer s.mu.Unlock()
+	if err := s.checkFence(); err != nil {
+		return err
+	}
 	if s.controller == nil || s.controller.BrokerID != brokerID {
 		return fmt.Errorf("embedded: broker %d resign: %w", brokerID, store.ErrNotController)
 	}
@@ -326,11 +370,10 @@ func (s *Store) ResignController(ctx context.Context, brokerID int32) error {
 	return nil
 }
 
-// checkTopicName rejects names that would not map onto a znode path. The
-// controller applies Kafka's full naming rules.
+// checkTopicName rejects names that would not map onto a znode path.
 func checkTopicName(name string) error {
-	if name == "" || strings.Contains(name, "/") || name == "." || name == ".." {
-		return fmt.Errorf("embedded: topic name %q: %w", name, store.ErrInvalidArgument)
+	if err := znode.CheckTopicName(name); err != nil {
+		return fmt.Errorf("embedded: %w", err)
 	}
 	return nil
 }
@@ -550,20 +593,16 @@ func (s *Store) SetTopicConfig(ctx context.Context, topic string, configs map[st
 // AllocateProducerIDBlock implements store.Store. The first block starts at
 // 0, like Kafka's.
 func (s *Store) AllocateProducerIDBlock(ctx context.Context, brokerID int32, size int64) (store.ProducerIDBlock, error) {
-	if size <= 0 {
-		return store.ProducerIDBlock{}, fmt.Errorf("embedded: producer id block size %d: %w", size, store.ErrInvalidArgument)
-	}
 	var b store.ProducerIDBlock
 	err := s.write(ctx, func(st *state) ([]store.Event, error) {
-		var start int64
+		next, err := store.NextProducerIDBlock(st.pidBlock, brokerID, size)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
 		if st.pidBlock != nil {
-			start = st.pidBlock.End + 1
 			st.pidBlockVersion++
 		}
-		if start < 0 || start > math.MaxInt64-size+1 {
-			return nil, fmt.Errorf("embedded: producer ids exhausted: %w", store.ErrInvalidArgument)
-		}
-		b = store.ProducerIDBlock{BrokerID: brokerID, Start: start, End: start + size - 1}
+		b = next
 		st.pidBlock = &b
 		return nil, nil
 	})
@@ -576,8 +615,12 @@ func (s *Store) Subscribe(kinds ...store.EventKind) *store.Subscription {
 }
 
 // Close implements store.Store: it drops the ephemeral records and closes
-// every subscription. The file is already up to date.
+// every subscription. The file is already up to date. Closing a fenced view
+// does nothing.
 func (s *Store) Close() error {
+	if s.fence != nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

@@ -26,6 +26,14 @@ var (
 	// ErrNotController: ResignController by a broker that is not the
 	// controller.
 	ErrNotController = errors.New("not the controller")
+	// ErrControllerMoved: a write through a fenced view (Store.Fenced)
+	// after another controller was elected; nothing was changed. Kafka's
+	// ControllerMovedException.
+	ErrControllerMoved = errors.New("controller moved: a newer controller epoch exists")
+	// ErrUnavailable: the metadata store cannot be reached (ZooKeeper down,
+	// no quorum, or the connection lost mid-request). For a write, the
+	// outcome is unknown: re-read before retrying.
+	ErrUnavailable = errors.New("metadata store unavailable")
 	// ErrInvalidArgument: a malformed request (negative block size, empty
 	// topic name, ...).
 	ErrInvalidArgument = errors.New("invalid argument")

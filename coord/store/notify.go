@@ -26,6 +26,12 @@ const (
 	// EventTopicDeletion: a topic was marked for deletion
 	// (/admin/delete_topics). Event.Topic is set.
 	EventTopicDeletion
+	// EventSessionExpired: the store's ZooKeeper session expired and a new
+	// one began. Every ephemeral record the store had made is gone (broker
+	// registrations, the controller): resign control, register again,
+	// re-elect, and re-read everything (events for every watched record
+	// follow). The embedded store never publishes it.
+	EventSessionExpired
 )
 
 // String names the kind.
@@ -43,6 +49,8 @@ func (k EventKind) String() string {
 		return "topic-config"
 	case EventTopicDeletion:
 		return "topic-deletion"
+	case EventSessionExpired:
+		return "session-expired"
 	}
 	return "unknown"
 }

@@ -21,6 +21,18 @@
 // changes nothing. NewVersion as the expected version means "create; fail
 // with ErrBadVersion if it already exists".
 //
+// Controller fencing. Fenced(epoch) returns a view of the store for the
+// controller elected with that epoch: each of its writes succeeds only if no
+// other election has happened since, checked atomically with the write (in
+// ZooKeeper a check of /controller_epoch's znode version in the same multi,
+// as Kafka 2.1+ does), and fails with ErrControllerMoved otherwise, changing
+// nothing. A deposed controller that has not noticed yet thus cannot
+// overwrite its successor's decisions.
+//
+// Broker epochs. Reads of a registration carry its broker epoch
+// (BrokerInfo.Epoch): larger for every later registration, so a broker that
+// bounced is told apart from its previous life.
+//
 // Notifications. Every implementation publishes an Event after each change it
 // observes (its own writes and, for ZooKeeper, other processes' writes seen
 // through watches). Events say what to re-read, not the new value, exactly
@@ -39,14 +51,19 @@ type Store interface {
 	GetOrCreateClusterID(ctx context.Context, candidate string) (string, error)
 
 	// RegisterBroker publishes a live broker. It fails with ErrBrokerExists
-	// if a broker with the same id is registered. Registrations are
-	// ephemeral: they vanish with the registering session (ZooKeeper) or
-	// process (embedded).
+	// if a broker with the same id is registered (by this store or another
+	// live one); a registration left by this store's own expired ZooKeeper
+	// session is replaced. Registrations are ephemeral: they vanish with the
+	// registering session (ZooKeeper) or process (embedded). Each
+	// registration gets a new, larger broker epoch (see Broker).
 	RegisterBroker(ctx context.Context, b BrokerInfo) error
 	// UnregisterBroker removes a registration (a broker's orderly exit or,
-	// in tests, a simulated session loss). Fails with ErrUnknownBroker.
+	// in tests, a simulated session loss); if that broker is the
+	// controller, control goes too, as when its session ends. Fails with
+	// ErrUnknownBroker.
 	UnregisterBroker(ctx context.Context, id int32) error
-	// Broker returns one registration or ErrUnknownBroker.
+	// Broker returns one registration, with its broker epoch, or
+	// ErrUnknownBroker.
 	Broker(ctx context.Context, id int32) (BrokerInfo, error)
 	// Brokers returns every live registration, sorted by id.
 	Brokers(ctx context.Context) ([]BrokerInfo, error)
@@ -111,6 +128,19 @@ type Store interface {
 	// AllocateProducerIDBlock reserves the next size producer ids for
 	// brokerID. Blocks never overlap and increase across restarts.
 	AllocateProducerIDBlock(ctx context.Context, brokerID int32, size int64) (ProducerIDBlock, error)
+
+	// Fenced returns a view of this store whose writes are fenced by
+	// controllerEpoch: every method that writes (RegisterBroker,
+	// UnregisterBroker, TryBecomeController, ResignController, CreateTopic,
+	// SetAssignment, MarkTopicForDeletion, DeleteTopic, SetPartitionState,
+	// SetPartitionStates, SetTopicConfig, AllocateProducerIDBlock,
+	// GetOrCreateClusterID when it creates) succeeds only while the stored
+	// controller epoch is still controllerEpoch, atomically with the write,
+	// and fails with ErrControllerMoved otherwise. Reads and Subscribe are
+	// the store's own. The view shares the store's connection: closing the
+	// view does nothing, closing the store closes it. Fenced of a view
+	// replaces its epoch.
+	Fenced(controllerEpoch int32) Store
 
 	// Subscribe returns a subscription to change events of the given kinds
 	// (all kinds if none are given). Close it when done.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -48,10 +49,10 @@ type BrokerInfo struct {
 	JMXPort int32
 	// Timestamp is the registration time in Unix milliseconds.
 	Timestamp int64
-	// Epoch is the broker epoch: the czxid of the registration znode
-	// (Kafka's, KIP-380), so a re-registered broker has a larger one. It
-	// is set by the store when read and ignored on write; 0 if the store
-	// has no such notion.
+	// Epoch is the broker epoch: it identifies one registration and is
+	// larger for every later registration of any broker (ZooKeeper: the
+	// czxid of /brokers/ids/<id>, as Kafka uses it). Set by the store on
+	// read; ignored by RegisterBroker.
 	Epoch int64
 }
 
@@ -147,6 +148,23 @@ type ProducerIDBlock struct {
 	BrokerID int32
 	Start    int64
 	End      int64
+}
+
+// NextProducerIDBlock returns the block of size ids that follows prev (nil:
+// the first block, starting at 0 as Kafka's), or ErrInvalidArgument if size
+// is not positive or the ids are exhausted.
+func NextProducerIDBlock(prev *ProducerIDBlock, brokerID int32, size int64) (ProducerIDBlock, error) {
+	if size <= 0 {
+		return ProducerIDBlock{}, fmt.Errorf("store: producer id block size %d: %w", size, ErrInvalidArgument)
+	}
+	var start int64
+	if prev != nil {
+		start = prev.End + 1
+	}
+	if start < 0 || start > math.MaxInt64-size+1 {
+		return ProducerIDBlock{}, fmt.Errorf("store: producer ids exhausted: %w", ErrInvalidArgument)
+	}
+	return ProducerIDBlock{BrokerID: brokerID, Start: start, End: start + size - 1}, nil
 }
 
 // UUID is a Kafka Uuid (topic ids, cluster ids). Its text form is URL-safe

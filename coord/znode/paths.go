@@ -13,7 +13,9 @@
 package znode
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/strom-broker/strom/coord/store"
 )
@@ -28,13 +30,21 @@ const (
 	TopicConfigsPath    = "/config/topics"
 	DeleteTopicsPath    = "/admin/delete_topics"
 	ProducerIDBlockPath = "/latest_producer_id_block"
+	BrokerSeqIDPath     = "/brokers/seqid"
+	ConfigChangesPath   = "/config/changes"
 )
 
-// PersistentPaths are the parent znodes Kafka creates at startup, parents
-// before children.
+// PersistentPaths are the znodes every Kafka broker creates at startup
+// (Kafka's ZkData.PersistentZkPaths, with /cluster for /cluster/id), parents
+// before children. Kafka's tools expect them.
 var PersistentPaths = []string{
-	"/brokers", BrokerIDsPath, TopicsPath, "/config", TopicConfigsPath,
-	"/admin", DeleteTopicsPath, "/cluster",
+	"/consumers",
+	"/brokers", BrokerIDsPath, TopicsPath, BrokerSeqIDPath,
+	"/config", ConfigChangesPath, TopicConfigsPath,
+	"/config/clients", "/config/users", "/config/brokers", "/config/ips",
+	"/admin", DeleteTopicsPath,
+	"/isr_change_notification", ProducerIDBlockPath, "/log_dir_event_notification",
+	"/cluster",
 }
 
 // BrokerPath is /brokers/ids/<id>.
@@ -59,3 +69,13 @@ func TopicConfigPath(topic string) string { return TopicConfigsPath + "/" + topi
 
 // DeleteTopicPath is /admin/delete_topics/<topic>.
 func DeleteTopicPath(topic string) string { return DeleteTopicsPath + "/" + topic }
+
+// CheckTopicName rejects topic names that do not map onto one znode path
+// segment (empty, containing '/', "." or ".."). The controller applies
+// Kafka's full naming rules; this is the stores' last line.
+func CheckTopicName(name string) error {
+	if name == "" || strings.Contains(name, "/") || name == "." || name == ".." {
+		return fmt.Errorf("znode: topic name %q: %w", name, store.ErrInvalidArgument)
+	}
+	return nil
+}

@@ -35,7 +35,9 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}{
 		{"ClusterID", testClusterID},
 		{"Brokers", testBrokers},
+		{"BrokerEpochs", testBrokerEpochs},
 		{"Controller", testController},
+		{"Fencing", testFencing},
 		{"Topics", testTopics},
 		{"SetAssignment", testSetAssignment},
 		{"PartitionState", testPartitionState},
@@ -94,10 +96,10 @@ func testBrokers(t *testing.T, s store.Store) {
 
 	bs, err = s.Brokers(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, []store.BrokerInfo{broker(1), broker(2)}, bs, "sorted by id, all fields kept")
+	assert.Equal(t, []store.BrokerInfo{broker(1), broker(2)}, withoutEpochs(bs), "sorted by id, all fields kept")
 	b, err := s.Broker(ctx, 2)
 	require.NoError(t, err)
-	assert.Equal(t, broker(2), b)
+	assert.Equal(t, broker(2), withoutEpochs([]store.BrokerInfo{b})[0])
 	_, err = s.Broker(ctx, 3)
 	assert.ErrorIs(t, err, store.ErrUnknownBroker)
 
@@ -105,9 +107,119 @@ func testBrokers(t *testing.T, s store.Store) {
 	assert.ErrorIs(t, s.UnregisterBroker(ctx, 1), store.ErrUnknownBroker)
 	bs, err = s.Brokers(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, []store.BrokerInfo{broker(2)}, bs)
+	assert.Equal(t, []store.BrokerInfo{broker(2)}, withoutEpochs(bs))
 	// The id is free again.
 	require.NoError(t, s.RegisterBroker(ctx, broker(1)))
+}
+
+// withoutEpochs returns bs with the store-assigned broker epochs zeroed.
+func withoutEpochs(bs []store.BrokerInfo) []store.BrokerInfo {
+	out := make([]store.BrokerInfo, len(bs))
+	for i, b := range bs {
+		b.Epoch = 0
+		out[i] = b
+	}
+	return out
+}
+
+func testBrokerEpochs(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	in := broker(1)
+	in.Epoch = 12345 // ignored on write
+	require.NoError(t, s.RegisterBroker(ctx, in))
+	require.NoError(t, s.RegisterBroker(ctx, broker(2)))
+	b1, err := s.Broker(ctx, 1)
+	require.NoError(t, err)
+	b2, err := s.Broker(ctx, 2)
+	require.NoError(t, err)
+	assert.Positive(t, b1.Epoch)
+	assert.Greater(t, b2.Epoch, b1.Epoch, "a later registration has a larger epoch")
+	bs, err := s.Brokers(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{b1.Epoch, b2.Epoch}, []int64{bs[0].Epoch, bs[1].Epoch}, "Brokers reports the same epochs")
+
+	// A bounce of broker 1 gives it a new, larger epoch.
+	require.NoError(t, s.UnregisterBroker(ctx, 1))
+	require.NoError(t, s.RegisterBroker(ctx, broker(1)))
+	again, err := s.Broker(ctx, 1)
+	require.NoError(t, err)
+	assert.Greater(t, again.Epoch, b2.Epoch)
+}
+
+// testFencing: a view fenced by an old controller epoch can write nothing
+// once another controller was elected; the new controller's view can.
+func testFencing(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	require.NoError(t, s.CreateTopic(ctx, Assignment("t", 2, 1, 2), nil))
+	tp := store.TopicPartition{Topic: "t", Partition: 0}
+	e1, err := s.TryBecomeController(ctx, 1)
+	require.NoError(t, err)
+	old := s.Fenced(e1)
+	v, err := old.SetPartitionState(ctx, tp, store.PartitionState{Leader: 1, ISR: []int32{1}, ControllerEpoch: e1}, store.NewVersion)
+	require.NoError(t, err, "the current controller's view writes")
+	require.NoError(t, old.CreateTopic(ctx, Assignment("by-first", 1, 1), nil))
+
+	require.NoError(t, s.ResignController(ctx, 1))
+	e2, err := s.TryBecomeController(ctx, 2)
+	require.NoError(t, err)
+	cur := s.Fenced(e2)
+
+	moved := func(err error, what string) {
+		t.Helper()
+		assert.ErrorIs(t, err, store.ErrControllerMoved, "%s by the deposed controller", what)
+	}
+	_, err = old.SetPartitionState(ctx, tp, store.PartitionState{Leader: 2, LeaderEpoch: 1, ISR: []int32{2}, ControllerEpoch: e1}, v)
+	moved(err, "SetPartitionState")
+	_, err = old.SetPartitionStates(ctx, []store.PartitionStateUpdate{{Partition: store.TopicPartition{Topic: "t", Partition: 1},
+		State: store.PartitionState{Leader: 2, ISR: []int32{2}}, ExpectedVersion: store.NewVersion}})
+	moved(err, "SetPartitionStates")
+	moved(old.CreateTopic(ctx, Assignment("late", 1, 1), nil), "CreateTopic")
+	_, err = old.SetAssignment(ctx, Assignment("t", 3, 1, 2), 0)
+	moved(err, "SetAssignment")
+	moved(old.SetTopicConfig(ctx, "t", map[string]string{"a": "b"}), "SetTopicConfig")
+	moved(old.MarkTopicForDeletion(ctx, "t"), "MarkTopicForDeletion")
+	moved(old.DeleteTopic(ctx, "by-first"), "DeleteTopic")
+	moved(old.RegisterBroker(ctx, broker(7)), "RegisterBroker")
+	moved(old.ResignController(ctx, 2), "ResignController")
+	_, err = old.AllocateProducerIDBlock(ctx, 1, 10)
+	moved(err, "AllocateProducerIDBlock")
+	require.NoError(t, old.Close(), "closing a view does nothing")
+
+	// Nothing the deposed controller tried landed.
+	st, err := s.PartitionState(ctx, tp)
+	require.NoError(t, err)
+	assert.Equal(t, int32(1), st.Leader)
+	assert.Equal(t, v, st.Version)
+	_, err = s.PartitionState(ctx, store.TopicPartition{Topic: "t", Partition: 1})
+	assert.ErrorIs(t, err, store.ErrNoPartitionState)
+	names, err := s.Topics(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"by-first", "t"}, names)
+	a, err := s.Topic(ctx, "t")
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), a.NumPartitions())
+	cfg, err := s.TopicConfig(ctx, "t")
+	require.NoError(t, err)
+	assert.Empty(t, cfg)
+	marked, err := s.TopicsMarkedForDeletion(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, marked)
+	_, err = s.Broker(ctx, 7)
+	assert.ErrorIs(t, err, store.ErrUnknownBroker)
+	c, err := s.Controller(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, store.ControllerInfo{BrokerID: 2, Epoch: e2}, c)
+
+	// The current controller's view writes, and reads work through any view.
+	_, err = cur.SetPartitionState(ctx, tp, store.PartitionState{Leader: 2, LeaderEpoch: 1, ISR: []int32{2}, ControllerEpoch: e2}, v)
+	require.NoError(t, err)
+	st, err = old.PartitionState(ctx, tp)
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), st.Leader)
+	require.NoError(t, cur.DeleteTopic(ctx, "by-first"))
+	require.NoError(t, cur.ResignController(ctx, 2))
+	_, err = s.Controller(ctx)
+	assert.ErrorIs(t, err, store.ErrNoController)
 }
 
 func testController(t *testing.T, s store.Store) {

@@ -1,0 +1,397 @@
+package zkstore
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/strom-broker/strom/coord/store"
+	"github.com/strom-broker/strom/coord/znode"
+)
+
+// Watches. ZooKeeper watches fire once; the watcher re-arms each one when it
+// fires and publishes the store event that says what to re-read:
+//
+//	/brokers/ids                          children  EventBrokers
+//	/controller                           exists    EventController
+//	/brokers/topics                       children  EventTopic for topics that appear or vanish
+//	/brokers/topics/<t>                   data      EventTopic (new partitions get state watches)
+//	/brokers/topics/<t>/partitions/<p>/state exists EventPartitionState
+//	/config/topics/<t>                    exists    EventTopicConfig
+//	/admin/delete_topics                  children  EventTopicDeletion for marks that appear or vanish
+//
+// Arming is reading: a watch (re-)armed publishes its event whether or not
+// anything changed, so nothing that changed between the fire and the re-arm
+// (or before a topic was first seen) goes unreported; subscribers may see an
+// event twice, never miss one. The store also publishes its own writes at
+// once, as the embedded store does.
+//
+// Sessions: on a reconnect within the session the client re-sends the
+// watches itself. When a new session begins (the old one expired), all
+// watches were lost: the watcher publishes EventSessionExpired and re-arms
+// every watch. Arms that fail (ZooKeeper unreachable) are retried.
+//
+// Concurrency: the client's event callback only queues events (it must not
+// block); one goroutine (run) owns the rest of the watcher's state and does
+// all arming.
+
+// retryInterval is how long the watcher waits before retrying failed arms.
+const retryInterval = 200 * time.Millisecond
+
+type targetKind uint8
+
+const (
+	tBrokers targetKind = iota + 1
+	tController
+	tTopics
+	tTopic
+	tState
+	tConfig
+	tDeletions
+)
+
+// target is one watch.
+type target struct {
+	kind      targetKind
+	topic     string
+	partition int32
+}
+
+type watcher struct {
+	c       *conn
+	ready   chan struct{} // closed once the first session exists
+	armed   chan struct{} // closed once the first arming of every watch is done
+	signal  chan struct{} // capacity 1: events or work queued
+	done    chan struct{} // closed by stop
+	stopped chan struct{} // closed when run returns
+
+	mu        sync.Mutex
+	events    []zk.Event // queued by onEvent, oldest first
+	wantRoots bool
+
+	// Owned by run.
+	dirty    []target
+	dirtySet map[target]bool
+	topics   map[string]map[int32]bool // known topic -> partitions with a state watch
+	marked   map[string]bool           // children of /admin/delete_topics
+	roots    bool                      // root watches requested (armRoots)
+}
+
+func newWatcher(c *conn) *watcher {
+	return &watcher{
+		c: c, ready: make(chan struct{}), armed: make(chan struct{}),
+		signal: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{}),
+		dirtySet: make(map[target]bool), topics: make(map[string]map[int32]bool), marked: make(map[string]bool),
+	}
+}
+
+// onEvent is the client's event callback: it queues and returns.
+func (w *watcher) onEvent(ev zk.Event) {
+	w.mu.Lock()
+	w.events = append(w.events, ev)
+	w.mu.Unlock()
+	w.wake()
+}
+
+func (w *watcher) wake() {
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+}
+
+// armRoots asks run to arm every watch and waits (up to the connection
+// timeout) until the first pass is done, so that a Store returned by Open
+// already watches everything.
+func (w *watcher) armRoots() {
+	w.mu.Lock()
+	w.wantRoots = true
+	w.mu.Unlock()
+	w.wake()
+	select {
+	case <-w.armed:
+	case <-time.After(w.c.cfg.ConnectionTimeout):
+	case <-w.done:
+	}
+}
+
+// stop asks run to return; wait waits until it has.
+func (w *watcher) stop() { close(w.done) }
+func (w *watcher) wait() { <-w.stopped }
+
+func (w *watcher) run() {
+	defer close(w.stopped)
+	var retry <-chan time.Time
+	armedClosed := false
+	for {
+		select {
+		case <-w.done:
+			return
+		case <-w.signal:
+		case <-retry:
+		}
+		retry = nil
+		w.mu.Lock()
+		events := w.events
+		w.events = nil
+		if w.wantRoots && !w.roots {
+			w.roots = true
+			w.markRoots()
+		}
+		w.mu.Unlock()
+		for _, ev := range events {
+			w.handle(ev)
+		}
+		if !w.roots {
+			continue
+		}
+		if err := w.armDirty(); err != nil {
+			select {
+			case <-w.done:
+				return
+			default:
+			}
+			w.c.log.Debug("zkstore: arming watches failed; retrying", "err", err)
+			retry = time.After(retryInterval)
+			continue
+		}
+		if !armedClosed {
+			close(w.armed)
+			armedClosed = true
+		}
+	}
+}
+
+func (w *watcher) mark(t target) {
+	if !w.dirtySet[t] {
+		w.dirtySet[t] = true
+		w.dirty = append(w.dirty, t)
+	}
+}
+
+func (w *watcher) markRoots() {
+	for _, k := range []targetKind{tBrokers, tController, tTopics, tDeletions} {
+		w.mark(target{kind: k})
+	}
+}
+
+// handle turns one client event into work.
+func (w *watcher) handle(ev zk.Event) {
+	if ev.Type == zk.EventSession {
+		w.session(ev)
+		return
+	}
+	if ev.Type == zk.EventNotWatching || ev.Path == "" {
+		return
+	}
+	if t, ok := w.targetOf(w.c.rel(ev.Path)); ok {
+		w.mark(t)
+	}
+}
+
+// session tracks the session id: a new id after an earlier one means the
+// old session expired and every watch is gone.
+func (w *watcher) session(ev zk.Event) {
+	if ev.State != zk.StateHasSession {
+		return
+	}
+	c := w.c
+	sid := c.zk.SessionID()
+	c.mu.Lock()
+	old := c.session
+	c.session = sid
+	expired := old != 0 && old != sid
+	if expired {
+		c.pastSessions[old] = true
+	}
+	c.mu.Unlock()
+	select {
+	case <-w.ready:
+	default:
+		close(w.ready)
+	}
+	if !expired {
+		return
+	}
+	c.log.Warn("ZooKeeper session expired; a new session began: ephemeral znodes of the old one are gone",
+		"old_session", fmt.Sprintf("0x%x", old), "session", fmt.Sprintf("0x%x", sid))
+	c.notifier.Publish(store.Event{Kind: store.EventSessionExpired})
+	if !w.roots {
+		return
+	}
+	w.markRoots()
+	for t, parts := range w.topics {
+		w.mark(target{kind: tTopic, topic: t})
+		w.mark(target{kind: tConfig, topic: t})
+		for p := range parts {
+			w.mark(target{kind: tState, topic: t, partition: p})
+		}
+	}
+}
+
+// targetOf maps a Kafka path to its watch.
+func (w *watcher) targetOf(p string) (target, bool) {
+	switch p {
+	case znode.BrokerIDsPath:
+		return target{kind: tBrokers}, true
+	case znode.ControllerPath:
+		return target{kind: tController}, true
+	case znode.TopicsPath:
+		return target{kind: tTopics}, true
+	case znode.DeleteTopicsPath:
+		return target{kind: tDeletions}, true
+	}
+	if rest, ok := strings.CutPrefix(p, znode.TopicsPath+"/"); ok {
+		parts := strings.Split(rest, "/")
+		switch {
+		case len(parts) == 1:
+			return target{kind: tTopic, topic: parts[0]}, true
+		case len(parts) == 4 && parts[1] == "partitions" && parts[3] == "state":
+			if n, err := strconv.ParseInt(parts[2], 10, 32); err == nil {
+				return target{kind: tState, topic: parts[0], partition: int32(n)}, true
+			}
+		}
+		return target{}, false
+	}
+	if t, ok := strings.CutPrefix(p, znode.TopicConfigsPath+"/"); ok && !strings.Contains(t, "/") {
+		return target{kind: tConfig, topic: t}, true
+	}
+	return target{}, false
+}
+
+// armDirty arms every dirty watch, in order; arming may mark more. On the
+// first failure it stops, leaving the rest dirty.
+func (w *watcher) armDirty() error {
+	for len(w.dirty) > 0 {
+		t := w.dirty[0]
+		if err := w.arm(t); err != nil {
+			return err
+		}
+		w.dirty = w.dirty[1:]
+		delete(w.dirtySet, t)
+	}
+	w.dirty = nil
+	return nil
+}
+
+func (w *watcher) publish(ev store.Event) { w.c.notifier.Publish(ev) }
+
+// arm (re-)arms one watch and publishes its event.
+func (w *watcher) arm(t target) error {
+	c := w.c
+	switch t.kind {
+	case tBrokers:
+		if _, err := w.children(znode.BrokerIDsPath); err != nil {
+			return err
+		}
+		w.publish(store.Event{Kind: store.EventBrokers})
+	case tController:
+		if err := w.exists(znode.ControllerPath); err != nil {
+			return err
+		}
+		w.publish(store.Event{Kind: store.EventController})
+	case tTopics:
+		names, err := w.children(znode.TopicsPath)
+		if err != nil {
+			return err
+		}
+		now := make(map[string]bool, len(names))
+		for _, n := range names {
+			now[n] = true
+			if _, ok := w.topics[n]; !ok {
+				w.topics[n] = make(map[int32]bool)
+				w.mark(target{kind: tTopic, topic: n})
+				w.mark(target{kind: tConfig, topic: n})
+			}
+		}
+		for n := range w.topics {
+			if !now[n] {
+				delete(w.topics, n)
+				w.publish(store.Event{Kind: store.EventTopic, Topic: n})
+			}
+		}
+	case tTopic:
+		parts, ok := w.topics[t.topic]
+		if !ok {
+			return nil // deleted: no more watches on it
+		}
+		p := znode.TopicPath(t.topic)
+		data, st, _, err := c.zk.GetW(c.abs(p))
+		if errors.Is(err, zk.ErrNoNode) {
+			w.publish(store.Event{Kind: store.EventTopic, Topic: t.topic})
+			return w.exists(p)
+		}
+		if err != nil {
+			return err
+		}
+		w.publish(store.Event{Kind: store.EventTopic, Topic: t.topic})
+		a, err := znode.DecodeTopicAssignment(t.topic, data, st.Version)
+		if err != nil {
+			c.log.Error("undecodable topic znode; its partitions are not watched until it is fixed", "path", c.abs(p), "err", err)
+			return nil
+		}
+		for part := range a.Partitions {
+			if !parts[part] {
+				parts[part] = true
+				w.mark(target{kind: tState, topic: t.topic, partition: part})
+			}
+		}
+	case tState:
+		if !w.topics[t.topic][t.partition] {
+			return nil
+		}
+		if err := w.exists(znode.PartitionStatePath(store.TopicPartition{Topic: t.topic, Partition: t.partition})); err != nil {
+			return err
+		}
+		w.publish(store.Event{Kind: store.EventPartitionState, Topic: t.topic, Partition: t.partition})
+	case tConfig:
+		if _, ok := w.topics[t.topic]; !ok {
+			return nil
+		}
+		if err := w.exists(znode.TopicConfigPath(t.topic)); err != nil {
+			return err
+		}
+		w.publish(store.Event{Kind: store.EventTopicConfig, Topic: t.topic})
+	case tDeletions:
+		names, err := w.children(znode.DeleteTopicsPath)
+		if err != nil {
+			return err
+		}
+		now := make(map[string]bool, len(names))
+		for _, n := range names {
+			now[n] = true
+			if !w.marked[n] {
+				w.marked[n] = true
+				w.publish(store.Event{Kind: store.EventTopicDeletion, Topic: n})
+			}
+		}
+		for n := range w.marked {
+			if !now[n] {
+				delete(w.marked, n)
+				w.publish(store.Event{Kind: store.EventTopicDeletion, Topic: n})
+			}
+		}
+	}
+	return nil
+}
+
+// children arms a children watch on a Kafka path; if the path is missing it
+// arms an exists watch instead (to see it created) and reports no children.
+func (w *watcher) children(p string) ([]string, error) {
+	names, _, _, err := w.c.zk.ChildrenW(w.c.abs(p))
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, w.exists(p)
+	}
+	return names, err
+}
+
+// exists arms an exists watch (fires on create, delete and data change).
+func (w *watcher) exists(p string) error {
+	_, _, _, err := w.c.zk.ExistsW(w.c.abs(p))
+	return err
+}
