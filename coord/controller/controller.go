@@ -110,6 +110,13 @@ type Controller struct {
 	mu     sync.Mutex // serialises every operation
 	active bool       // this broker won /controller with epoch
 	epoch  int32
+	// fenced is the store as seen by the controller of epoch: its writes
+	// fail with store.ErrControllerMoved once another controller has been
+	// elected, so a deposed controller that has not noticed yet (paused,
+	// partitioned) cannot overwrite its successor's decisions. Every
+	// controller decision (partition states, finishing deletions) is
+	// written through it; admin requests any broker may write are not.
+	fenced store.Store
 	// known are the live brokers (id -> epoch) the last operation saw, to
 	// tell joining brokers; nil before the first operation as controller.
 	known map[int32]int64
@@ -149,7 +156,7 @@ func (c *Controller) Elect(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("controller: elect broker %d: %w", c.brokerID, err)
 		}
-		c.active, c.epoch = true, epoch
+		c.active, c.epoch, c.fenced = true, epoch, c.store.Fenced(epoch)
 		c.known, failover = nil, true
 		c.opts.Logger.Info("became controller", "broker", c.brokerID, "epoch", epoch)
 	}
@@ -544,7 +551,7 @@ func (c *Controller) finishDeletion(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.store.DeleteTopic(ctx, name); err != nil && !errors.Is(err, store.ErrUnknownTopic) {
+	if err := c.fenced.DeleteTopic(ctx, name); err != nil && !errors.Is(err, store.ErrUnknownTopic) {
 		return fmt.Errorf("controller: delete topic %q: %w", name, err)
 	}
 	c.queueDeletion(a, live)
@@ -690,7 +697,7 @@ func (c *Controller) reconcileTopic(ctx context.Context, a store.TopicAssignment
 	if len(updates) == 0 {
 		return nil
 	}
-	versions, err := c.store.SetPartitionStates(ctx, updates)
+	versions, err := c.fenced.SetPartitionStates(ctx, updates)
 	switch {
 	case err == nil:
 		for i, u := range updates {
@@ -730,7 +737,7 @@ func (c *Controller) reconcilePartition(ctx context.Context, a store.TopicAssign
 				return nil
 			}
 			var v int32
-			if v, err = c.store.SetPartitionState(ctx, tp, st, store.NewVersion); err == nil {
+			if v, err = c.fenced.SetPartitionState(ctx, tp, st, store.NewVersion); err == nil {
 				c.queueState(a, p, st, v, true, liveSet, nil)
 			}
 		case errors.Is(err, store.ErrUnknownTopic):
@@ -743,7 +750,7 @@ func (c *Controller) reconcilePartition(ctx context.Context, a store.TopicAssign
 				return nil
 			}
 			var v int32
-			if v, err = c.store.SetPartitionState(ctx, tp, next, cur.Version); err == nil {
+			if v, err = c.fenced.SetPartitionState(ctx, tp, next, cur.Version); err == nil {
 				c.logElection(tp, cur, next, election)
 				c.queueState(a, p, next, v, false, liveSet, nil)
 			}

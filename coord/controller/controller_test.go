@@ -453,6 +453,7 @@ func TestReconcileRetriesAfterLostRace(t *testing.T) {
 	c, err := New(rs, 3, quietOptions())
 	require.NoError(t, err)
 	c.active, c.epoch = cl.c.Active() // the same controller, seen through the racing store
+	c.fenced = rs                     // (fencing is not under test here)
 	require.NoError(t, c.OnBrokerGone(ctx, 1))
 	require.True(t, rs.raced)
 
@@ -463,4 +464,48 @@ func TestReconcileRetriesAfterLostRace(t *testing.T) {
 	st1 := cl.state(t, "t", 1)
 	assert.Equal(t, int32(3), st1.Leader)
 	assert.Equal(t, []int32{3, 2}, st1.ISR)
+}
+
+// TestZombieControllerWritesNothing: a controller that lost its election
+// without noticing (paused past its session, say) has every decision
+// refused by the store; its successor's states stand.
+func TestZombieControllerWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	cl := newCluster(t, quietOptions(), 1, 2, 3)
+	_, err := cl.c.CreateTopic(ctx, TopicSpec{Name: "t", NumPartitions: 3, ReplicationFactor: 2}, false)
+	require.NoError(t, err)
+	before := map[int32]store.PartitionState{}
+	for p := range int32(3) {
+		before[p] = cl.state(t, "t", p)
+	}
+
+	// Broker 2 is elected behind broker 1's back.
+	require.NoError(t, cl.s.ResignController(ctx, 1))
+	successor, err := New(cl.s, 2, quietOptions())
+	require.NoError(t, err)
+	ok, err := successor.Elect(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	// Broker 3 dies; the zombie, still believing itself active, tries to
+	// elect new leaders straight away (skipping its liveness check).
+	require.NoError(t, cl.s.UnregisterBroker(ctx, 3))
+	cl.c.mu.Lock()
+	err = cl.c.reconcile(ctx, map[int32]bool{1: true, 2: true})
+	cl.c.mu.Unlock()
+	require.ErrorIs(t, err, store.ErrControllerMoved)
+	for p := range int32(3) {
+		assert.Equal(t, before[p], cl.state(t, "t", p), "partition %d: the zombie changed nothing", p)
+	}
+
+	// The successor's decisions are written.
+	require.NoError(t, successor.Reconcile(ctx))
+	for p := range int32(3) {
+		st := cl.state(t, "t", p)
+		assert.NotContains(t, st.ISR, int32(3))
+		_, e2 := successor.Active()
+		if !assert.ObjectsAreEqual(before[p].ISR, st.ISR) {
+			assert.Equal(t, e2, st.ControllerEpoch, "partition %d changed by the successor", p)
+		}
+	}
 }
