@@ -79,9 +79,8 @@ func WithLogger(l *slog.Logger) Option { return func(b *Broker) { b.log = l } }
 // does not serve yet (call Serve). cfg must be validated with defaults
 // filled (config.Load does both).
 func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
-	if !cfg.Embedded() {
-		return nil, fmt.Errorf("broker: zookeeper.connect=%q: ZooKeeper mode is not built yet; leave zookeeper.connect empty for the embedded single-broker mode", cfg.ZookeeperConnect)
-	}
+	own := *cfg // broker.id may be generated below
+	cfg = &own
 	b = &Broker{cfg: cfg, log: slog.Default(), now: time.Now, stopping: make(chan struct{}),
 		meta: metacache.New(), fence: metacache.NewFence(-1)}
 	for _, o := range opts {
@@ -95,9 +94,18 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 		}
 	}()
 
+	// With ZooKeeper the cluster decides the cluster id (and, for
+	// broker.id=-1, the broker id) before the log dirs are checked
+	// against them; embedded, the log dirs' meta.properties keep them.
+	if !cfg.Embedded() {
+		if err := b.joinZooKeeper(); err != nil {
+			return nil, err
+		}
+	}
 	lcfg := logmgr.DefaultConfig()
 	lcfg.LogDirs = cfg.LogDirs
 	lcfg.BrokerID = cfg.BrokerID
+	lcfg.ClusterID = b.clusterID
 	lcfg.FlushSchedulerIntervalMs = cfg.LogFlushSchedulerIntervalMs
 	lcfg.RetentionCheckIntervalMs = cfg.LogRetentionCheckIntervalMs
 	lcfg.FlushOffsetCheckpointIntervalMs = cfg.LogFlushOffsetCheckpointIntervalMs
@@ -108,34 +116,38 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 		logOpts = append(logOpts, logmgr.WithCleaner(cleaner.New(cleaner.WithLogger(b.log))))
 	}
 	if b.logs, err = logmgr.Open(lcfg, logOpts...); err != nil {
+		if errors.Is(err, logmgr.ErrMetaMismatch) && !cfg.Embedded() {
+			return nil, fmt.Errorf("broker: %w (cluster %q at zookeeper.connect=%s: is this broker joining the wrong cluster, or is zookeeper.connect wrong?)",
+				err, b.clusterID, cfg.ZookeeperConnect)
+		}
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 
-	es, err := embedded.Open(filepath.Join(cfg.LogDirs[0], MetadataFile))
-	if err != nil {
-		return nil, fmt.Errorf("broker: metadata: %w", err)
-	}
-	b.store = es
-	candidate := b.logs.ClusterID()
-	if candidate == "" {
-		u, err := store.NewUUID()
+	if cfg.Embedded() {
+		es, err := embedded.Open(filepath.Join(cfg.LogDirs[0], MetadataFile))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("broker: metadata: %w", err)
 		}
-		candidate = u.String()
-	}
-	if b.clusterID, err = b.store.GetOrCreateClusterID(b.ctx, candidate); err != nil {
-		return nil, fmt.Errorf("broker: cluster id: %w", err)
+		b.store = es
+		candidate := b.logs.ClusterID()
+		if candidate == "" {
+			u, err := store.NewUUID()
+			if err != nil {
+				return nil, err
+			}
+			candidate = u.String()
+		}
+		if b.clusterID, err = b.store.GetOrCreateClusterID(b.ctx, candidate); err != nil {
+			return nil, fmt.Errorf("broker: cluster id: %w", err)
+		}
 	}
 	b.pids = &producerIDs{store: b.store, brokerID: cfg.BrokerID}
 
 	if err := b.listen(); err != nil {
 		return nil, err
 	}
-	if err := b.store.RegisterBroker(b.ctx, store.BrokerInfo{
-		ID: cfg.BrokerID, Endpoints: b.endpoints, Rack: cfg.BrokerRack, JMXPort: -1, Timestamp: b.now().UnixMilli(),
-	}); err != nil {
-		return nil, fmt.Errorf("broker: register: %w", err)
+	if err := b.register(); err != nil {
+		return nil, err
 	}
 
 	if b.groups, err = newGroups(b); err != nil {
@@ -258,6 +270,20 @@ func (b *Broker) Serve() error {
 		defer b.bg.Done()
 		b.checkpointHighWatermarks(b.ctx)
 	}()
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		if err := b.ctrl.Run(b.ctx); err != nil && b.ctx.Err() == nil {
+			b.log.Error("controller loop stopped", "err", err)
+		}
+	}()
+	if !b.cfg.Embedded() {
+		b.bg.Add(1)
+		go func() {
+			defer b.bg.Done()
+			b.reregisterOnExpiry(b.ctx)
+		}()
+	}
 	b.bg.Add(1)
 	go func() {
 		defer b.bg.Done()

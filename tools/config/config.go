@@ -165,6 +165,9 @@ type Config struct {
 	// ZookeeperConnectionTimeoutMs is zookeeper.connection.timeout.ms
 	// (default: the session timeout).
 	ZookeeperConnectionTimeoutMs int32
+	// ReservedBrokerMaxID is reserved.broker.max.id: generated broker ids
+	// (broker.id=-1 with ZooKeeper) start above it.
+	ReservedBrokerMaxID int32
 
 	// MinInsyncReplicas is min.insync.replicas.
 	MinInsyncReplicas int32

@@ -36,7 +36,7 @@ var specs = []keySpec{
 	{name: "node.id", def: derived, set: i32(func(c *Config) *int32 { return &c.nodeID })},
 	{name: "broker.rack", def: "", set: str(func(c *Config) *string { return &c.BrokerRack })},
 	{name: "broker.id.generation.enable", def: "true", set: check(parseBool), ignored: true},
-	{name: "reserved.broker.max.id", def: "1000", set: check(parseI32), ignored: true},
+	{name: "reserved.broker.max.id", def: "1000", set: i32(func(c *Config) *int32 { return &c.ReservedBrokerMaxID })},
 	{name: "zookeeper.connect", def: "", set: str(func(c *Config) *string { return &c.ZookeeperConnect })},
 	{name: "zookeeper.session.timeout.ms", def: "18000", set: i32(func(c *Config) *int32 { return &c.ZookeeperSessionTimeoutMs })},
 	{name: "zookeeper.connection.timeout.ms", def: derived, set: i32(func(c *Config) *int32 { return &c.ZookeeperConnectionTimeoutMs })},
