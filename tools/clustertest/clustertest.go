@@ -1,0 +1,362 @@
+// Package clustertest runs Strom clusters of real processes for tests: the
+// strom binary, built once per test binary, started as one process per
+// broker with its own server.properties, log dir and loopback port, all
+// coordinated by a real ZooKeeper ensemble (coord/zktest). A broker can be
+// killed with SIGKILL (the process dies, nothing is flushed), stopped with
+// SIGTERM, paused with SIGSTOP and resumed, and started again on the same
+// data and port.
+//
+// Tests of one package share one ensemble (TestMain, zktest.Main) and give
+// each cluster its own chroot (NewCluster does), so clusters never see each
+// other's metadata.
+//
+// Every wait is a condition polled against a generous deadline (a hang
+// guard), never a timing assertion.
+package clustertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/strom-broker/strom/coord/zktest"
+)
+
+// Deadline bounds any single wait; healthy steps take a small fraction.
+const Deadline = 90 * time.Second
+
+// SessionTimeoutMs is the ZooKeeper session timeout brokers get by default:
+// short, so that failures are detected quickly (the ensemble's tickTime of
+// 500 ms allows 1-10 s).
+const SessionTimeoutMs = 4000
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Strom returns the path of the strom binary, building it (once per test
+// binary) from this module's cmd/strom into a temporary directory.
+func Strom(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		module := filepath.Dir(filepath.Dir(file)) // tools/
+		dir, err := os.MkdirTemp("", "strom-clustertest-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "strom")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/strom")
+		cmd.Dir = module
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building strom: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Cluster is a set of broker processes sharing one ZooKeeper chroot.
+type Cluster struct {
+	t       testing.TB
+	bin     string
+	Ens     *zktest.Ensemble
+	Chroot  string
+	Connect string // zookeeper.connect of every broker (with the chroot)
+	dir     string
+
+	mu      sync.Mutex
+	brokers []*Broker
+}
+
+var chroots atomic.Int64
+
+// NewCluster returns an empty cluster on ens under a fresh chroot; its
+// processes are killed when t ends.
+func NewCluster(t testing.TB, ens *zktest.Ensemble) *Cluster {
+	t.Helper()
+	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	chroot := fmt.Sprintf("/strom-%s-%d", name, chroots.Add(1))
+	c := &Cluster{t: t, bin: Strom(t), Ens: ens, Chroot: chroot, Connect: ens.Connect() + chroot, dir: t.TempDir()}
+	t.Cleanup(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, b := range c.brokers {
+			b.signalAndWait(syscall.SIGKILL, 0)
+			if t.Failed() {
+				t.Logf("broker %s log:\n%s", b.name, b.Log())
+			}
+		}
+	})
+	return c
+}
+
+// Broker is one broker process.
+type Broker struct {
+	c    *Cluster
+	name string
+	// ID is the configured broker.id (-1: generated).
+	ID   int32
+	Port int
+	Dir  string // log dir
+	conf string // server.properties
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	state  *os.ProcessState
+	log    *bytes.Buffer
+}
+
+// StartBroker starts a broker with broker.id id (-1: generated) and the
+// given "key=value" lines added to its server.properties, and waits until
+// it accepts connections.
+func (c *Cluster) StartBroker(id int32, extra ...string) *Broker {
+	c.t.Helper()
+	b := c.NewBroker(id, extra...)
+	if err := b.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	b.WaitListening()
+	return b
+}
+
+// NewBroker prepares a broker (its port, log dir and server.properties)
+// without starting it.
+func (c *Cluster) NewBroker(id int32, extra ...string) *Broker {
+	c.t.Helper()
+	port, err := freePort()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	n := len(c.brokers)
+	b := &Broker{c: c, name: fmt.Sprintf("b%d(id %d)", n, id), ID: id, Port: port,
+		Dir: filepath.Join(c.dir, fmt.Sprintf("broker-%d", n), "logs"), conf: filepath.Join(c.dir, fmt.Sprintf("broker-%d.properties", n))}
+	c.brokers = append(c.brokers, b)
+	c.mu.Unlock()
+	lines := []string{
+		"broker.id=" + strconv.Itoa(int(id)),
+		"listeners=PLAINTEXT://127.0.0.1:" + strconv.Itoa(port),
+		"log.dirs=" + b.Dir,
+		"zookeeper.connect=" + c.Connect,
+		"zookeeper.session.timeout.ms=" + strconv.Itoa(SessionTimeoutMs),
+		"zookeeper.connection.timeout.ms=20000",
+		"offsets.topic.replication.factor=1",
+		"group.initial.rebalance.delay.ms=0",
+	}
+	lines = append(lines, extra...)
+	if err := os.WriteFile(b.conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	return b
+}
+
+// Brokers returns the brokers started so far (running or not).
+func (c *Cluster) Brokers() []*Broker {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Broker(nil), c.brokers...)
+}
+
+// Addr is host:port of the broker's listener.
+func (b *Broker) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(b.Port)) }
+
+// Start starts the process (again, on the same data and port).
+func (b *Broker) Start() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd != nil && !b.exitedLocked() {
+		return fmt.Errorf("clustertest: broker %s already running", b.name)
+	}
+	if b.log == nil {
+		b.log = &bytes.Buffer{}
+	}
+	cmd := exec.Command(b.c.bin, "server", b.conf)
+	w := &lockedWriter{mu: &b.mu, buf: b.log}
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("clustertest: start broker %s: %w", b.name, err)
+	}
+	exited := make(chan struct{})
+	b.cmd, b.exited, b.state = cmd, exited, nil
+	go func() {
+		_ = cmd.Wait()
+		b.mu.Lock()
+		b.state = cmd.ProcessState
+		b.mu.Unlock()
+		close(exited)
+	}()
+	return nil
+}
+
+func (b *Broker) exitedLocked() bool {
+	select {
+	case <-b.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// lockedWriter appends a process's output to a buffer under its broker's
+// lock.
+type lockedWriter struct {
+	mu  *sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+// Log returns everything the process wrote so far (all its lives).
+func (b *Broker) Log() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.log == nil {
+		return ""
+	}
+	return b.log.String()
+}
+
+// WaitListening waits until the broker accepts TCP connections (failing
+// the test if its process exits first).
+func (b *Broker) WaitListening() {
+	b.c.t.Helper()
+	deadline := time.Now().Add(Deadline)
+	for time.Now().Before(deadline) {
+		b.mu.Lock()
+		done := b.exited
+		b.mu.Unlock()
+		select {
+		case <-done:
+			b.c.t.Fatalf("broker %s exited at start:\n%s", b.name, b.Log())
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", b.Addr(), time.Second); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.c.t.Fatalf("broker %s never listened on %s:\n%s", b.name, b.Addr(), b.Log())
+}
+
+// WaitExit waits for the process to exit by itself and returns its exit
+// code (-1 if killed by a signal).
+func (b *Broker) WaitExit() int {
+	b.c.t.Helper()
+	b.mu.Lock()
+	done := b.exited
+	b.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(Deadline):
+		b.c.t.Fatalf("broker %s did not exit:\n%s", b.name, b.Log())
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state.ExitCode()
+}
+
+// Kill sends SIGKILL and waits until the process is gone.
+func (b *Broker) Kill() { b.signalAndWait(syscall.SIGKILL, Deadline) }
+
+// Stop sends SIGTERM (an orderly shutdown) and waits until it exits.
+func (b *Broker) Stop() { b.signalAndWait(syscall.SIGTERM, Deadline) }
+
+// Pause stops the process with SIGSTOP; Resume continues it.
+func (b *Broker) Pause() { b.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused process (SIGCONT).
+func (b *Broker) Resume() { b.signal(syscall.SIGCONT) }
+
+func (b *Broker) signal(sig syscall.Signal) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd != nil && !b.exitedLocked() {
+		_ = syscall.Kill(b.cmd.Process.Pid, sig)
+	}
+}
+
+func (b *Broker) signalAndWait(sig syscall.Signal, wait time.Duration) {
+	b.mu.Lock()
+	cmd, done := b.cmd, b.exited
+	b.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = syscall.Kill(cmd.Process.Pid, sig)
+	if sig == syscall.SIGTERM {
+		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGCONT) // a paused process must run to exit
+	}
+	if wait == 0 {
+		wait = Deadline
+	}
+	select {
+	case <-done:
+	case <-time.After(wait):
+		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// Running reports whether the process is alive (maybe paused).
+func (b *Broker) Running() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cmd != nil && !b.exitedLocked()
+}
+
+// Eventually polls cond every 20 ms until it returns nil or the deadline
+// passes, then fails the test with cond's last error.
+func Eventually(t testing.TB, what string, cond func(ctx context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Deadline)
+	defer cancel()
+	var err error
+	for {
+		callCtx, callCancel := context.WithTimeout(ctx, 5*time.Second)
+		err = cond(callCtx)
+		callCancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: not reached within %s: %v", what, Deadline, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
