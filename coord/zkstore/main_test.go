@@ -131,3 +131,18 @@ func eventually(t *testing.T, what string, fn func() error) {
 	}
 	require.NoError(t, err, what)
 }
+
+// syncClient makes a plain client's following reads see every write
+// committed so far (ZooKeeper reads are only as fresh as the server the
+// client talks to).
+func syncClient(t *testing.T, c *zk.Conn) {
+	t.Helper()
+	_, err := c.Sync("/")
+	require.NoError(t, err)
+}
+
+// syncStore is syncClient for a store.
+func syncStore(t *testing.T, s *zkstore.Store) {
+	t.Helper()
+	require.NoError(t, s.Sync(context.Background()))
+}

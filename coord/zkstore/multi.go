@@ -16,24 +16,41 @@ import (
 type op struct {
 	path string
 	req  any // *zk.CreateRequest, *zk.SetDataRequest, *zk.DeleteRequest or *zk.CheckVersionRequest
-	size int // bytes of path and data
+	size int // encoded size, at most
 }
 
+// opOverhead bounds an op's encoding beyond its path and data: the multi
+// header, length prefixes, version or flags, and the open ACL.
+const opOverhead = 64
+
 func createOp(c *conn, p string, data []byte, flags int32) op {
-	return op{path: p, req: &zk.CreateRequest{Path: c.abs(p), Data: data, Acl: acl, Flags: flags}, size: len(p) + len(data)}
+	abs := c.abs(p)
+	return op{path: p, req: &zk.CreateRequest{Path: abs, Data: data, Acl: acl, Flags: flags}, size: len(abs) + len(data) + opOverhead}
 }
 
 func setOp(c *conn, p string, data []byte, version int32) op {
-	return op{path: p, req: &zk.SetDataRequest{Path: c.abs(p), Data: data, Version: version}, size: len(p) + len(data)}
+	abs := c.abs(p)
+	return op{path: p, req: &zk.SetDataRequest{Path: abs, Data: data, Version: version}, size: len(abs) + len(data) + opOverhead}
 }
 
 func deleteOp(c *conn, p string, version int32) op {
-	return op{path: p, req: &zk.DeleteRequest{Path: c.abs(p), Version: version}, size: len(p)}
+	abs := c.abs(p)
+	return op{path: p, req: &zk.DeleteRequest{Path: abs, Version: version}, size: len(abs) + opOverhead}
 }
 
 // checkOp checks a path's version (-1: only that it exists).
 func checkOp(c *conn, p string, version int32) op {
-	return op{path: p, req: &zk.CheckVersionRequest{Path: c.abs(p), Version: version}, size: len(p)}
+	abs := c.abs(p)
+	return op{path: p, req: &zk.CheckVersionRequest{Path: abs, Version: version}, size: len(abs) + opOverhead}
+}
+
+// opsSize bounds the encoded size of ops.
+func opsSize(ops []op) int {
+	n := 0
+	for _, o := range ops {
+		n += o.size
+	}
+	return n
 }
 
 // opError is a multi that failed at one of the caller's ops: Index is that
@@ -66,13 +83,9 @@ func (s *Store) multi(ctx context.Context, what string, ops ...op) ([]zk.MultiRe
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	size := 0
-	for _, o := range ops {
-		size += o.size + 16
-	}
-	if size > maxMultiBytes {
+	if size := opsSize(ops); size > maxMultiBytes {
 		return nil, fmt.Errorf("zkstore: %s: %d writes of %d bytes exceed ZooKeeper's request limit (jute.maxbuffer); split the batch: %w",
-			what, len(ops), size, store.ErrInvalidArgument)
+			what, len(ops), opsSize(ops), store.ErrInvalidArgument)
 	}
 	reqs := make([]any, 0, len(ops)+1)
 	fenced := 0
@@ -138,14 +151,17 @@ func (s *Store) fenceCheck(ctx context.Context) (*zk.CheckVersionRequest, error)
 		if el.ok && el.epoch == f.epoch {
 			f.version = el.version
 		} else {
-			data, st, err := s.get(ctx, znode.ControllerEpochPath)
-			if errors.Is(err, zk.ErrNoNode) {
+			e, version, err := s.controllerEpoch(ctx)
+			if err == nil && e < f.epoch {
+				// Our server may lag behind the election: catch up once.
+				if err := s.Sync(ctx); err != nil {
+					return nil, err
+				}
+				e, version, err = s.controllerEpoch(ctx)
+			}
+			if errors.Is(err, store.ErrNoController) {
 				return nil, s.moved()
 			}
-			if err != nil {
-				return nil, s.wrap("get", znode.ControllerEpochPath, err)
-			}
-			e, err := znode.DecodeControllerEpoch(data)
 			if err != nil {
 				return nil, err
 			}
@@ -153,7 +169,7 @@ func (s *Store) fenceCheck(ctx context.Context) (*zk.CheckVersionRequest, error)
 				return nil, fmt.Errorf("zkstore: write fenced by controller epoch %d, stored epoch %d: %w",
 					f.epoch, e, store.ErrControllerMoved)
 			}
-			f.version = st.Version
+			f.version = version
 		}
 		f.resolved = true
 	}

@@ -279,8 +279,8 @@ func (s *Store) DeleteTopic(ctx context.Context, name string) error {
 func (s *Store) deleteInBatches(ctx context.Context, topic string, dels []op) error {
 	for len(dels) > 0 {
 		n, size := 0, 0
-		for n < len(dels) && size+dels[n].size+16 <= maxMultiBytes/2 {
-			size += dels[n].size + 16
+		for n < len(dels) && size+dels[n].size <= maxMultiBytes/2 {
+			size += dels[n].size
 			n++
 		}
 		if _, err := s.multi(ctx, "delete partitions of "+topic, dels[:n]...); err != nil {
@@ -289,14 +289,6 @@ func (s *Store) deleteInBatches(ctx context.Context, topic string, dels []op) er
 		dels = dels[n:]
 	}
 	return nil
-}
-
-func opsSize(ops []op) int {
-	n := 0
-	for _, o := range ops {
-		n += o.size + 16
-	}
-	return n
 }
 
 // TopicConfig implements store.Store. A topic without a config znode has

@@ -90,8 +90,13 @@ func newWatcher(c *conn) *watcher {
 	}
 }
 
-// onEvent is the client's event callback: it queues and returns.
+// onEvent is the client's event callback: it queues and returns. It runs
+// on the client's goroutines, some holding the client's locks: it must not
+// call the client.
 func (w *watcher) onEvent(ev zk.Event) {
+	if ev.Type == zk.EventNotWatching {
+		w.c.gate.watching.Store(false) // the client dropped its watches
+	}
 	w.mu.Lock()
 	w.events = append(w.events, ev)
 	w.mu.Unlock()
@@ -272,6 +277,7 @@ func (w *watcher) armDirty() error {
 		if err := w.arm(t); err != nil {
 			return err
 		}
+		w.c.gate.watching.Store(true)
 		w.dirty = w.dirty[1:]
 		delete(w.dirtySet, t)
 	}

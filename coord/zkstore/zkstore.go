@@ -77,6 +77,7 @@ type conn struct {
 	notifier *store.Notifier
 	log      *slog.Logger
 	w        *watcher
+	gate     *gate
 
 	mu           sync.Mutex
 	closed       bool
@@ -105,9 +106,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		notifier:     store.NewNotifier(),
 		log:          cfg.Logger.With("zookeeper", cfg.Connect),
 		pastSessions: make(map[int64]bool),
+		gate:         &gate{wait: cfg.SessionTimeout / 3},
 	}
 	c.w = newWatcher(c)
 	z, _, err := zk.Connect(servers, cfg.SessionTimeout,
+		zk.WithDialer(c.gate.dial),
 		zk.WithEventCallback(c.w.onEvent),
 		zk.WithLogger(zkLogger{c.log}),
 		zk.WithLogInfo(false))
@@ -177,6 +180,24 @@ func (s *Store) SessionID() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.session
+}
+
+// Sync makes this store's following reads see every write the ensemble
+// committed before the call (a ZooKeeper sync: the server the store talks
+// to catches up with the leader). ZooKeeper reads are otherwise only as
+// fresh as that server; the store's own writes are always visible to it.
+func (s *Store) Sync(ctx context.Context) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	root := s.chroot
+	if root == "" {
+		root = "/"
+	}
+	if _, err := s.zk.Sync(root); err != nil {
+		return s.wrap("sync", root, err)
+	}
+	return nil
 }
 
 // abs maps a Kafka path to its path under the chroot.
