@@ -17,6 +17,7 @@ import (
 	"github.com/strom-broker/strom/tools/cli/producerperf"
 	"github.com/strom-broker/strom/tools/cli/server"
 	"github.com/strom-broker/strom/tools/cli/topics"
+	"github.com/strom-broker/strom/tools/cli/zkshell"
 )
 
 // Command is one subcommand.
@@ -40,6 +41,7 @@ func Commands(broker server.BrokerFunc) []Command {
 		{"producer-perf-test", "Measure producer throughput and latency (kafka-producer-perf-test.sh).", producerperf.Run},
 		{"consumer-perf-test", "Measure consumer throughput (kafka-consumer-perf-test.sh).", consumerperf.Run},
 		{"e2e-latency", "Measure produce-to-consume latency (kafka-e2e-latency.sh).", e2elatency.Run},
+		{"zookeeper-shell", "Look at and edit a cluster's ZooKeeper znodes (zookeeper-shell.sh).", zkshell.Run},
 	}
 }
 
