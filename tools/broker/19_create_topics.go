@@ -27,7 +27,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 		rt.NumPartitions, rt.ReplicationFactor = -1, -1
 		if seen[t.Topic] > 1 {
 			rt.ErrorCode = kerr.InvalidRequest.Code
-			rt.ErrorMessage = errorMessage("topic listed more than once in the request")
+			rt.ErrorMessage = errorMessage("Duplicate topic name.") // Kafka's words (KafkaApis.handleCreateTopicsRequest)
 			resp.Topics = append(resp.Topics, rt)
 			continue
 		}

@@ -5,12 +5,15 @@ package broker_test
 // the answer Kafka gives.
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strom-broker/strom/net/client"
 	"github.com/strom-broker/strom/tools/broker/brokertest"
 )
 
@@ -37,4 +40,167 @@ func TestDeleteRecordsOnCompactedTopic(t *testing.T) {
 	dr = deleteRecords(t, c, "compact-delete", 2)
 	require.Zero(t, dr.ErrorCode, code(dr.ErrorCode))
 	assert.Equal(t, int64(2), dr.LowWatermark)
+}
+
+// metadataByIDs sends Metadata v12 naming topics by id only.
+func metadataByIDs(t *testing.T, c *client.Client, ids ...[16]byte) *kmsg.MetadataResponse {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	for _, id := range ids {
+		mt := kmsg.NewMetadataRequestTopic()
+		mt.TopicID = id
+		req.Topics = append(req.Topics, mt)
+	}
+	return request[*kmsg.MetadataResponse](t, c, req, 12)
+}
+
+// metadataByNames sends Metadata at version v naming topics.
+func metadataByNames(t *testing.T, c *client.Client, v int16, names ...string) *kmsg.MetadataResponse {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	for _, n := range names {
+		mt := kmsg.NewMetadataRequestTopic()
+		mt.Topic = kmsg.StringPtr(n)
+		req.Topics = append(req.Topics, mt)
+	}
+	return request[*kmsg.MetadataResponse](t, c, req, v)
+}
+
+// deleteTopicsV6 sends DeleteTopics v6 with the given entries.
+func deleteTopicsV6(t *testing.T, c *client.Client, entries ...kmsg.DeleteTopicsRequestTopic) *kmsg.DeleteTopicsResponse {
+	t.Helper()
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = 30000
+	req.Topics = entries
+	resp := request[*kmsg.DeleteTopicsResponse](t, c, req, 6)
+	require.Len(t, resp.Topics, len(entries))
+	return resp
+}
+
+func byName(n string) kmsg.DeleteTopicsRequestTopic {
+	return kmsg.DeleteTopicsRequestTopic{Topic: kmsg.StringPtr(n)}
+}
+
+func byID(id [16]byte) kmsg.DeleteTopicsRequestTopic {
+	return kmsg.DeleteTopicsRequestTopic{TopicID: id}
+}
+
+// TestUnknownTopicIDAnswers (#12 item 3): Metadata v12 and DeleteTopics v6
+// by an unknown topic id answer a null name, the requested id echoed and
+// UNKNOWN_TOPIC_ID; a known id is resolved to its name.
+func TestUnknownTopicIDAnswers(t *testing.T) {
+	b := brokertest.Start(t, "auto.create.topics.enable=false")
+	createTopic(t, b, "by-id", 2)
+	c := rawConn(t, b)
+	known := metadataTopic(t, c, "by-id").TopicID
+	require.NotEqual(t, [16]byte{}, known)
+	unknown := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+
+	md := metadataByIDs(t, c, unknown)
+	require.Len(t, md.Topics, 1)
+	assert.Nil(t, md.Topics[0].Topic, "null name")
+	assert.Equal(t, unknown, md.Topics[0].TopicID, "the requested id echoed")
+	assertCode(t, kerr.UnknownTopicID, md.Topics[0].ErrorCode, "Metadata by unknown id")
+
+	md = metadataByIDs(t, c, unknown, known)
+	require.Len(t, md.Topics, 2)
+	got := map[[16]byte]kmsg.MetadataResponseTopic{}
+	for _, mt := range md.Topics {
+		got[mt.TopicID] = mt
+	}
+	assertCode(t, kerr.UnknownTopicID, got[unknown].ErrorCode, "unknown id beside a known one")
+	require.Zero(t, got[known].ErrorCode, code(got[known].ErrorCode))
+	assert.Equal(t, "by-id", deref(got[known].Topic))
+	assert.Len(t, got[known].Partitions, 2)
+
+	del := deleteTopicsV6(t, c, byID(unknown))
+	assert.Nil(t, del.Topics[0].Topic, "null name")
+	assert.Equal(t, unknown, del.Topics[0].TopicID, "the requested id echoed")
+	assertCode(t, kerr.UnknownTopicID, del.Topics[0].ErrorCode, "DeleteTopics by unknown id")
+
+	del = deleteTopicsV6(t, c, byID(known))
+	require.Zero(t, del.Topics[0].ErrorCode, code(del.Topics[0].ErrorCode))
+	assert.Equal(t, "by-id", deref(del.Topics[0].Topic))
+	assert.Equal(t, known, del.Topics[0].TopicID)
+	md = metadataByIDs(t, c, known)
+	require.Len(t, md.Topics, 1)
+	assertCode(t, kerr.UnknownTopicID, md.Topics[0].ErrorCode, "the deleted topic's id")
+}
+
+// TestDuplicateTopicsInRequests (#12 item 14): Metadata answers a topic
+// listed twice once; DeleteTopics answers INVALID_REQUEST "Duplicate
+// topic name." (or id) to each duplicate and deletes the rest.
+func TestDuplicateTopicsInRequests(t *testing.T) {
+	b := brokertest.Start(t, "auto.create.topics.enable=false")
+	for _, n := range []string{"dup-a", "dup-b", "dup-c", "dup-d"} {
+		createTopic(t, b, n, 1)
+	}
+	c := rawConn(t, b)
+	for _, v := range []int16{1, 9, 12} {
+		md := metadataByNames(t, c, v, "dup-a", "dup-b", "dup-a")
+		var names []string
+		for _, mt := range md.Topics {
+			names = append(names, deref(mt.Topic))
+		}
+		assert.ElementsMatch(t, []string{"dup-a", "dup-b"}, names, "Metadata v%d", v)
+	}
+	idC := metadataTopic(t, c, "dup-c").TopicID
+
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = 30000
+	req.TopicNames = []string{"dup-a", "dup-b", "dup-a"}
+	resp := request[*kmsg.DeleteTopicsResponse](t, c, req, 5)
+	require.Len(t, resp.Topics, 3)
+	for _, rt := range resp.Topics {
+		if deref(rt.Topic) == "dup-a" {
+			assertCode(t, kerr.InvalidRequest, rt.ErrorCode, "duplicate name")
+			assert.Equal(t, "Duplicate topic name.", deref(rt.ErrorMessage))
+		} else {
+			assert.Zero(t, rt.ErrorCode, "dup-b: %s", code(rt.ErrorCode))
+		}
+	}
+	metadataTopic(t, c, "dup-a") // still there
+	assertCode(t, kerr.UnknownTopicOrPartition, metadataByNames(t, c, 12, "dup-b").Topics[0].ErrorCode, "dup-b deleted")
+
+	del := deleteTopicsV6(t, c, byID(idC), byName("dup-d"), byID(idC))
+	for _, i := range []int{0, 2} {
+		assertCode(t, kerr.InvalidRequest, del.Topics[i].ErrorCode, "duplicate id")
+		assert.Equal(t, "Duplicate topic id.", deref(del.Topics[i].ErrorMessage))
+		assert.Nil(t, del.Topics[i].Topic)
+	}
+	assert.Zero(t, del.Topics[1].ErrorCode, code(del.Topics[1].ErrorCode))
+	metadataTopic(t, c, "dup-c") // still there
+
+	del = deleteTopicsV6(t, c, kmsg.DeleteTopicsRequestTopic{Topic: kmsg.StringPtr("dup-c"), TopicID: idC}, byID([16]byte{}))
+	assertCode(t, kerr.InvalidRequest, del.Topics[0].ErrorCode, "both a name and an id")
+	assertCode(t, kerr.InvalidRequest, del.Topics[1].ErrorCode, "neither a name nor an id")
+}
+
+// TestDeleteInternalTopicRefused (#13 item 2, broker side): DeleteTopics of
+// __consumer_offsets or __transaction_state, by name at any version or by
+// id, answers INVALID_REQUEST and deletes nothing.
+func TestDeleteInternalTopicRefused(t *testing.T) {
+	b := brokertest.Start(t)
+	c := rawConn(t, b)
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.CoordinatorKey = "g"
+	require.Zero(t, request[*kmsg.FindCoordinatorResponse](t, c, fc, 3).ErrorCode) // creates __consumer_offsets
+	id := metadataTopic(t, c, "__consumer_offsets").TopicID
+
+	for _, v := range []int16{0, 3, 5} {
+		req := kmsg.NewPtrDeleteTopicsRequest()
+		req.TimeoutMillis = 30000
+		req.TopicNames = []string{"__consumer_offsets", "__transaction_state"}
+		resp := request[*kmsg.DeleteTopicsResponse](t, c, req, v)
+		require.Len(t, resp.Topics, 2)
+		for _, rt := range resp.Topics {
+			assertCode(t, kerr.InvalidRequest, rt.ErrorCode, "v"+strconv.Itoa(int(v))+" "+deref(rt.Topic))
+		}
+	}
+	del := deleteTopicsV6(t, c, byID(id))
+	assertCode(t, kerr.InvalidRequest, del.Topics[0].ErrorCode, "by id")
+	assert.Equal(t, "Topic __consumer_offsets is a kafka internal topic and is not allowed to be marked for deletion.", deref(del.Topics[0].ErrorMessage))
+	mt := metadataTopic(t, c, "__consumer_offsets")
+	assert.True(t, mt.IsInternal)
+	assert.Equal(t, id, mt.TopicID, "not deleted")
 }

@@ -1,0 +1,53 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"github.com/strom-broker/strom/coord/group"
+)
+
+// This broker's view of the cluster metadata is what Metadata answers from
+// (today the metadata store itself; in a cluster, the broker's metadata
+// cache). Admin requests that change topics answer only once the change is
+// visible in that view, so a client that creates a topic and produces at
+// once, or deletes one and lists topics, sees what it just did.
+
+// metadataPollInterval is how often awaitMetadata re-checks the view.
+const metadataPollInterval = 10 * time.Millisecond
+
+// awaitMetadata waits until ready holds (true), or timeout passes, ctx ends
+// or the broker stops (false). ready is checked at once, so a change
+// already visible costs no wait.
+func (b *Broker) awaitMetadata(ctx context.Context, timeout time.Duration, ready func() bool) bool {
+	if ready() {
+		return true
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(metadataPollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if ready() {
+				return true
+			}
+		case <-deadline.C:
+			return ready()
+		case <-ctx.Done():
+			return false
+		case <-b.stopping:
+			return false
+		}
+	}
+}
+
+// transactionStateTopic is Kafka's internal topic of transaction state
+// (Strom does not create it, but refuses to delete it like Kafka's tools).
+const transactionStateTopic = "__transaction_state"
+
+// isInternalTopic is Kafka's Topic.isInternal.
+func isInternalTopic(name string) bool {
+	return name == group.OffsetsTopic || name == transactionStateTopic
+}
