@@ -23,7 +23,9 @@ import (
 //
 // Retention: v1's per-partition timestamp sets the commit timestamp; v2-v4's
 // retention time gives the offset an explicit expiry (commit time +
-// retention); otherwise offsets expire by Kafka's 2.1+ rules (see Tick).
+// retention), which replaces offsets.retention.minutes only where Kafka's
+// 2.1+ rules let the offset expire at all (see expiredOffsets): never for a
+// topic a stable group subscribes to, never in a rebalancing group.
 func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
 	r := kmsg.NewPtrOffsetCommitResponse()
 	r.Version = req.Version

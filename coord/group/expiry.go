@@ -6,18 +6,22 @@ import (
 )
 
 // expiredOffsets returns the group's offsets to expire at now, by Kafka's
-// rules since 2.1 (KIP-211):
+// rules since 2.1 (KIP-211; GroupMetadata.removeExpiredOffsets):
 //
-//   - an offset committed with an explicit retention (OffsetCommit v2-v4)
-//     expires at its expireTimestamp, whatever the group does;
-//   - otherwise, in an empty group with a protocol type (a consumer group
-//     whose members all left), offsets expire offsets.retention.minutes
-//     after the group became empty;
+//   - in an empty group with a protocol type (a consumer group whose
+//     members all left), offsets expire offsets.retention.minutes after the
+//     group became empty;
 //   - in a group without protocol type (manual-assignment commits only),
 //     offsets.retention.minutes after their commit;
 //   - in a stable consumer group, offsets of topics no member subscribes
 //     to, offsets.retention.minutes after their commit;
-//   - otherwise never.
+//   - otherwise (any other non-empty state, and subscribed topics of a
+//     stable group) never.
+//
+// Where an offset may expire and was committed with an explicit retention
+// (OffsetCommit v2-v4), its expireTimestamp replaces the rule's deadline;
+// it never makes an offset expire that the rules above keep, so a live
+// group's committed positions survive a commit's retention.
 func (c *Coordinator) expiredOffsets(g *group, now time.Time) []topicPartition {
 	ret := c.cfg.OffsetsRetention.Milliseconds()
 	nowMs := now.UnixMilli()
@@ -32,20 +36,19 @@ func (c *Coordinator) expiredOffsets(g *group, now time.Time) []topicPartition {
 	case g.protocolType == ConsumerProtocolType && g.state == Stable && g.subscribedKnown:
 		base = func(v OffsetValue) int64 { return v.CommitTimestamp }
 		skip = func(topic string) bool { return g.subscribed[topic] }
+	default:
+		return nil
 	}
 	var out []topicPartition
 	for _, tp := range sortedTPs(g.offsets) {
 		v := g.offsets[tp]
-		if v.ExpireTimestamp >= 0 {
+		switch {
+		case skip != nil && skip(tp.topic):
+		case v.ExpireTimestamp >= 0:
 			if nowMs >= v.ExpireTimestamp {
 				out = append(out, tp)
 			}
-			continue
-		}
-		if base == nil || (skip != nil && skip(tp.topic)) {
-			continue
-		}
-		if nowMs-base(v) >= ret {
+		case nowMs-base(v) >= ret:
 			out = append(out, tp)
 		}
 	}
