@@ -82,12 +82,7 @@ func TestOffsetExpiry(t *testing.T) {
 
 	// An explicit retention (v2-v4) on an offset that may expire (a topic
 	// nobody subscribes to) replaces the retention: it expires at its time.
-	r := kmsg.NewPtrOffsetCommitRequest()
-	r.Version = 3
-	r.Group, r.MemberID, r.Generation, r.RetentionTimeMillis = "consumers", id, gen, (10 * time.Minute).Milliseconds()
-	p := kmsg.NewOffsetCommitRequestTopicPartition()
-	p.Partition, p.Offset = 1, 9
-	r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "other", Partitions: []kmsg.OffsetCommitRequestTopicPartition{p}}}
+	r := retentionCommit(3, "consumers", id, gen, 10*time.Minute, "other", 1, 9)
 	require.Equal(t, []string{"NONE"}, commitCodes(h.c.OffsetCommit(context.Background(), r)))
 
 	keepAlive := func(d time.Duration) {
@@ -140,12 +135,7 @@ func TestExplicitRetentionKeptInLiveGroup(t *testing.T) {
 	gen := jr.Generation
 	require.Equal(t, "NONE", codeName(h.sync(syncReq("live", id, gen, map[string][]byte{id: {}})).get().ErrorCode))
 
-	r := kmsg.NewPtrOffsetCommitRequest()
-	r.Version = 2
-	r.Group, r.MemberID, r.Generation, r.RetentionTimeMillis = "live", id, gen, (24 * time.Hour).Milliseconds()
-	p := kmsg.NewOffsetCommitRequestTopicPartition()
-	p.Partition, p.Offset = 0, 42
-	r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{p}}}
+	r := retentionCommit(2, "live", id, gen, 24*time.Hour, "t", 0, 42)
 	require.Equal(t, []string{"NONE"}, commitCodes(h.c.OffsetCommit(context.Background(), r)))
 
 	for range 3 * 24 * 6 { // three days, a heartbeat every 10 minutes
@@ -174,4 +164,16 @@ func TestExplicitRetentionKeptInLiveGroup(t *testing.T) {
 	require.Equal(t, "Empty", h.describe("live").State)
 	h.advance(time.Minute)
 	assert.Empty(t, h.fetch("live"), "the explicit expiry applies once the group is empty")
+}
+
+// retentionCommit is an OffsetCommit (v2-v4) of one offset with an explicit
+// retention time.
+func retentionCommit(v int16, group, member string, gen int32, retention time.Duration, topic string, partition int32, offset int64) *kmsg.OffsetCommitRequest {
+	r := kmsg.NewPtrOffsetCommitRequest()
+	r.Version = v
+	r.Group, r.MemberID, r.Generation, r.RetentionTimeMillis = group, member, gen, retention.Milliseconds()
+	p := kmsg.NewOffsetCommitRequestTopicPartition()
+	p.Partition, p.Offset = partition, offset
+	r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: topic, Partitions: []kmsg.OffsetCommitRequestTopicPartition{p}}}
+	return r
 }
