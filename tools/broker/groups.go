@@ -146,8 +146,9 @@ func (g *groups) ensureTopic(ctx context.Context) error {
 	return b.parts.sync(ctx)
 }
 
-// leader returns the node leading partition p of __consumer_offsets.
-func (g *groups) leader(ctx context.Context, p int32) (group.Node, bool) {
+// leader returns the node leading partition p of __consumer_offsets, with
+// its endpoint on listener.
+func (g *groups) leader(ctx context.Context, p int32, listener string) (group.Node, bool) {
 	b := g.b
 	st, err := b.store.PartitionState(ctx, store.TopicPartition{Topic: group.OffsetsTopic, Partition: p})
 	if err != nil || st.Leader == store.NoLeader {
@@ -158,7 +159,7 @@ func (g *groups) leader(ctx context.Context, p int32) (group.Node, bool) {
 		return group.Node{}, false
 	}
 	for _, e := range bi.Endpoints {
-		if e.Listener == b.cfg.Listeners[0].Name {
+		if e.Listener == listener {
 			return group.Node{ID: bi.ID, Host: e.Host, Port: e.Port}, true
 		}
 	}
