@@ -15,11 +15,19 @@ import (
 // member id, or an instance id) must come from a current member of the
 // current generation (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID,
 // ILLEGAL_GENERATION; REBALANCE_IN_PROGRESS while the group completes a
-// rebalance). A commit with generation -1 and no member id (manual
-// assignment, and every v0 commit) is accepted only while the group has no
-// members, and creates the group when it does not exist. Per partition:
-// UNKNOWN_TOPIC_OR_PARTITION when the partition does not exist,
-// OFFSET_METADATA_TOO_LARGE past offset.metadata.max.bytes.
+// rebalance). A commit naming a generation to a group that does not exist
+// is GROUP_ID_NOT_FOUND from v9 and ILLEGAL_GENERATION before (Kafka's
+// OffsetMetadataManager.validateOffsetCommit). A commit with generation -1
+// and no member id (manual assignment, and every v0 commit) is accepted
+// only while the group has no members, and creates the group when it does
+// not exist.
+//
+// Per partition: UNKNOWN_TOPIC_OR_PARTITION when the partition does not
+// exist, decided first, before the coordinator and member checks (Kafka's
+// KafkaApis.handleOffsetCommitRequest answers them before the coordinator
+// sees the request), so it wins over NOT_COORDINATOR or UNKNOWN_MEMBER_ID
+// for that partition; OFFSET_METADATA_TOO_LARGE past
+// offset.metadata.max.bytes.
 //
 // Retention: v1's per-partition timestamp sets the commit timestamp; v2-v4's
 // retention time gives the offset an explicit expiry (commit time +
@@ -46,10 +54,13 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 	return r
 }
 
+// fillCodes sets code on every partition that has no error yet.
 func fillCodes(codes [][]int16, code int16) {
 	for _, t := range codes {
 		for j := range t {
-			t[j] = code
+			if t[j] == errNone {
+				t[j] = code
+			}
 		}
 	}
 }
@@ -57,6 +68,19 @@ func fillCodes(codes [][]int16, code int16) {
 func (c *Coordinator) offsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest, codes [][]int16) {
 	if req.Version >= 10 {
 		fillCodes(codes, errUnsupportedVersion)
+		return
+	}
+	valid := 0
+	for i, t := range req.Topics {
+		for j, p := range t.Partitions {
+			if !c.exists(t.Topic, p.Partition) {
+				codes[i][j] = errUnknownTopicOrPartition
+			} else {
+				valid++
+			}
+		}
+	}
+	if valid == 0 {
 		return
 	}
 	s, code := c.acquire(req.Group)
@@ -77,7 +101,11 @@ func (c *Coordinator) offsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 	g := s.groups[req.Group]
 	if g == nil {
 		if generation >= 0 {
-			fillCodes(codes, errIllegalGeneration)
+			if req.Version >= 9 {
+				fillCodes(codes, errGroupIDNotFound)
+			} else {
+				fillCodes(codes, errIllegalGeneration)
+			}
 			return
 		}
 		g = newGroup(req.Group, now)
@@ -124,8 +152,7 @@ func (c *Coordinator) offsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 	for i, t := range req.Topics {
 		for j, p := range t.Partitions {
 			switch {
-			case !c.exists(t.Topic, p.Partition):
-				codes[i][j] = errUnknownTopicOrPartition
+			case codes[i][j] != errNone: // unknown partition
 				continue
 			case p.Metadata != nil && len(*p.Metadata) > c.cfg.OffsetMetadataMaxBytes:
 				codes[i][j] = errOffsetMetadataTooLarge

@@ -100,3 +100,84 @@ func TestTransactionalFindCoordinatorFailsFast(t *testing.T) {
 	assert.False(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
 	t.Logf("franz-go: %v", err)
 }
+
+// joinStable makes one member join group (JoinGroup v9, subscribing to
+// topic) and sync; it returns the member id and generation.
+func joinStable(t *testing.T, c *client.Client, group, topic string) (string, int32) {
+	t.Helper()
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.Group, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis = group, 30000, 30000
+	join.ProtocolType = "consumer"
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Topics = []string{topic}
+	join.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: meta.AppendTo(nil)}}
+	jr := request[*kmsg.JoinGroupResponse](t, c, join, 9)
+	assertCode(t, kerr.MemberIDRequired, jr.ErrorCode, "first join")
+	join.MemberID = jr.MemberID
+	jr = request[*kmsg.JoinGroupResponse](t, c, join, 9)
+	require.Zero(t, jr.ErrorCode, code(jr.ErrorCode))
+	sync := kmsg.NewPtrSyncGroupRequest()
+	sync.Group, sync.MemberID, sync.Generation = group, jr.MemberID, jr.Generation
+	sync.ProtocolType, sync.Protocol = kmsg.StringPtr("consumer"), kmsg.StringPtr("range")
+	sync.GroupAssignment = []kmsg.SyncGroupRequestGroupAssignment{{MemberID: jr.MemberID, MemberAssignment: []byte{}}}
+	sr := request[*kmsg.SyncGroupResponse](t, c, sync, 5)
+	require.Zero(t, sr.ErrorCode, code(sr.ErrorCode))
+	return jr.MemberID, jr.Generation
+}
+
+// commitRequest is an OffsetCommit of offset 1 to each topic's partitions.
+func commitRequest(group, member string, gen int32, topics map[string][]int32) *kmsg.OffsetCommitRequest {
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.MemberID, req.Generation = group, member, gen
+	for topic, ps := range topics {
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = topic
+		for _, p := range ps {
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch = p, 1, -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	return req
+}
+
+// commitCodes maps "topic/partition" to the error code answered.
+func commitCodes(resp *kmsg.OffsetCommitResponse) map[string]int16 {
+	out := map[string]int16{}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			out[rt.Topic+"/"+strconv.Itoa(int(rp.Partition))] = rp.ErrorCode
+		}
+	}
+	return out
+}
+
+// TestOffsetCommitErrorPrecedence (#12 item 12): a commit naming a
+// generation to a group that does not exist is GROUP_ID_NOT_FOUND from
+// v9, ILLEGAL_GENERATION before; an unknown topic or partition answers
+// UNKNOWN_TOPIC_OR_PARTITION even when the member is unknown too, while
+// the request's known partitions get UNKNOWN_MEMBER_ID.
+func TestOffsetCommitErrorPrecedence(t *testing.T) {
+	b := brokertest.Start(t, "auto.create.topics.enable=false", "group.initial.rebalance.delay.ms=0")
+	createTopic(t, b, "committed", 2)
+	c := rawConn(t, b)
+	waitFor(t, "the group coordinator", func() bool { return findCoordinator(t, c, 3, 0, "precedence").ErrorCode == 0 })
+
+	for v, want := range map[int16]*kerr.Error{2: kerr.IllegalGeneration, 8: kerr.IllegalGeneration, 9: kerr.GroupIDNotFound} {
+		got := commitCodes(request[*kmsg.OffsetCommitResponse](t, c, commitRequest("no-such-group", "m", 1, map[string][]int32{"committed": {0}}), v))
+		assertCode(t, want, got["committed/0"], "v"+strconv.Itoa(int(v))+": a generation for a group that does not exist")
+	}
+
+	member, gen := joinStable(t, c, "precedence", "committed")
+	topics := map[string][]int32{"committed": {0, 7}, "no-such-topic": {0}}
+	for _, v := range []int16{2, 7, 9} {
+		got := commitCodes(request[*kmsg.OffsetCommitResponse](t, c, commitRequest("precedence", "nobody", gen, topics), v))
+		assertCode(t, kerr.UnknownMemberID, got["committed/0"], "known partition, unknown member")
+		assertCode(t, kerr.UnknownTopicOrPartition, got["committed/7"], "unknown partition wins over the member check")
+		assertCode(t, kerr.UnknownTopicOrPartition, got["no-such-topic/0"], "unknown topic wins over the member check")
+	}
+	got := commitCodes(request[*kmsg.OffsetCommitResponse](t, c, commitRequest("precedence", member, gen, topics), 9))
+	assert.Zero(t, got["committed/0"], code(got["committed/0"]))
+	assertCode(t, kerr.UnknownTopicOrPartition, got["committed/7"], "member's commit, unknown partition")
+}
