@@ -204,3 +204,75 @@ func TestDeleteInternalTopicRefused(t *testing.T) {
 	assert.True(t, mt.IsInternal)
 	assert.Equal(t, id, mt.TopicID, "not deleted")
 }
+
+// listOffsetsAt sends ListOffsets at version v for partition 0 of topic,
+// once per timestamp in tss, and returns the partitions answered.
+func listOffsetsAt(t *testing.T, c *client.Client, v int16, topic string, tss ...int64) []kmsg.ListOffsetsResponseTopicPartition {
+	t.Helper()
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	for _, ts := range tss {
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Timestamp, rp.CurrentLeaderEpoch, rp.MaxNumOffsets = ts, -1, 1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp := request[*kmsg.ListOffsetsResponse](t, c, req, v)
+	require.Len(t, resp.Topics, 1)
+	require.Len(t, resp.Topics[0].Partitions, len(tss))
+	return resp.Topics[0].Partitions
+}
+
+// TestListOffsetsSpecialTimestamps (#12 item 10): -4 (earliest local)
+// answers the log start, -5 (latest tiered) offset -1 with no error; an
+// unknown negative timestamp or a special one below its minimum version is
+// UNSUPPORTED_VERSION per partition; a partition listed twice is
+// INVALID_REQUEST; latest carries the current leader epoch (0 on a new
+// topic).
+func TestListOffsetsSpecialTimestamps(t *testing.T) {
+	b := brokertest.Start(t)
+	createTopic(t, b, "special", 1)
+	c := rawConn(t, b)
+
+	latest := listOffsetsAt(t, c, 9, "special", -1)[0]
+	require.Zero(t, latest.ErrorCode, code(latest.ErrorCode))
+	assert.Equal(t, int64(0), latest.Offset)
+	assert.Equal(t, int32(0), latest.LeaderEpoch, "latest on a new topic: the current leader epoch")
+
+	for i := range 5 {
+		require.Zero(t, produceOne(t, c, "special", 0, 1, rawBatch(int64(1000+i), value(0, i))).ErrorCode)
+	}
+	require.Zero(t, deleteRecords(t, c, "special", 2).ErrorCode)
+
+	got := listOffsetsAt(t, c, 9, "special", -4)[0]
+	require.Zero(t, got.ErrorCode, code(got.ErrorCode))
+	assert.Equal(t, int64(2), got.Offset, "earliest local: the log start")
+	assert.Equal(t, int64(-1), got.Timestamp)
+	got = listOffsetsAt(t, c, 9, "special", -5)[0]
+	require.Zero(t, got.ErrorCode, code(got.ErrorCode))
+	assert.Equal(t, int64(-1), got.Offset, "latest tiered: nothing is tiered")
+	assert.Equal(t, int32(-1), got.LeaderEpoch)
+	latest = listOffsetsAt(t, c, 9, "special", -1)[0]
+	assert.Equal(t, int64(5), latest.Offset)
+	assert.Equal(t, int32(0), latest.LeaderEpoch)
+
+	unsupported := []struct {
+		v  int16
+		ts int64
+	}{{6, -3}, {7, -4}, {8, -5}, {9, -6}, {9, -100}, {1, -3}}
+	for _, u := range unsupported {
+		got := listOffsetsAt(t, c, u.v, "special", u.ts)[0]
+		assertCode(t, kerr.UnsupportedVersion, got.ErrorCode, "v"+strconv.Itoa(int(u.v))+" timestamp "+strconv.Itoa(int(u.ts)))
+		assert.Equal(t, int64(-1), got.Offset)
+	}
+	got = listOffsetsAt(t, c, 7, "special", -3)[0]
+	assert.Zero(t, got.ErrorCode, "max timestamp from v7: %s", code(got.ErrorCode))
+	assert.Equal(t, int64(4), got.Offset)
+
+	dup := listOffsetsAt(t, c, 9, "special", -1, -2)
+	for _, p := range dup {
+		assertCode(t, kerr.InvalidRequest, p.ErrorCode, "partition listed twice")
+	}
+}
