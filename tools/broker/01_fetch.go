@@ -24,12 +24,16 @@ import (
 //
 // Long polling: when fewer than min.bytes are available the request waits,
 // up to max.wait.ms, for any of its partitions' high watermarks to advance,
-// then reads again.
+// then reads again. As Kafka's ReplicaManager.fetchMessages, it answers at
+// once when max.wait.ms <= 0, when min.bytes is satisfied (always with
+// min.bytes <= 0), and when any partition has an error (unknown partition,
+// NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, OFFSET_OUT_OF_RANGE, ...):
+// an error is news the client must act on, whatever max.wait.ms it sent.
 func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetchwire.FetchResponse, error) {
 	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	for {
-		resp, bytes, changed := b.fetchOnce(req)
-		if bytes >= int64(max(req.MinBytes, 1)) || req.MaxWaitMillis <= 0 || len(changed) == 0 {
+		resp, bytes, changed, failed := b.fetchOnce(req)
+		if bytes >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 || len(changed) == 0 || failed {
 			return resp, nil
 		}
 		wait := time.Until(deadline)
@@ -42,7 +46,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetc
 				return nil, ctx.Err()
 			}
 			// Timed out: answer with what there is now.
-			resp, _, _ = b.fetchOnce(req)
+			resp, _, _, _ = b.fetchOnce(req)
 			return resp, nil
 		}
 	}
@@ -86,8 +90,9 @@ func waitAny(ctx context.Context, stop <-chan struct{}, chans []<-chan struct{},
 
 // fetchOnce reads every requested partition once. It returns the response
 // (its Release unpins what was read), the record bytes it holds, and the
-// change channels of the partitions that were read, for long polling.
-func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, int64, []<-chan struct{}) {
+// change channels of the partitions that were read, for long polling, and
+// whether any partition answers an error.
+func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, int64, []<-chan struct{}, bool) {
 	resp := &fetchwire.FetchResponse{}
 	var reads []*partlog.ReadResult
 	resp.Release = func() {
@@ -102,6 +107,7 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, in
 	}
 	var total int64
 	var changed []<-chan struct{}
+	failed := false
 	follower := req.ReplicaID >= 0 || (req.ReplicaState.ID >= 0 && req.Version >= 15)
 	for _, rt := range req.Topics {
 		topic := rt.Topic
@@ -156,9 +162,10 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, in
 				total += n
 				remaining -= n
 			}
+			failed = failed || op.ErrorCode != 0
 			ot.Partitions = append(ot.Partitions, op)
 		}
 		resp.Topics = append(resp.Topics, ot)
 	}
-	return resp, total, changed
+	return resp, total, changed, failed
 }
