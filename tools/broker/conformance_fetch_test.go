@@ -4,14 +4,21 @@ package broker_test
 // in-process broker with exact kmsg requests.
 
 import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
+	"github.com/strom-broker/strom/net/client"
 	"github.com/strom-broker/strom/tools/broker/brokertest"
 )
 
@@ -90,4 +97,80 @@ func TestFetchAnswersAtOnce(t *testing.T) {
 	require.Zero(t, produceOne(t, c, topic, 1, 1, rawBatch(1000, []byte("wake"))).ErrorCode)
 	resp = answeredBeforeMaxWait(t, got, "woken by a produce")
 	assert.NotEmpty(t, resp.Topics[0].Partitions[0].RecordBatches)
+}
+
+// withCompression returns batch with its compression attribute set to
+// codec (the records are left as they are) and its CRC recomputed.
+func withCompression(batch []byte, codec byte) []byte {
+	b := append([]byte(nil), batch...)
+	b[22] = b[22]&^7 | codec
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return b
+}
+
+// TestProduceRecordRules (#12 item 11): Produce v3-v6 with a zstd batch is
+// UNSUPPORTED_COMPRESSION_TYPE (zstd needs v7, where a real zstd batch is
+// stored); empty or null records are INVALID_RECORD; an acks=0 produce
+// that fails closes its connection (after answering what came before),
+// while one that succeeds leaves it open.
+func TestProduceRecordRules(t *testing.T) {
+	b := brokertest.Start(t, "auto.create.topics.enable=false")
+	const topic = "record-rules"
+	createTopic(t, b, topic, 1)
+	c := rawConn(t, b)
+
+	zstdLabel := withCompression(rawBatch(1000, []byte("not really zstd")), 4)
+	for v := int16(3); v <= 6; v++ {
+		resp := request[*kmsg.ProduceResponse](t, c, produceRequest(topic, 0, 1, zstdLabel), v)
+		assertCode(t, kerr.UnsupportedCompressionType, resp.Topics[0].Partitions[0].ErrorCode, "zstd at v"+strconv.Itoa(int(v)))
+	}
+	for _, v := range []int16{3, 7, 9, 11} {
+		for _, records := range [][]byte{nil, {}} {
+			resp := request[*kmsg.ProduceResponse](t, c, produceRequest(topic, 0, 1, records), v)
+			assertCode(t, kerr.InvalidRecord, resp.Topics[0].Partitions[0].ErrorCode, "empty records at v"+strconv.Itoa(int(v)))
+		}
+	}
+	fp := fetchOne(t, c, fetchRequest(topic, 0, 0, 0, 1, 1<<20, 1<<20))
+	assert.Zero(t, fp.HighWatermark, "nothing appended")
+
+	v7 := kversion.V3_9_0()
+	v7.SetMaxKeyVersion(0, 7)
+	zstdProducer := newClient(t, b, kgo.MaxVersions(v7), kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	produceAll(t, zstdProducer, &kgo.Record{Topic: topic, Value: bytes.Repeat([]byte("zstd at v7 "), 50)})
+	got := consume(t, b, topic, 1)
+	assert.Equal(t, bytes.Repeat([]byte("zstd at v7 "), 50), got[0].Value)
+
+	fireAndForget := rawConn(t, b)
+	for range 3 {
+		_, err := fireAndForget.RequestVersion(testCtx(t), withVersion(produceRequest(topic, 0, 0, rawBatch(1000, []byte("acks=0"))), 9))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(4), latestOffset(t, fireAndForget, topic), "a good acks=0 produce leaves the connection open")
+
+	for _, bad := range []*kmsg.ProduceRequest{
+		produceRequest("no-such-topic", 0, 0, rawBatch(1000, []byte("lost"))),
+		produceRequest(topic, 0, 0, zstdLabel),
+	} {
+		conn := rawConn(t, b)
+		_, err := conn.RequestVersion(testCtx(t), withVersion(bad, 5))
+		require.NoError(t, err, "acks=0: nothing to wait for")
+		_, err = conn.RequestVersion(testCtx(t), withVersion(kmsg.NewPtrMetadataRequest(), 12))
+		require.Error(t, err, "the broker closes the connection of a failed acks=0 produce")
+		assert.NoError(t, testCtx(t).Err())
+	}
+	assert.Equal(t, int64(4), latestOffset(t, rawConn(t, b), topic), "nothing appended by the failed produces")
+}
+
+// withVersion sets req's version and returns it.
+func withVersion[R kmsg.Request](req R, v int16) R {
+	req.SetVersion(v)
+	return req
+}
+
+// latestOffset is partition 0's high watermark, from ListOffsets.
+func latestOffset(t *testing.T, c *client.Client, topic string) int64 {
+	t.Helper()
+	p := listOffset(t, c, topic, -1, -1)
+	require.Zero(t, p.ErrorCode, code(p.ErrorCode))
+	return p.Offset
 }
