@@ -57,19 +57,70 @@ func (c *Coordinator) expiredOffsets(g *group, now time.Time) []topicPartition {
 
 // expireOffsets writes tombstones for the expired offsets of every group of
 // the shard, and deletes (Dead, tombstoned) the empty groups left with no
-// offsets.
+// offsets. Offsets whose tombstones could not be written stay, and are
+// retried at the next check.
 // REQUIRES: s.mu is held.
 func (c *Coordinator) expireOffsets(s *shard, now time.Time) {
+	n, dead := c.removeOffsets(s, now, func(g *group) []topicPartition { return c.expiredOffsets(g, now) }, false)
+	if n > 0 || dead > 0 {
+		c.logger.Info("group coordinator: expired offsets", "partition", s.p, "offsets", n, "groups_removed", dead)
+	}
+}
+
+// DeleteTopicOffsets removes every committed offset of the given topics
+// from the groups this coordinator serves and writes their tombstones, as
+// Kafka's GroupCoordinator.onPartitionsDeleted does when a topic is
+// deleted: a group then finds no offset for a recreated topic of the same
+// name and starts where auto.offset.reset says, instead of resuming at an
+// offset of the old topic. Empty groups left with no offsets are removed.
+// The offsets leave memory even if their tombstones cannot be written
+// (Kafka's order); the broker calls this when its metadata shows the
+// topics deleted.
+func (c *Coordinator) DeleteTopicOffsets(topics []string) {
+	if len(topics) == 0 {
+		return
+	}
+	deleted := make(map[string]bool, len(topics))
+	for _, t := range topics {
+		deleted[t] = true
+	}
+	pick := func(g *group) []topicPartition {
+		var out []topicPartition
+		for _, tp := range sortedTPs(g.offsets) {
+			if deleted[tp.topic] {
+				out = append(out, tp)
+			}
+		}
+		return out
+	}
+	now := c.now()
+	for _, s := range c.snapshotShards() {
+		s.mu.Lock()
+		if s.state == shardLoaded {
+			if n, dead := c.removeOffsets(s, now, pick, true); n > 0 {
+				c.logger.Info("group coordinator: removed offsets of deleted topics", "partition", s.p, "offsets", n, "groups_removed", dead)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// removeOffsets tombstones the offsets pick returns for each group of the
+// shard, and the empty groups it leaves with no offsets, in one append.
+// They leave memory once the append succeeded, or regardless when force
+// is set. It returns the offsets and groups removed.
+// REQUIRES: s.mu is held.
+func (c *Coordinator) removeOffsets(s *shard, now time.Time, pick func(*group) []topicPartition, force bool) (int, int) {
 	var recs []kv
-	expired := make(map[*group][]topicPartition)
+	picked := make(map[*group][]topicPartition)
 	var dead []*group
 	for _, g := range sortedGroups(s.groups) {
-		tps := c.expiredOffsets(g, now)
+		tps := pick(g)
 		for _, tp := range tps {
 			recs = append(recs, kv{key: EncodeOffsetKey(g.id, tp.topic, tp.partition)})
 		}
 		if len(tps) > 0 {
-			expired[g] = tps
+			picked[g] = tps
 		}
 		if g.state == Empty && len(g.pending) == 0 && len(g.offsets) == len(tps) {
 			recs = append(recs, kv{key: EncodeGroupKey(g.id)})
@@ -77,13 +128,13 @@ func (c *Coordinator) expireOffsets(s *shard, now time.Time) {
 		}
 	}
 	if len(recs) == 0 {
-		return
+		return 0, 0
 	}
-	if code := c.appendRecords(context.Background(), s, recs); code != errNone {
-		return // retried at the next check
+	if code := c.appendRecords(context.Background(), s, recs); code != errNone && !force {
+		return 0, 0
 	}
 	n := 0
-	for g, tps := range expired {
+	for g, tps := range picked {
 		for _, tp := range tps {
 			delete(g.offsets, tp)
 		}
@@ -93,5 +144,5 @@ func (c *Coordinator) expireOffsets(s *shard, now time.Time) {
 		g.transition(Dead, now)
 		delete(s.groups, g.id)
 	}
-	c.logger.Info("group coordinator: expired offsets", "partition", s.p, "offsets", n, "groups_removed", len(dead))
+	return n, len(dead)
 }

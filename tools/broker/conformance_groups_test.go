@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -180,4 +181,73 @@ func TestOffsetCommitErrorPrecedence(t *testing.T) {
 	got := commitCodes(request[*kmsg.OffsetCommitResponse](t, c, commitRequest("precedence", member, gen, topics), 9))
 	assert.Zero(t, got["committed/0"], code(got["committed/0"]))
 	assertCode(t, kerr.UnknownTopicOrPartition, got["committed/7"], "member's commit, unknown partition")
+}
+
+// fetchCommitted returns the group's committed offset of partition 0 of
+// topic (OffsetFetch v8), -1 when there is none.
+func fetchCommitted(t *testing.T, c *client.Client, group, topic string) int64 {
+	t.Helper()
+	req := kmsg.NewPtrOffsetFetchRequest()
+	rg := kmsg.NewOffsetFetchRequestGroup()
+	rg.Group = group
+	rt := kmsg.NewOffsetFetchRequestGroupTopic()
+	rt.Topic, rt.Partitions = topic, []int32{0}
+	rg.Topics = append(rg.Topics, rt)
+	req.Groups = append(req.Groups, rg)
+	resp := request[*kmsg.OffsetFetchResponse](t, c, req, 8)
+	require.Len(t, resp.Groups, 1)
+	require.Zero(t, resp.Groups[0].ErrorCode, code(resp.Groups[0].ErrorCode))
+	require.Len(t, resp.Groups[0].Topics, 1)
+	p := resp.Groups[0].Topics[0].Partitions[0]
+	require.Zero(t, p.ErrorCode, code(p.ErrorCode))
+	return p.Offset
+}
+
+// TestCommittedOffsetsDieWithTheirTopic (#12 item 1): a group commits
+// offset 5; the topic is deleted: OffsetFetch answers -1 at once (also
+// after a restart: the tombstones are in __consumer_offsets), a commit to
+// the deleted topic is refused at once, and after the topic is created
+// again the group consumes its new records from offset 0 (reset to
+// earliest), none skipped.
+func TestCommittedOffsetsDieWithTheirTopic(t *testing.T) {
+	dir := t.TempDir()
+	b := brokertest.StartIn(t, dir, "auto.create.topics.enable=false", "group.initial.rebalance.delay.ms=0")
+	const topic, grp = "reborn", "reborn-group"
+	createTopic(t, b, topic, 1)
+	c := rawConn(t, b)
+	for i := range 5 {
+		require.Zero(t, produceOne(t, c, topic, 0, 1, rawBatch(1000, value(0, i))).ErrorCode)
+	}
+	waitFor(t, "the group coordinator", func() bool { return findCoordinator(t, c, 3, 0, grp).ErrorCode == 0 })
+	commit := commitRequest(grp, "", -1, map[string][]int32{topic: {0}})
+	commit.Topics[0].Partitions[0].Offset = 5
+	require.Zero(t, commitCodes(request[*kmsg.OffsetCommitResponse](t, c, commit, 8))[topic+"/0"])
+	require.Equal(t, int64(5), fetchCommitted(t, c, grp, topic))
+
+	del := deleteTopicsV6(t, c, byName(topic))
+	require.Zero(t, del.Topics[0].ErrorCode, code(del.Topics[0].ErrorCode))
+	assert.Equal(t, int64(-1), fetchCommitted(t, c, grp, topic), "offsets of a deleted topic are gone")
+	got := commitCodes(request[*kmsg.OffsetCommitResponse](t, c, commit, 8))
+	assertCode(t, kerr.UnknownTopicOrPartition, got[topic+"/0"], "a commit to the topic just deleted")
+
+	b.Stop()
+	b = brokertest.StartIn(t, dir, "auto.create.topics.enable=false", "group.initial.rebalance.delay.ms=0")
+	c = rawConn(t, b)
+	waitFor(t, "the group coordinator after a restart", func() bool { return findCoordinator(t, c, 3, 0, grp).ErrorCode == 0 })
+	assert.Equal(t, int64(-1), fetchCommitted(t, c, grp, topic), "the tombstones survive a restart")
+
+	createTopic(t, b, topic, 1)
+	for i := range 8 {
+		require.Zero(t, produceOne(t, c, topic, 0, 1, rawBatch(1000, value(1, i))).ErrorCode)
+	}
+	cl := newClient(t, b, kgo.ConsumerGroup(grp), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	ctx := testCtx(t)
+	var offsets []int64
+	for len(offsets) < 8 {
+		fs := cl.PollFetches(ctx)
+		require.NoError(t, ctx.Err(), "consumed %v", offsets)
+		fs.EachRecord(func(r *kgo.Record) { offsets = append(offsets, r.Offset) })
+	}
+	assert.Equal(t, []int64{0, 1, 2, 3, 4, 5, 6, 7}, offsets, "the recreated topic is consumed from its start")
 }

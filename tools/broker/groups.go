@@ -44,8 +44,8 @@ type groups struct {
 // Without it every committed partition costs a store read (a copy of the
 // whole assignment in embedded mode, a ZooKeeper round trip in a
 // cluster). A partition that is created shows up at once (misses are not
-// cached); a deleted topic may still accept commits for this long, as
-// with Kafka's metadata cache.
+// cached), and a deleted topic's count is dropped when the replica manager
+// sees the deletion (topicsDeleted).
 const partitionCountTTL = time.Second
 
 // partitionCounts caches topic -> partition count for partitionCountTTL.
@@ -57,6 +57,19 @@ type partitionCounts struct {
 type cachedCount struct {
 	n  int32
 	at time.Time
+}
+
+// topicsDeleted is called by the replica manager when the metadata shows
+// topics deleted: their cached partition counts are dropped (a commit to a
+// deleted topic is refused at once) and every group's offsets of them are
+// tombstoned, as Kafka's GroupCoordinator.onPartitionsDeleted does.
+func (g *groups) topicsDeleted(topics []string) {
+	g.counts.mu.Lock()
+	for _, t := range topics {
+		delete(g.counts.m, t)
+	}
+	g.counts.mu.Unlock()
+	g.coord.DeleteTopicOffsets(topics)
 }
 
 // partitionExists reports whether topic has partition p, reading the store when

@@ -35,6 +35,10 @@ type replicaManager struct {
 	epochs map[store.TopicPartition]int32
 	minISR map[string]int                      // topic -> min.insync.replicas override
 	hws    map[checkpoint.TopicPartition]int64 // from the checkpoint, used once per partition
+
+	// topics is every topic of the cluster (hosted here or not) with its
+	// id, as of the last sync; guarded by syncMu.
+	topics map[string]store.UUID
 }
 
 func newReplicaManager(b *Broker, hws map[checkpoint.TopicPartition]int64) *replicaManager {
@@ -103,9 +107,15 @@ func (m *replicaManager) sync(ctx context.Context) error {
 			// find the partition gone.
 			p.MakeFollower(m.epochs[tp], store.NoLeader, nil)
 			delete(m.epochs, tp)
+			// Forget the topic's id: a fetch by it is UNKNOWN_TOPIC_ID,
+			// even once a topic of the same name is created again.
+			delete(m.ids, tp.Topic)
 		}
 	}
 	m.mu.Unlock()
+	if deleted := m.deletedTopics(ctx); len(deleted) > 0 {
+		b.groups.topicsDeleted(deleted)
+	}
 	for _, tp := range gone {
 		if err := b.logs.Delete(tp.Topic, tp.Partition); err != nil {
 			b.log.Warn("deleting partition log", "partition", tp.String(), "err", err)
@@ -146,6 +156,30 @@ func (m *replicaManager) sync(ctx context.Context) error {
 		}
 	}
 	return openErr
+}
+
+// deletedTopics returns the topics deleted (or deleted and created again
+// under a new id) since the last sync, and remembers the store's topics.
+// REQUIRES: syncMu is held.
+func (m *replicaManager) deletedTopics(ctx context.Context) []string {
+	names, err := m.b.store.Topics(ctx)
+	if err != nil {
+		return nil // compared at the next sync
+	}
+	now := make(map[string]store.UUID, len(names))
+	for _, n := range names {
+		if a, err := m.b.store.Topic(ctx, n); err == nil {
+			now[n] = a.ID
+		}
+	}
+	var deleted []string
+	for n, id := range m.topics {
+		if nid, ok := now[n]; !ok || nid != id {
+			deleted = append(deleted, n)
+		}
+	}
+	m.topics = now
+	return deleted
 }
 
 // openNew reads the topic configs of reps (recording min.insync.replicas),
