@@ -276,3 +276,43 @@ func TestListOffsetsSpecialTimestamps(t *testing.T) {
 		assertCode(t, kerr.InvalidRequest, p.ErrorCode, "partition listed twice")
 	}
 }
+
+// TestTopicChangesVisibleWhenAnswered (#12 item 6): once CreateTopics
+// answers, Metadata (on another connection) shows every partition with a
+// leader and a produce to each succeeds; once DeleteTopics answers,
+// Metadata no longer shows the topic and a produce to it is
+// UNKNOWN_TOPIC_OR_PARTITION. Repeated, with many partitions.
+func TestTopicChangesVisibleWhenAnswered(t *testing.T) {
+	b := brokertest.Start(t, "auto.create.topics.enable=false")
+	admin, other := rawConn(t, b), rawConn(t, b)
+	const partitions = 24
+	for round := range 5 {
+		topic := "visible-" + strconv.Itoa(round)
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, 1
+		req.Topics = append(req.Topics, rt)
+		req.TimeoutMillis = 30000
+		cr := request[*kmsg.CreateTopicsResponse](t, admin, req, 7)
+		require.Zero(t, cr.Topics[0].ErrorCode, code(cr.Topics[0].ErrorCode))
+
+		mt := metadataByNames(t, other, 12, topic).Topics[0]
+		require.Zero(t, mt.ErrorCode, "round %d: Metadata right after CreateTopics: %s", round, code(mt.ErrorCode))
+		require.Len(t, mt.Partitions, partitions)
+		for _, p := range mt.Partitions {
+			assert.Zero(t, p.ErrorCode, code(p.ErrorCode))
+			assert.Equal(t, int32(b.Config.BrokerID), p.Leader)
+		}
+		for p := range int32(partitions) {
+			sp := produceOne(t, other, topic, p, 1, rawBatch(1000, value(round, int(p))))
+			require.Zero(t, sp.ErrorCode, "round %d partition %d: %s", round, p, code(sp.ErrorCode))
+		}
+
+		del := deleteTopicsV6(t, admin, byName(topic))
+		require.Zero(t, del.Topics[0].ErrorCode, code(del.Topics[0].ErrorCode))
+		mt = metadataByNames(t, other, 12, topic).Topics[0]
+		assertCode(t, kerr.UnknownTopicOrPartition, mt.ErrorCode, "Metadata right after DeleteTopics")
+		sp := produceOne(t, other, topic, 0, 1, rawBatch(1000, value(round, 0)))
+		assertCode(t, kerr.UnknownTopicOrPartition, sp.ErrorCode, "produce right after DeleteTopics")
+	}
+}

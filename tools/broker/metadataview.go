@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/strom-broker/strom/coord/group"
+	"github.com/strom-broker/strom/coord/store"
 )
 
 // This broker's view of the cluster metadata is what Metadata answers from
@@ -41,6 +42,32 @@ func (b *Broker) awaitMetadata(ctx context.Context, timeout time.Duration, ready
 			return false
 		}
 	}
+}
+
+// topicServed reports whether every partition of topic has a leader in
+// this broker's metadata, and the partitions this broker leads are open
+// and leading here.
+func (b *Broker) topicServed(ctx context.Context, topic string) bool {
+	a, err := b.store.Topic(ctx, topic)
+	if err != nil {
+		return false
+	}
+	states, err := b.store.PartitionStates(ctx, topic)
+	if err != nil {
+		return false
+	}
+	for p := range a.Partitions {
+		st, ok := states[p]
+		if !ok || st.Leader == store.NoLeader {
+			return false
+		}
+		if st.Leader == b.cfg.BrokerID {
+			if r, ok := b.parts.get(topic, p); !ok || !r.IsLeader() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // transactionStateTopic is Kafka's internal topic of transaction state
