@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"slices"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -74,28 +73,10 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	if len(created) == 0 {
-		return resp
-	}
-	if err := b.parts.sync(ctx); err != nil {
-		b.log.Warn("opening created topics", "err", err)
-	}
-	if req.TimeoutMillis <= 0 {
-		return resp
-	}
-	b.awaitMetadata(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond, func() bool {
-		for _, i := range created {
-			if !b.topicServed(ctx, resp.Topics[i].Topic) {
-				return false
-			}
-		}
-		return true
-	})
-	for _, i := range created {
-		if !b.topicServed(ctx, resp.Topics[i].Topic) {
-			resp.Topics[i].ErrorCode = kerr.RequestTimedOut.Code
-			resp.Topics[i].ErrorMessage = errorMessage("the topic was created, but its partitions have no leader yet")
-		}
+	for _, i := range b.syncAndAwait(ctx, "opening created topics", req.TimeoutMillis, created,
+		func(i int) bool { return b.topicServed(ctx, resp.Topics[i].Topic) }) {
+		resp.Topics[i].ErrorCode = kerr.RequestTimedOut.Code
+		resp.Topics[i].ErrorMessage = errorMessage("the topic was created, but its partitions have no leader yet")
 	}
 	return resp
 }

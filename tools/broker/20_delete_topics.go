@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -94,31 +93,11 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	if len(deleting) == 0 {
-		return resp
-	}
-	if err := b.parts.sync(ctx); err != nil {
-		b.log.Warn("removing deleted topics", "err", err)
-	}
-	if req.TimeoutMillis <= 0 {
-		return resp
-	}
-	gone := func(i int) bool {
+	for _, i := range b.syncAndAwait(ctx, "removing deleted topics", req.TimeoutMillis, deleting, func(i int) bool {
 		_, err := b.store.Topic(ctx, *resp.Topics[i].Topic)
 		return errors.Is(err, store.ErrUnknownTopic)
-	}
-	b.awaitMetadata(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond, func() bool {
-		for _, i := range deleting {
-			if !gone(i) {
-				return false
-			}
-		}
-		return true
-	})
-	for _, i := range deleting {
-		if !gone(i) {
-			resp.Topics[i].ErrorCode = kerr.RequestTimedOut.Code
-		}
+	}) {
+		resp.Topics[i].ErrorCode = kerr.RequestTimedOut.Code
 	}
 	return resp
 }

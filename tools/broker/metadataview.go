@@ -44,6 +44,37 @@ func (b *Broker) awaitMetadata(ctx context.Context, timeout time.Duration, ready
 	}
 }
 
+// syncAndAwait applies a topic change of this broker's (the topics at
+// indexes idx of a response) to its replicas, then waits up to timeoutMs
+// (not at all when <= 0) until done(i) holds for each, as awaitMetadata.
+// It returns the indexes for which done does not hold in time.
+func (b *Broker) syncAndAwait(ctx context.Context, what string, timeoutMs int32, idx []int, done func(i int) bool) []int {
+	if len(idx) == 0 {
+		return nil
+	}
+	if err := b.parts.sync(ctx); err != nil {
+		b.log.Warn(what, "err", err)
+	}
+	if timeoutMs <= 0 {
+		return nil
+	}
+	b.awaitMetadata(ctx, time.Duration(timeoutMs)*time.Millisecond, func() bool {
+		for _, i := range idx {
+			if !done(i) {
+				return false
+			}
+		}
+		return true
+	})
+	var late []int
+	for _, i := range idx {
+		if !done(i) {
+			late = append(late, i)
+		}
+	}
+	return late
+}
+
 // topicServed reports whether every partition of topic has a leader in
 // this broker's metadata, and the partitions this broker leads are open
 // and leading here.
