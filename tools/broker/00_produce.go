@@ -26,7 +26,11 @@ import (
 //
 // Produce v0-v2 carry message sets of magic 0/1, which Strom does not
 // store: such partitions get UNSUPPORTED_FOR_MESSAGE_FORMAT.
-func (b *Broker) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) (kmsg.Response, error) {
+//
+// From v10, partitions answered NOT_LEADER_OR_FOLLOWER carry the current
+// leader, and the response its endpoint on the request's listener
+// (KIP-951, as Kafka's KafkaApis.handleProduceRequest).
+func (b *Broker) handleProduce(ctx context.Context, req *kmsg.ProduceRequest, listener string) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	type waiter struct {
 		p      *replication.Partition
@@ -74,7 +78,31 @@ func (b *Broker) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) (k
 			}
 		}
 	}
+	if req.Version >= 10 {
+		b.addProduceLeaderHints(ctx, resp, listener)
+	}
 	return resp, nil
+}
+
+// addProduceLeaderHints fills KIP-951's current leader and node endpoints
+// into a v10+ answer (see handleProduce).
+func (b *Broker) addProduceLeaderHints(ctx context.Context, resp *kmsg.ProduceResponse, listener string) {
+	var nodes nodeSet
+	for i := range resp.Topics {
+		st := &resp.Topics[i]
+		for j := range st.Partitions {
+			sp := &st.Partitions[j]
+			if sp.ErrorCode != kerr.NotLeaderForPartition.Code {
+				continue
+			}
+			h := b.currentLeader(ctx, st.Topic, sp.Partition, listener)
+			sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = h.leaderID, h.leaderEpoch
+			nodes.add(ctx, b, h)
+		}
+	}
+	for _, n := range nodes.nodes {
+		resp.Brokers = append(resp.Brokers, kmsg.ProduceResponseBroker{NodeID: n.id, Host: n.host, Port: n.port, Rack: n.rack})
+	}
 }
 
 // produceTo appends one partition's records; it returns the replica, what

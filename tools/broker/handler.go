@@ -51,9 +51,9 @@ func (b *Broker) APIVersions() []apis.Range { return servedAPIs }
 func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Response, error) {
 	switch r := req.Body.(type) {
 	case *kmsg.ProduceRequest:
-		return b.handleProduce(ctx, r)
+		return b.handleProduce(ctx, r, b.listenerOf(req))
 	case *kmsg.FetchRequest:
-		resp, err := b.handleFetch(ctx, r)
+		resp, err := b.handleFetch(ctx, r, b.listenerOf(req))
 		if err != nil {
 			return nil, err // not a typed nil in the interface
 		}
