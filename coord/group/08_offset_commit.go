@@ -9,7 +9,10 @@ import (
 // OffsetCommit answers OffsetCommit (key 8, v0-v9; v10 names topics by id,
 // which Strom does not keep, and is answered UNSUPPORTED_VERSION). The
 // commit is one atomic append to __consumer_offsets; it returns once
-// committed.
+// committed. The partition's lock is not held while the append waits for
+// its commit (Kafka appends with a callback and does not hold the group
+// lock while it waits either), so other groups of the partition, and the
+// coordinator's timers, are served meanwhile.
 //
 // Fencing: a commit naming a member or generation (generation >= 0, a
 // member id, or an instance id) must come from a current member of the
@@ -174,16 +177,35 @@ func (c *Coordinator) offsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 			where = append(where, [2]int{i, j})
 		}
 	}
-	if code := c.appendRecords(ctx, s, recs); code != errNone {
+	if m != nil {
+		m.lastHeartbeat = now // a commit is a heartbeat (before the append, as Kafka's doCommitOffsets)
+	}
+	if len(recs) == 0 {
+		return
+	}
+	// Append under the lock (the log's order is the order of the state
+	// changes), then wait for the commit without it: a slow commit
+	// (acks=all to slow followers) must not stall the other groups of
+	// this partition, nor the coordinator's timers. The offsets apply
+	// once committed, unless a later record for the same partition was
+	// applied meanwhile (group.applyOffset).
+	actx, cancel := context.WithTimeout(ctx, c.cfg.OffsetsCommitTimeout)
+	defer cancel()
+	pos, wait, err := c.appendLocal(actx, s, recs)
+	if err == nil {
+		g.commitsInFlight++
+		s.mu.Unlock()
+		err = wait(actx)
+		s.mu.Lock()
+		g.commitsInFlight--
+	}
+	if code := c.appendResult(actx, s, len(recs), err); code != errNone {
 		for _, w := range where {
 			codes[w[0]][w[1]] = code
 		}
 		return
 	}
 	for _, a := range apply {
-		g.offsets[a.tp] = a.v
-	}
-	if m != nil {
-		m.lastHeartbeat = now
+		g.applyOffset(a.tp, a.v, pos)
 	}
 }

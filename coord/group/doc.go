@@ -29,8 +29,8 @@
 //
 // # Persistence
 //
-// Writes go through OffsetsLog (Append returns once the batch is
-// committed; ReadAll replays a partition). PartlogOffsets implements it
+// Writes go through OffsetsLog (Append writes the batch to the local log
+// and returns a wait for its commit; ReadAll replays a partition). PartlogOffsets implements it
 // over engine/partlog logs without replication. Records (see codec.go for
 // the byte layout): OffsetCommitKey v1 -> OffsetCommitValue v3 (v1 when
 // the commit carried an explicit retention); GroupMetadataKey v2 ->

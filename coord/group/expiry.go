@@ -122,7 +122,7 @@ func (c *Coordinator) removeOffsets(s *shard, now time.Time, pick func(*group) [
 		if len(tps) > 0 {
 			picked[g] = tps
 		}
-		if g.state == Empty && len(g.pending) == 0 && len(g.offsets) == len(tps) {
+		if g.state == Empty && len(g.pending) == 0 && len(g.offsets) == len(tps) && g.commitsInFlight == 0 {
 			recs = append(recs, kv{key: EncodeGroupKey(g.id)})
 			dead = append(dead, g)
 		}
@@ -130,13 +130,14 @@ func (c *Coordinator) removeOffsets(s *shard, now time.Time, pick func(*group) [
 	if len(recs) == 0 {
 		return 0, 0
 	}
-	if code := c.appendRecords(context.Background(), s, recs); code != errNone && !force {
+	pos, code := c.appendRecords(context.Background(), s, recs)
+	if code != errNone && !force {
 		return 0, 0
 	}
 	n := 0
 	for g, tps := range picked {
 		for _, tp := range tps {
-			delete(g.offsets, tp)
+			g.removeOffset(tp, pos)
 		}
 		n += len(tps)
 	}

@@ -204,8 +204,8 @@ func (g *groups) onRole(p int32, leader bool, epoch int32) {
 }
 
 // offsetsLog is the coordinator's OffsetsLog over this broker's replicas of
-// __consumer_offsets: appends are acks=all (they return once committed),
-// loads read up to the high watermark.
+// __consumer_offsets: appends are acks=all (the coordinator waits for the
+// commit, without its partition lock), loads read up to the high watermark.
 type offsetsLog struct{ b *Broker }
 
 func (o offsetsLog) replica(p int32) (*replication.Partition, error) {
@@ -216,21 +216,28 @@ func (o offsetsLog) replica(p int32) (*replication.Partition, error) {
 	return r, nil
 }
 
-// Append appends batch to partition p and waits until it is committed.
-func (o offsetsLog) Append(ctx context.Context, p int32, batch []byte) error {
+// Append appends batch to this broker's replica of partition p (acks=all)
+// and returns its offset and the wait until it is committed.
+func (o offsetsLog) Append(ctx context.Context, p int32, batch []byte) (int64, func(context.Context) error, error) {
 	r, err := o.replica(p)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	minISR := o.b.parts.minInsyncReplicas(group.OffsetsTopic)
 	info, err := r.Append(batch, replication.AcksAll, minISR)
 	if errors.Is(err, replication.ErrNotLeader) {
-		return fmt.Errorf("%s-%d: %w", group.OffsetsTopic, p, group.ErrNotLeader)
+		return 0, nil, fmt.Errorf("%s-%d: %w", group.OffsetsTopic, p, group.ErrNotLeader)
 	}
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
-	return r.WaitCommitted(ctx, info.LastOffset, minISR)
+	return info.FirstOffset, func(ctx context.Context) error {
+		err := r.WaitCommitted(ctx, info.LastOffset, minISR)
+		if errors.Is(err, replication.ErrNotLeader) {
+			return fmt.Errorf("%s-%d: %w", group.OffsetsTopic, p, group.ErrNotLeader)
+		}
+		return err
+	}, nil
 }
 
 // ReadAll reads partition p from its log start to its high watermark.
