@@ -55,9 +55,12 @@
 // # Concurrency
 //
 // Safe for concurrent use. One mutex per loaded partition guards its
-// groups and is held across that partition's appends, so the log and the
-// in-memory state change in the same order; the Coordinator mutex guards
-// only the partition map and is taken first.
+// groups and is held while a batch is written to the partition's local
+// log, so the log and the in-memory state change in the same order.
+// OffsetCommit releases it while its batch waits for acks=all and then
+// applies in log order; group-metadata writes (rebalances, DeleteGroups,
+// OffsetDelete, expiry) still hold it until committed. The Coordinator
+// mutex guards only the partition map and is taken first.
 //
 // # Deliberate differences from Kafka
 //
@@ -75,5 +78,7 @@
 //   - Protocol-vote ties go to the earliest member's preference (Kafka:
 //     unspecified).
 //   - Transactional offset commits, KIP-848 consumer groups, and topic ids
-//     (OffsetCommit/OffsetFetch v10) are not supported.
+//     (OffsetCommit/OffsetFetch v10) are not supported. FindCoordinator for
+//     a transactional id answers UNSUPPORTED_VERSION (non-retriable), so a
+//     transactional producer fails at once instead of retrying forever.
 package group
