@@ -36,9 +36,10 @@ type Client struct {
 // the in-memory state change in the same order. OffsetCommit releases it
 // while its batch waits to be committed (acks=all), then applies its
 // offsets unless a later record for the same partition was applied
-// meanwhile (group.applyOffset); the rarer group-metadata writes
-// (rebalances, DeleteGroups, OffsetDelete, expiry) keep it until
-// committed. Lock order: Coordinator.mu before shard.mu; never both held
+// meanwhile (group.applyOffset); offset expiry and the removal of deleted
+// topics' offsets apply first and release it while waiting; the rarer
+// group-metadata writes (rebalances, DeleteGroups, OffsetDelete) keep it
+// until committed. Lock order: Coordinator.mu before shard.mu; never both held
 // across an append. Blocked JoinGroup / SyncGroup callers hold no
 // lock: they wait on a channel a later state change fills.
 type Coordinator struct {

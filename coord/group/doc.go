@@ -57,9 +57,10 @@
 // Safe for concurrent use. One mutex per loaded partition guards its
 // groups and is held while a batch is written to the partition's local
 // log, so the log and the in-memory state change in the same order.
-// OffsetCommit releases it while its batch waits for acks=all and then
-// applies in log order; group-metadata writes (rebalances, DeleteGroups,
-// OffsetDelete, expiry) still hold it until committed. The Coordinator
+// OffsetCommit, offset expiry and the removal of deleted topics' offsets
+// release it while their batch waits for acks=all, applying in log order;
+// group-metadata writes (rebalances, DeleteGroups, OffsetDelete) still
+// hold it until committed. The Coordinator
 // mutex guards only the partition map and is taken first.
 //
 // # Deliberate differences from Kafka

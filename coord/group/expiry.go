@@ -59,7 +59,8 @@ func (c *Coordinator) expiredOffsets(g *group, now time.Time) []topicPartition {
 // the shard, and deletes (Dead, tombstoned) the empty groups left with no
 // offsets. Offsets whose tombstones could not be written stay, and are
 // retried at the next check.
-// REQUIRES: s.mu is held.
+// REQUIRES: s.mu is held (released while the tombstones wait for their
+// commit; see removeOffsets).
 func (c *Coordinator) expireOffsets(s *shard, now time.Time) {
 	n, dead := c.removeOffsets(s, now, func(g *group) []topicPartition { return c.expiredOffsets(g, now) }, false)
 	if n > 0 || dead > 0 {
@@ -107,9 +108,14 @@ func (c *Coordinator) DeleteTopicOffsets(topics []string) {
 
 // removeOffsets tombstones the offsets pick returns for each group of the
 // shard, and the empty groups it leaves with no offsets, in one append.
-// They leave memory once the append succeeded, or regardless when force
-// is set. It returns the offsets and groups removed.
-// REQUIRES: s.mu is held.
+// As Kafka's GroupMetadataManager.cleanupGroupMetadata, they leave memory
+// as soon as the batch is in the local log (or regardless, when force is
+// set), and the wait for its commit holds no lock: the partition's other
+// groups are served meanwhile. A commit appended later applies after
+// them; one appended earlier and acknowledged later does not resurrect
+// them (group.applyOffset). It returns the offsets and groups removed.
+// REQUIRES: s.mu is held; it is released during the wait and held again
+// on return.
 func (c *Coordinator) removeOffsets(s *shard, now time.Time, pick func(*group) []topicPartition, force bool) (int, int) {
 	var recs []kv
 	picked := make(map[*group][]topicPartition)
@@ -130,9 +136,14 @@ func (c *Coordinator) removeOffsets(s *shard, now time.Time, pick func(*group) [
 	if len(recs) == 0 {
 		return 0, 0
 	}
-	pos, code := c.appendRecords(context.Background(), s, recs)
-	if code != errNone && !force {
-		return 0, 0
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.OffsetsCommitTimeout)
+	defer cancel()
+	pos, wait, err := c.appendLocal(ctx, s, recs)
+	if err != nil {
+		c.appendResult(ctx, s, len(recs), err)
+		if !force {
+			return 0, 0 // retried at the next check
+		}
 	}
 	n := 0
 	for g, tps := range picked {
@@ -144,6 +155,12 @@ func (c *Coordinator) removeOffsets(s *shard, now time.Time, pick func(*group) [
 	for _, g := range dead {
 		g.transition(Dead, now)
 		delete(s.groups, g.id)
+	}
+	if err == nil {
+		s.mu.Unlock()
+		err = wait(ctx)
+		s.mu.Lock()
+		c.appendResult(ctx, s, len(recs), err)
 	}
 	return n, len(dead)
 }

@@ -2,6 +2,7 @@ package group
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -49,6 +50,19 @@ func (l *slowLog) Append(ctx context.Context, p int32, batch []byte) (int64, fun
 	}, nil
 }
 
+// sameShard returns a group id on the same __consumer_offsets partition
+// as group.
+func sameShard(t *testing.T, h *harness, group string) string {
+	t.Helper()
+	for i := range 1000 {
+		if k := fmt.Sprintf("g%d", i); k != group && h.c.PartitionFor(k) == h.c.PartitionFor(group) {
+			return k
+		}
+	}
+	t.Fatal("no second group on the same partition")
+	return ""
+}
+
 // within runs fn and fails the test if it has not returned within the hang
 // guard.
 func within(t *testing.T, what string, fn func()) {
@@ -79,14 +93,7 @@ func TestSlowCommitDoesNotStallThePartition(t *testing.T) {
 	slow := &slowLog{OffsetsLog: h.c.log, held: make(chan chan struct{}, 4)}
 	h.c.log = slow
 
-	other := ""
-	for _, k := range []string{"b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11", "b12"} {
-		if k != "a" && h.c.PartitionFor(k) == h.c.PartitionFor("a") {
-			other = k
-			break
-		}
-	}
-	require.NotEmpty(t, other, "a second group on the same partition")
+	other := sameShard(t, h, "a")
 	idA, genA := stableGroup(t, h, "a", "t")
 	idB, genB := stableGroup(t, h, other, "t")
 
@@ -126,4 +133,46 @@ func TestSlowCommitDoesNotStallThePartition(t *testing.T) {
 
 	h.reopen()
 	assert.Equal(t, map[topicPartition]int64{{"t", 0}: 11}, h.fetch("a"), "as the log replays")
+}
+
+// TestSlowExpiryDoesNotStallThePartition (#12 item 8, the tick's side):
+// while the tombstones of expired offsets wait for their acknowledgement,
+// another group of the same partition is served; the expired offsets are
+// gone from OffsetFetch already (as Kafka removes them before appending),
+// a commit made meanwhile is kept, and the log replays to the same state.
+func TestSlowExpiryDoesNotStallThePartition(t *testing.T) {
+	cfg := testConfig()
+	cfg.OffsetsCommitTimeout = 10 * time.Minute
+	cfg.OffsetsRetention = time.Hour
+	h := newHarness(t, cfg)
+	slow := &slowLog{OffsetsLog: h.c.log, held: make(chan chan struct{}, 4)}
+	h.c.log = slow
+
+	other := sameShard(t, h, "simple")
+	require.Equal(t, []string{"NONE"}, commitCodes(h.commit("simple", "", -1, "t", map[int32]int64{0: 3})))
+	id, gen := stableGroup(t, h, other, "t")
+	h.clock.Advance(2 * time.Hour) // the simple group's offset expires
+
+	slow.arm(true)
+	expired := make(chan struct{})
+	go func() {
+		defer close(expired)
+		h.c.ExpireOffsetsNow()
+	}()
+	release := <-slow.held
+	slow.arm(false)
+	within(t, "another group's heartbeat during the expiry", func() {
+		assert.Equal(t, "NONE", codeName(h.heartbeat(other, id, gen)))
+	})
+	within(t, "a commit during the expiry", func() {
+		assert.Equal(t, []string{"NONE"}, commitCodes(h.commit(other, id, gen, "t", map[int32]int64{1: 5})))
+	})
+	assert.Empty(t, h.fetch("simple"), "expired offsets leave memory before their tombstones are acknowledged")
+	close(release)
+	within(t, "the expiry", func() { <-expired })
+	assert.Equal(t, map[topicPartition]int64{{"t", 1}: 5}, h.fetch(other))
+
+	h.reopen()
+	assert.Empty(t, h.fetch("simple"), "the tombstones replay")
+	assert.Equal(t, map[topicPartition]int64{{"t", 1}: 5}, h.fetch(other))
 }
