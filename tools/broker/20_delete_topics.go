@@ -38,9 +38,10 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 	}
 	names, ids := map[string]int{}, map[[16]byte]int{}
 	for _, e := range entries {
-		if e.Topic != nil {
+		switch {
+		case e.Topic != nil && e.TopicID == [16]byte{}:
 			names[*e.Topic]++
-		} else {
+		case e.Topic == nil:
 			ids[e.TopicID]++
 		}
 	}
