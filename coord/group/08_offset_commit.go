@@ -9,21 +9,34 @@ import (
 // OffsetCommit answers OffsetCommit (key 8, v0-v9; v10 names topics by id,
 // which Strom does not keep, and is answered UNSUPPORTED_VERSION). The
 // commit is one atomic append to __consumer_offsets; it returns once
-// committed.
+// committed. The partition's lock is not held while the append waits for
+// its commit (Kafka appends with a callback and does not hold the group
+// lock while it waits either), so other groups of the partition, and the
+// coordinator's timers, are served meanwhile.
 //
 // Fencing: a commit naming a member or generation (generation >= 0, a
 // member id, or an instance id) must come from a current member of the
 // current generation (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID,
 // ILLEGAL_GENERATION; REBALANCE_IN_PROGRESS while the group completes a
-// rebalance). A commit with generation -1 and no member id (manual
-// assignment, and every v0 commit) is accepted only while the group has no
-// members, and creates the group when it does not exist. Per partition:
-// UNKNOWN_TOPIC_OR_PARTITION when the partition does not exist,
-// OFFSET_METADATA_TOO_LARGE past offset.metadata.max.bytes.
+// rebalance). A commit naming a generation to a group that does not exist
+// is GROUP_ID_NOT_FOUND from v9 and ILLEGAL_GENERATION before (Kafka's
+// OffsetMetadataManager.validateOffsetCommit). A commit with generation -1
+// and no member id (manual assignment, and every v0 commit) is accepted
+// only while the group has no members, and creates the group when it does
+// not exist.
+//
+// Per partition: UNKNOWN_TOPIC_OR_PARTITION when the partition does not
+// exist, decided first, before the coordinator and member checks (Kafka's
+// KafkaApis.handleOffsetCommitRequest answers them before the coordinator
+// sees the request), so it wins over NOT_COORDINATOR or UNKNOWN_MEMBER_ID
+// for that partition; OFFSET_METADATA_TOO_LARGE past
+// offset.metadata.max.bytes.
 //
 // Retention: v1's per-partition timestamp sets the commit timestamp; v2-v4's
 // retention time gives the offset an explicit expiry (commit time +
-// retention); otherwise offsets expire by Kafka's 2.1+ rules (see Tick).
+// retention), which replaces offsets.retention.minutes only where Kafka's
+// 2.1+ rules let the offset expire at all (see expiredOffsets): never for a
+// topic a stable group subscribes to, never in a rebalancing group.
 func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
 	r := kmsg.NewPtrOffsetCommitResponse()
 	r.Version = req.Version
@@ -44,10 +57,13 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 	return r
 }
 
+// fillCodes sets code on every partition that has no error yet.
 func fillCodes(codes [][]int16, code int16) {
 	for _, t := range codes {
 		for j := range t {
-			t[j] = code
+			if t[j] == errNone {
+				t[j] = code
+			}
 		}
 	}
 }
@@ -55,6 +71,19 @@ func fillCodes(codes [][]int16, code int16) {
 func (c *Coordinator) offsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest, codes [][]int16) {
 	if req.Version >= 10 {
 		fillCodes(codes, errUnsupportedVersion)
+		return
+	}
+	valid := 0
+	for i, t := range req.Topics {
+		for j, p := range t.Partitions {
+			if !c.exists(t.Topic, p.Partition) {
+				codes[i][j] = errUnknownTopicOrPartition
+			} else {
+				valid++
+			}
+		}
+	}
+	if valid == 0 {
 		return
 	}
 	s, code := c.acquire(req.Group)
@@ -75,7 +104,11 @@ func (c *Coordinator) offsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 	g := s.groups[req.Group]
 	if g == nil {
 		if generation >= 0 {
-			fillCodes(codes, errIllegalGeneration)
+			if req.Version >= 9 {
+				fillCodes(codes, errGroupIDNotFound)
+			} else {
+				fillCodes(codes, errIllegalGeneration)
+			}
 			return
 		}
 		g = newGroup(req.Group, now)
@@ -122,8 +155,7 @@ func (c *Coordinator) offsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 	for i, t := range req.Topics {
 		for j, p := range t.Partitions {
 			switch {
-			case !c.exists(t.Topic, p.Partition):
-				codes[i][j] = errUnknownTopicOrPartition
+			case codes[i][j] != errNone: // unknown partition
 				continue
 			case p.Metadata != nil && len(*p.Metadata) > c.cfg.OffsetMetadataMaxBytes:
 				codes[i][j] = errOffsetMetadataTooLarge
@@ -145,16 +177,35 @@ func (c *Coordinator) offsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 			where = append(where, [2]int{i, j})
 		}
 	}
-	if code := c.appendRecords(ctx, s, recs); code != errNone {
+	if m != nil {
+		m.lastHeartbeat = now // a commit is a heartbeat (before the append, as Kafka's doCommitOffsets)
+	}
+	if len(recs) == 0 {
+		return
+	}
+	// Append under the lock (the log's order is the order of the state
+	// changes), then wait for the commit without it: a slow commit
+	// (acks=all to slow followers) must not stall the other groups of
+	// this partition, nor the coordinator's timers. The offsets apply
+	// once committed, unless a later record for the same partition was
+	// applied meanwhile (group.applyOffset).
+	actx, cancel := context.WithTimeout(ctx, c.cfg.OffsetsCommitTimeout)
+	defer cancel()
+	pos, wait, err := c.appendLocal(actx, s, recs)
+	if err == nil {
+		g.commitsInFlight++
+		s.mu.Unlock()
+		err = wait(actx)
+		s.mu.Lock()
+		g.commitsInFlight--
+	}
+	if code := c.appendResult(actx, s, len(recs), err); code != errNone {
 		for _, w := range where {
 			codes[w[0]][w[1]] = code
 		}
 		return
 	}
 	for _, a := range apply {
-		g.offsets[a.tp] = a.v
-	}
-	if m != nil {
-		m.lastHeartbeat = now
+		g.applyOffset(a.tp, a.v, pos)
 	}
 }

@@ -20,8 +20,12 @@ const (
 // (PartitionFor); leader returns the broker leading that partition, or
 // false when there is none (the topic does not exist yet, or the partition
 // has no leader): the key is then COORDINATOR_NOT_AVAILABLE, which clients
-// retry. Transaction keys are COORDINATOR_NOT_AVAILABLE (no transaction
-// coordinator here), other key types INVALID_REQUEST.
+// retry. Transaction keys are UNSUPPORTED_VERSION, a non-retriable error:
+// there is no transaction coordinator here, and a retriable answer would
+// make transactional producers retry forever, whereas franz-go and the
+// Java client (TransactionManager.FindCoordinatorHandler: any
+// non-retriable error but the authorization ones is fatal) fail at once
+// with the message. Other key types are INVALID_REQUEST.
 func (c *Coordinator) FindCoordinator(req *kmsg.FindCoordinatorRequest, leader func(partition int32) (Node, bool)) *kmsg.FindCoordinatorResponse {
 	r := kmsg.NewPtrFindCoordinatorResponse()
 	r.Version = req.Version
@@ -40,7 +44,7 @@ func (c *Coordinator) FindCoordinator(req *kmsg.FindCoordinatorRequest, leader f
 			}
 			out.ErrorCode, msg = errCoordinatorNotAvailable, "the coordinator is not available"
 		case KeyTypeTransaction:
-			out.ErrorCode, msg = errCoordinatorNotAvailable, "transactions are not supported"
+			out.ErrorCode, msg = errUnsupportedVersion, "transactions are not supported by this broker (Strom): no transaction coordinator"
 		default:
 			out.ErrorCode, msg = errInvalidRequest, "unknown coordinator key type"
 		}

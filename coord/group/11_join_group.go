@@ -252,7 +252,7 @@ func (c *Coordinator) replaceStaticMember(s *shard, g *group, old *member, newID
 	switch g.state {
 	case Stable:
 		if unchanged && g.selectProtocol() == g.protocol {
-			if code := c.appendRecords(context.Background(), s, []kv{g.record()}); code != errNone {
+			if _, code := c.appendRecords(context.Background(), s, []kv{g.record()}); code != errNone {
 				rename(newID, oldID)
 				m.protocols, m.sessionTimeout, m.rebalanceTimeout = oldProtocols, oldSession, oldRebalance
 				return joinError(wait.version, code, ""), nil

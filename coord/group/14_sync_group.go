@@ -112,7 +112,7 @@ func (c *Coordinator) completeSync(ctx context.Context, s *shard, g *group, assi
 		case len(rec.key)+len(rec.value) > c.cfg.GroupRecordMaxBytes:
 			code = errUnknownServerError
 		default:
-			code = c.appendRecords(ctx, s, []kv{rec})
+			_, code = c.appendRecords(ctx, s, []kv{rec})
 		}
 		if code != errNone {
 			for id, m := range g.members {

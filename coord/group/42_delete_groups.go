@@ -31,7 +31,7 @@ func (c *Coordinator) deleteGroup(ctx context.Context, id string) int16 {
 	case g.state != Empty:
 		return errNonEmptyGroup
 	}
-	if code := c.appendRecords(ctx, s, g.tombstones()); code != errNone {
+	if _, code := c.appendRecords(ctx, s, g.tombstones()); code != errNone {
 		return code
 	}
 	g.transition(Dead, c.now())

@@ -66,14 +66,15 @@ func (c *Coordinator) offsetDelete(ctx context.Context, req *kmsg.OffsetDeleteRe
 			}
 		}
 	}
-	if code := c.appendRecords(ctx, s, recs); code != errNone {
+	pos, code := c.appendRecords(ctx, s, recs)
+	if code != errNone {
 		for _, w := range where {
 			codes[w[0]][w[1]] = code
 		}
 		return errNone
 	}
 	for _, tp := range del {
-		delete(g.offsets, tp)
+		g.removeOffset(tp, pos)
 	}
 	return errNone
 }

@@ -32,9 +32,15 @@ type Client struct {
 //
 // Locking: mu guards the shards map only. Each shard (one loaded
 // __consumer_offsets partition) has its own mutex guarding its groups, held
-// across that partition's appends so the log and the in-memory state change
-// in the same order. Lock order: Coordinator.mu before shard.mu; never
-// both held across an append. Blocked JoinGroup / SyncGroup callers hold no
+// while a batch is written to that partition's local log, so the log and
+// the in-memory state change in the same order. OffsetCommit releases it
+// while its batch waits to be committed (acks=all), then applies its
+// offsets unless a later record for the same partition was applied
+// meanwhile (group.applyOffset); offset expiry and the removal of deleted
+// topics' offsets apply first and release it while waiting; the rarer
+// group-metadata writes (rebalances, DeleteGroups, OffsetDelete) keep it
+// until committed. Lock order: Coordinator.mu before shard.mu; never both held
+// across an append. Blocked JoinGroup / SyncGroup callers hold no
 // lock: they wait on a channel a later state change fills.
 type Coordinator struct {
 	cfg    Config
@@ -206,27 +212,44 @@ func sortedGroups(m map[string]*group) []*group {
 // kv is one record to write: a nil value is a tombstone.
 type kv struct{ key, value []byte }
 
-// appendRecords writes recs as one batch to partition s.p and returns the
-// error code to answer (NONE on success).
+// appendRecords writes recs as one batch to partition s.p, waits until it
+// is committed (holding s.mu throughout), and returns the batch's offset in
+// the log and the error code to answer (NONE on success).
 // REQUIRES: s.mu is held.
-func (c *Coordinator) appendRecords(ctx context.Context, s *shard, recs []kv) int16 {
+func (c *Coordinator) appendRecords(ctx context.Context, s *shard, recs []kv) (int64, int16) {
 	if len(recs) == 0 {
-		return errNone
+		return -1, errNone
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.OffsetsCommitTimeout)
+	defer cancel()
+	pos, wait, err := c.appendLocal(ctx, s, recs)
+	if err == nil {
+		err = wait(ctx)
+	}
+	return pos, c.appendResult(ctx, s, len(recs), err)
+}
+
+// appendLocal writes recs as one batch to this broker's log of partition
+// s.p and returns its offset there and the wait for its commit.
+// REQUIRES: s.mu is held.
+func (c *Coordinator) appendLocal(ctx context.Context, s *shard, recs []kv) (int64, func(context.Context) error, error) {
 	b := record.NewBuilder(0)
 	ts := c.now().UnixMilli()
 	for _, r := range recs {
 		b.Add(ts, r.key, r.value)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.OffsetsCommitTimeout)
-	defer cancel()
-	err := c.log.Append(ctx, s.p, b.Build())
+	return c.log.Append(ctx, s.p, b.Build())
+}
+
+// appendResult maps an append's outcome to the code to answer, logging
+// failures.
+func (c *Coordinator) appendResult(ctx context.Context, s *shard, records int, err error) int16 {
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("%w: %w", errContextDone, err)
 	}
 	if err != nil {
 		c.logger.Warn("group coordinator: append to offsets topic failed",
-			"partition", s.p, "records", len(recs), "err", err)
+			"partition", s.p, "records", records, "err", err)
 	}
 	return appendErrorCode(err)
 }

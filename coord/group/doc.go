@@ -29,8 +29,8 @@
 //
 // # Persistence
 //
-// Writes go through OffsetsLog (Append returns once the batch is
-// committed; ReadAll replays a partition). PartlogOffsets implements it
+// Writes go through OffsetsLog (Append writes the batch to the local log
+// and returns a wait for its commit; ReadAll replays a partition). PartlogOffsets implements it
 // over engine/partlog logs without replication. Records (see codec.go for
 // the byte layout): OffsetCommitKey v1 -> OffsetCommitValue v3 (v1 when
 // the commit carried an explicit retention); GroupMetadataKey v2 ->
@@ -55,9 +55,13 @@
 // # Concurrency
 //
 // Safe for concurrent use. One mutex per loaded partition guards its
-// groups and is held across that partition's appends, so the log and the
-// in-memory state change in the same order; the Coordinator mutex guards
-// only the partition map and is taken first.
+// groups and is held while a batch is written to the partition's local
+// log, so the log and the in-memory state change in the same order.
+// OffsetCommit, offset expiry and the removal of deleted topics' offsets
+// release it while their batch waits for acks=all, applying in log order;
+// group-metadata writes (rebalances, DeleteGroups, OffsetDelete) still
+// hold it until committed. The Coordinator
+// mutex guards only the partition map and is taken first.
 //
 // # Deliberate differences from Kafka
 //
@@ -75,5 +79,7 @@
 //   - Protocol-vote ties go to the earliest member's preference (Kafka:
 //     unspecified).
 //   - Transactional offset commits, KIP-848 consumer groups, and topic ids
-//     (OffsetCommit/OffsetFetch v10) are not supported.
+//     (OffsetCommit/OffsetFetch v10) are not supported. FindCoordinator for
+//     a transactional id answers UNSUPPORTED_VERSION (non-retriable), so a
+//     transactional producer fails at once instead of retrying forever.
 package group

@@ -6,18 +6,22 @@ import (
 )
 
 // expiredOffsets returns the group's offsets to expire at now, by Kafka's
-// rules since 2.1 (KIP-211):
+// rules since 2.1 (KIP-211; GroupMetadata.removeExpiredOffsets):
 //
-//   - an offset committed with an explicit retention (OffsetCommit v2-v4)
-//     expires at its expireTimestamp, whatever the group does;
-//   - otherwise, in an empty group with a protocol type (a consumer group
-//     whose members all left), offsets expire offsets.retention.minutes
-//     after the group became empty;
+//   - in an empty group with a protocol type (a consumer group whose
+//     members all left), offsets expire offsets.retention.minutes after the
+//     group became empty;
 //   - in a group without protocol type (manual-assignment commits only),
 //     offsets.retention.minutes after their commit;
 //   - in a stable consumer group, offsets of topics no member subscribes
 //     to, offsets.retention.minutes after their commit;
-//   - otherwise never.
+//   - otherwise (any other non-empty state, and subscribed topics of a
+//     stable group) never.
+//
+// Where an offset may expire and was committed with an explicit retention
+// (OffsetCommit v2-v4), its expireTimestamp replaces the rule's deadline;
+// it never makes an offset expire that the rules above keep, so a live
+// group's committed positions survive a commit's retention.
 func (c *Coordinator) expiredOffsets(g *group, now time.Time) []topicPartition {
 	ret := c.cfg.OffsetsRetention.Milliseconds()
 	nowMs := now.UnixMilli()
@@ -32,20 +36,19 @@ func (c *Coordinator) expiredOffsets(g *group, now time.Time) []topicPartition {
 	case g.protocolType == ConsumerProtocolType && g.state == Stable && g.subscribedKnown:
 		base = func(v OffsetValue) int64 { return v.CommitTimestamp }
 		skip = func(topic string) bool { return g.subscribed[topic] }
+	default:
+		return nil
 	}
 	var out []topicPartition
 	for _, tp := range sortedTPs(g.offsets) {
 		v := g.offsets[tp]
-		if v.ExpireTimestamp >= 0 {
+		switch {
+		case skip != nil && skip(tp.topic):
+		case v.ExpireTimestamp >= 0:
 			if nowMs >= v.ExpireTimestamp {
 				out = append(out, tp)
 			}
-			continue
-		}
-		if base == nil || (skip != nil && skip(tp.topic)) {
-			continue
-		}
-		if nowMs-base(v) >= ret {
+		case nowMs-base(v) >= ret:
 			out = append(out, tp)
 		}
 	}
@@ -54,35 +57,98 @@ func (c *Coordinator) expiredOffsets(g *group, now time.Time) []topicPartition {
 
 // expireOffsets writes tombstones for the expired offsets of every group of
 // the shard, and deletes (Dead, tombstoned) the empty groups left with no
-// offsets.
-// REQUIRES: s.mu is held.
+// offsets. Offsets whose tombstones could not be written stay, and are
+// retried at the next check.
+// REQUIRES: s.mu is held (released while the tombstones wait for their
+// commit; see removeOffsets).
 func (c *Coordinator) expireOffsets(s *shard, now time.Time) {
+	n, dead := c.removeOffsets(s, now, func(g *group) []topicPartition { return c.expiredOffsets(g, now) }, false)
+	if n > 0 || dead > 0 {
+		c.logger.Info("group coordinator: expired offsets", "partition", s.p, "offsets", n, "groups_removed", dead)
+	}
+}
+
+// DeleteTopicOffsets removes every committed offset of the given topics
+// from the groups this coordinator serves and writes their tombstones, as
+// Kafka's GroupCoordinator.onPartitionsDeleted does when a topic is
+// deleted: a group then finds no offset for a recreated topic of the same
+// name and starts where auto.offset.reset says, instead of resuming at an
+// offset of the old topic. Empty groups left with no offsets are removed.
+// The offsets leave memory even if their tombstones cannot be written
+// (Kafka's order); the broker calls this when its metadata shows the
+// topics deleted.
+func (c *Coordinator) DeleteTopicOffsets(topics []string) {
+	if len(topics) == 0 {
+		return
+	}
+	deleted := make(map[string]bool, len(topics))
+	for _, t := range topics {
+		deleted[t] = true
+	}
+	pick := func(g *group) []topicPartition {
+		var out []topicPartition
+		for _, tp := range sortedTPs(g.offsets) {
+			if deleted[tp.topic] {
+				out = append(out, tp)
+			}
+		}
+		return out
+	}
+	now := c.now()
+	for _, s := range c.snapshotShards() {
+		s.mu.Lock()
+		if s.state == shardLoaded {
+			if n, dead := c.removeOffsets(s, now, pick, true); n > 0 {
+				c.logger.Info("group coordinator: removed offsets of deleted topics", "partition", s.p, "offsets", n, "groups_removed", dead)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// removeOffsets tombstones the offsets pick returns for each group of the
+// shard, and the empty groups it leaves with no offsets, in one append.
+// As Kafka's GroupMetadataManager.cleanupGroupMetadata, they leave memory
+// as soon as the batch is in the local log (or regardless, when force is
+// set), and the wait for its commit holds no lock: the partition's other
+// groups are served meanwhile. A commit appended later applies after
+// them; one appended earlier and acknowledged later does not resurrect
+// them (group.applyOffset). It returns the offsets and groups removed.
+// REQUIRES: s.mu is held; it is released during the wait and held again
+// on return.
+func (c *Coordinator) removeOffsets(s *shard, now time.Time, pick func(*group) []topicPartition, force bool) (int, int) {
 	var recs []kv
-	expired := make(map[*group][]topicPartition)
+	picked := make(map[*group][]topicPartition)
 	var dead []*group
 	for _, g := range sortedGroups(s.groups) {
-		tps := c.expiredOffsets(g, now)
+		tps := pick(g)
 		for _, tp := range tps {
 			recs = append(recs, kv{key: EncodeOffsetKey(g.id, tp.topic, tp.partition)})
 		}
 		if len(tps) > 0 {
-			expired[g] = tps
+			picked[g] = tps
 		}
-		if g.state == Empty && len(g.pending) == 0 && len(g.offsets) == len(tps) {
+		if g.state == Empty && len(g.pending) == 0 && len(g.offsets) == len(tps) && g.commitsInFlight == 0 {
 			recs = append(recs, kv{key: EncodeGroupKey(g.id)})
 			dead = append(dead, g)
 		}
 	}
 	if len(recs) == 0 {
-		return
+		return 0, 0
 	}
-	if code := c.appendRecords(context.Background(), s, recs); code != errNone {
-		return // retried at the next check
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.OffsetsCommitTimeout)
+	defer cancel()
+	pos, wait, err := c.appendLocal(ctx, s, recs)
+	if err != nil {
+		c.appendResult(ctx, s, len(recs), err)
+		if !force {
+			return 0, 0 // retried at the next check
+		}
 	}
 	n := 0
-	for g, tps := range expired {
+	for g, tps := range picked {
 		for _, tp := range tps {
-			delete(g.offsets, tp)
+			g.removeOffset(tp, pos)
 		}
 		n += len(tps)
 	}
@@ -90,5 +156,11 @@ func (c *Coordinator) expireOffsets(s *shard, now time.Time) {
 		g.transition(Dead, now)
 		delete(s.groups, g.id)
 	}
-	c.logger.Info("group coordinator: expired offsets", "partition", s.p, "offsets", n, "groups_removed", len(dead))
+	if err == nil {
+		s.mu.Unlock()
+		err = wait(ctx)
+		s.mu.Lock()
+		c.appendResult(ctx, s, len(recs), err)
+	}
+	return n, len(dead)
 }

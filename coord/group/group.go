@@ -86,6 +86,38 @@ type group struct {
 	subscribedKnown bool
 
 	offsets map[topicPartition]OffsetValue
+	// offsetPos is the __consumer_offsets offset of the last record
+	// applied to each partition's committed offset (a commit or a
+	// tombstone), for records appended since the partition was loaded.
+	// A commit whose append completes after a later record for the same
+	// partition was applied is not applied (the log's order wins), as
+	// Kafka's GroupMetadata.onOffsetCommitAppend.
+	offsetPos map[topicPartition]int64
+	// commitsInFlight counts OffsetCommits appended and waiting to be
+	// committed (without the shard's lock); such a group is not unused.
+	commitsInFlight int
+}
+
+// applyOffset sets tp's committed offset to v, written at log offset pos,
+// unless a later record for tp was applied already.
+func (g *group) applyOffset(tp topicPartition, v OffsetValue, pos int64) {
+	if last, ok := g.offsetPos[tp]; ok && last > pos {
+		return
+	}
+	if g.offsetPos == nil {
+		g.offsetPos = make(map[topicPartition]int64)
+	}
+	g.offsets[tp] = v
+	g.offsetPos[tp] = pos
+}
+
+// removeOffset deletes tp's committed offset, tombstoned at log offset pos.
+func (g *group) removeOffset(tp topicPartition, pos int64) {
+	delete(g.offsets, tp)
+	if g.offsetPos == nil {
+		g.offsetPos = make(map[topicPartition]int64)
+	}
+	g.offsetPos[tp] = max(g.offsetPos[tp], pos)
 }
 
 // member is one member of a group.
@@ -148,7 +180,7 @@ func (g *group) sortedMembers() []*member {
 // created by a request that then failed).
 func (g *group) unused() bool {
 	return g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 &&
-		len(g.offsets) == 0 && g.generation == 0
+		len(g.offsets) == 0 && g.generation == 0 && g.commitsInFlight == 0
 }
 
 // rebalanceTimeout is the largest rebalance timeout of the members.

@@ -19,17 +19,35 @@ import (
 // COORDINATOR_LOAD_IN_PROGRESS. Malformed records are skipped with a
 // warning. Loading an already loaded partition does nothing.
 func (c *Coordinator) LoadPartition(ctx context.Context, p int32) error {
+	load, err := c.StartLoad(p)
+	if err != nil {
+		return err
+	}
+	return load(ctx)
+}
+
+// StartLoad is LoadPartition in two steps: it marks partition p as loading
+// at once (its groups' requests get COORDINATOR_LOAD_IN_PROGRESS, not
+// NOT_COORDINATOR, from now on) and returns the function that reads it,
+// for the caller to run, typically on another goroutine.
+func (c *Coordinator) StartLoad(p int32) (func(context.Context) error, error) {
 	if p < 0 || p >= c.cfg.OffsetsTopicNumPartitions {
-		return fmt.Errorf("%w: partition %d of %s out of range", ErrInvalidConfig, p, OffsetsTopic)
+		return nil, fmt.Errorf("%w: partition %d of %s out of range", ErrInvalidConfig, p, OffsetsTopic)
 	}
 	c.mu.Lock()
 	if _, ok := c.shards[p]; ok {
 		c.mu.Unlock()
-		return nil
+		return func(context.Context) error { return nil }, nil
 	}
 	s := &shard{p: p, state: shardLoading}
 	c.shards[p] = s
 	c.mu.Unlock()
+	return func(ctx context.Context) error { return c.load(ctx, s) }, nil
+}
+
+// load reads shard s's partition and installs its groups.
+func (c *Coordinator) load(ctx context.Context, s *shard) error {
+	p := s.p
 
 	start := time.Now()
 	groups, offsets, skipped, err := c.readPartition(ctx, p)

@@ -49,7 +49,7 @@ func TestOffsetCommitFencing(t *testing.T) {
 		{"never-issued member", "g", "nobody", gen, "UNKNOWN_MEMBER_ID"},
 		{"member of another group", "g", other, gen, "UNKNOWN_MEMBER_ID"},
 		{"simple commit to a group with members", "g", "", -1, "UNKNOWN_MEMBER_ID"},
-		{"unknown group with a generation", "nogroup", "m", 3, "ILLEGAL_GENERATION"},
+		{"unknown group with a generation (v9)", "nogroup", "m", 3, "GROUP_ID_NOT_FOUND"},
 		{"simple commit creates a group", "simple", "", -1, "NONE"},
 	}
 	for _, tt := range tests {

@@ -12,10 +12,15 @@ import (
 // implements it over its replicated partitions.
 type OffsetsLog interface {
 	// Append appends one uncompressed v2 batch (base offset 0, built by the
-	// coordinator) to partition p and returns once it is committed (acks=all
-	// semantics for this broker), or an error. An implementation returns an
-	// error wrapping ErrNotLeader when this broker no longer leads p.
-	Append(ctx context.Context, p int32, batch []byte) error
+	// coordinator) to this broker's log of partition p and returns at once,
+	// without waiting for replication: the offset the batch got in the log,
+	// and a function that waits until it is committed (acks=all semantics
+	// for this broker) or ctx ends. The coordinator appends under a
+	// partition's lock (so the log and its state change in the same order)
+	// and waits without it. An implementation returns an error wrapping
+	// ErrNotLeader (from Append or the wait) when this broker no longer
+	// leads p.
+	Append(ctx context.Context, p int32, batch []byte) (offset int64, wait func(ctx context.Context) error, err error)
 	// ReadAll calls fn, in offset order, with every batch of partition p
 	// from the log start offset up to the high watermark at the time of the
 	// call. fn must not keep the slice. An error from fn stops the read and
@@ -50,19 +55,21 @@ func (o *PartlogOffsets) WithLeaderEpoch(epoch func(p int32) int32) *PartlogOffs
 	return o
 }
 
-// Append appends batch to partition p's log.
-func (o *PartlogOffsets) Append(ctx context.Context, p int32, batch []byte) error {
+// Append appends batch to partition p's log; with no replication it is
+// committed at once.
+func (o *PartlogOffsets) Append(ctx context.Context, p int32, batch []byte) (int64, func(context.Context) error, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w: %w", errContextDone, err)
+		return 0, nil, fmt.Errorf("%w: %w", errContextDone, err)
 	}
 	l, err := o.lookup(p)
 	if err != nil {
-		return fmt.Errorf("%s-%d: %w", OffsetsTopic, p, err)
+		return 0, nil, fmt.Errorf("%s-%d: %w", OffsetsTopic, p, err)
 	}
-	if _, err := l.Append(batch, o.epoch(p)); err != nil {
-		return fmt.Errorf("%s-%d: append: %w", OffsetsTopic, p, err)
+	info, err := l.Append(batch, o.epoch(p))
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s-%d: append: %w", OffsetsTopic, p, err)
 	}
-	return nil
+	return info.FirstOffset, func(context.Context) error { return nil }, nil
 }
 
 // ReadAll reads partition p's log from its start to its end.

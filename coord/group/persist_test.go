@@ -80,13 +80,9 @@ func TestOffsetExpiry(t *testing.T) {
 	// An offset of a topic nobody subscribes to expires while stable.
 	require.Equal(t, []string{"NONE"}, commitCodes(h.commit("consumers", id, gen, "other", map[int32]int64{0: 8})))
 
-	// An explicit retention (v2-v4) expires at its time, members or not.
-	r := kmsg.NewPtrOffsetCommitRequest()
-	r.Version = 3
-	r.Group, r.MemberID, r.Generation, r.RetentionTimeMillis = "consumers", id, gen, (10 * time.Minute).Milliseconds()
-	p := kmsg.NewOffsetCommitRequestTopicPartition()
-	p.Partition, p.Offset = 1, 9
-	r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{p}}}
+	// An explicit retention (v2-v4) on an offset that may expire (a topic
+	// nobody subscribes to) replaces the retention: it expires at its time.
+	r := retentionCommit(3, "consumers", id, gen, 10*time.Minute, "other", 1, 9)
 	require.Equal(t, []string{"NONE"}, commitCodes(h.c.OffsetCommit(context.Background(), r)))
 
 	keepAlive := func(d time.Duration) {
@@ -97,7 +93,8 @@ func TestOffsetExpiry(t *testing.T) {
 	}
 	keepAlive(11 * time.Minute)
 	assert.Equal(t, int64(7), h.fetch("consumers")[topicPartition{"t", 0}])
-	assert.NotContains(t, h.fetch("consumers"), topicPartition{"t", 1}, "explicit retention expired")
+	assert.NotContains(t, h.fetch("consumers"), topicPartition{"other", 1}, "explicit retention expired")
+	assert.Contains(t, h.fetch("consumers"), topicPartition{"other", 0}, "the retention of 'other'/0 has not passed")
 
 	keepAlive(20 * time.Minute) // 61 min after the first simple commit
 	assert.Equal(t, map[topicPartition]int64{{"t", 1}: 2}, h.fetch("simple"))
@@ -119,4 +116,64 @@ func TestOffsetExpiry(t *testing.T) {
 	assert.Empty(t, h.fetch("simple"))
 	lg := kmsg.NewPtrListGroupsRequest()
 	assert.Empty(t, h.c.ListGroups(lg).Groups)
+}
+
+// TestExplicitRetentionKeptInLiveGroup (#12 item 7): offsets committed
+// with an explicit retention (OffsetCommit v2, 24 h, as one Go client
+// always sends) are kept while a member of the subscribed group heartbeats
+// for days, and in a group rebalancing; once the group is empty the
+// explicit expiry applies, as in Kafka's GroupMetadata.removeExpiredOffsets.
+func TestExplicitRetentionKeptInLiveGroup(t *testing.T) {
+	cfg := testConfig()
+	cfg.OffsetsRetentionCheckInterval = time.Minute
+	cfg.GroupMaxSessionTimeout = 30 * time.Minute
+	h := newHarness(t, cfg)
+	session := withSession(20 * time.Minute)
+	id, call := h.joinNew("live", "c", session, withProtocols(kmsg.JoinGroupRequestProtocol{Name: "range", Metadata: consumerMeta("t")}))
+	jr := call.get()
+	require.Equal(t, "NONE", codeName(jr.ErrorCode))
+	gen := jr.Generation
+	require.Equal(t, "NONE", codeName(h.sync(syncReq("live", id, gen, map[string][]byte{id: {}})).get().ErrorCode))
+
+	r := retentionCommit(2, "live", id, gen, 24*time.Hour, "t", 0, 42)
+	require.Equal(t, []string{"NONE"}, commitCodes(h.c.OffsetCommit(context.Background(), r)))
+
+	for range 3 * 24 * 6 { // three days, a heartbeat every 10 minutes
+		h.advance(10 * time.Minute)
+		require.Equal(t, "NONE", codeName(h.heartbeat("live", id, gen)))
+	}
+	require.Equal(t, "Stable", h.describe("live").State)
+	assert.Equal(t, map[topicPartition]int64{{"t", 0}: 42}, h.fetch("live"), "a stable group keeps its subscribed offsets past their retention")
+
+	// A second member makes the group rebalance (the first does not
+	// rejoin and is removed at its rebalance timeout): nothing expires in
+	// a non-empty group that is not stable.
+	id2, call2 := h.joinNew("live", "c2", session)
+	h.advance(time.Minute) // past the rebalance timeout and an expiry check
+	jr2 := call2.get()
+	require.Equal(t, "NONE", codeName(jr2.ErrorCode))
+	require.Equal(t, "CompletingRebalance", h.describe("live").State)
+	assert.Equal(t, map[topicPartition]int64{{"t", 0}: 42}, h.fetch("live"), "nothing expires while rebalancing")
+
+	// The last member leaves: the group is empty and the explicit expiry
+	// (long past) applies at the next check.
+	leave := kmsg.NewPtrLeaveGroupRequest()
+	leave.Version = 2
+	leave.Group, leave.MemberID = "live", id2
+	require.Equal(t, "NONE", codeName(h.c.LeaveGroup(leave).ErrorCode))
+	require.Equal(t, "Empty", h.describe("live").State)
+	h.advance(time.Minute)
+	assert.Empty(t, h.fetch("live"), "the explicit expiry applies once the group is empty")
+}
+
+// retentionCommit is an OffsetCommit (v2-v4) of one offset with an explicit
+// retention time.
+func retentionCommit(v int16, group, member string, gen int32, retention time.Duration, topic string, partition int32, offset int64) *kmsg.OffsetCommitRequest {
+	r := kmsg.NewPtrOffsetCommitRequest()
+	r.Version = v
+	r.Group, r.MemberID, r.Generation, r.RetentionTimeMillis = group, member, gen, retention.Milliseconds()
+	p := kmsg.NewOffsetCommitRequestTopicPartition()
+	p.Partition, p.Offset = partition, offset
+	r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: topic, Partitions: []kmsg.OffsetCommitRequestTopicPartition{p}}}
+	return r
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -141,6 +143,77 @@ func TestQueuedMaxRequestBytes(t *testing.T) {
 			}
 			assert.Equal(t, int32(tc.wantHeld), maxHeld.Load(), "most requests held at once")
 			waitFor(t, "all bytes given back", func() bool { return s.Stats().QueuedRequestBytes == 0 })
+		})
+	}
+}
+
+// TestBudgetReturnsWhenParkedReaderEnds (#12 item 9): with
+// queued.max.request.bytes set and one request in flight per connection,
+// each connection's reader parks on its full queue holding a frame's
+// reservation; the connections then end while the readers are parked
+// (the client resets the connection, or the handler closes it). Every
+// reservation is given back: the budget returns to full, and a request
+// needing all of it is served.
+func TestBudgetReturnsWhenParkedReaderEnds(t *testing.T) {
+	for _, how := range []string{"client resets", "handler closes"} {
+		t.Run(how, func(t *testing.T) {
+			const conns, pipelined = 4, 6
+			req := paddedMetadata(1000)
+			frameSize := int64(len(frame(req, 1)) - 4)
+			budget := int64(conns*pipelined) * frameSize
+			gate := make(chan struct{})
+			var started atomic.Int32
+			var dropped atomic.Bool
+			h := funcHandler{fn: func(ctx context.Context, r *Request) (Response, error) {
+				if dropped.Load() {
+					return echoMetadata(r), nil
+				}
+				started.Add(1)
+				select {
+				case <-gate:
+				case <-ctx.Done():
+				}
+				if how == "handler closes" {
+					return nil, fmt.Errorf("test: %w", ErrCloseConnection)
+				}
+				return echoMetadata(r), nil
+			}}
+			s, addr := start(t, Config{QueuedMaxRequestBytes: budget, MaxInFlightPerConn: 1}, h)
+			clients := make([]*rawConn, conns)
+			for i := range clients {
+				clients[i] = dial(t, addr)
+				for j := range pipelined {
+					clients[i].send(req, int32(j))
+				}
+			}
+			// One request handled and one queued per connection, and the
+			// reader parked with a third read: three frames each.
+			waitFor(t, "every reader parked on its full queue", func() bool {
+				return started.Load() == conns && s.Stats().Requests == 3*conns &&
+					s.Stats().QueuedRequestBytes == 3*conns*frameSize
+			})
+			if how == "client resets" {
+				for _, c := range clients {
+					require.NoError(t, c.Conn.(*net.TCPConn).SetLinger(0))
+					require.NoError(t, c.Close())
+				}
+			}
+			close(gate)
+			waitFor(t, "every connection closed", func() bool { return s.Stats().ConnectionsOpen == 0 })
+			waitFor(t, "the budget back to full", func() bool { return s.Stats().QueuedRequestBytes == 0 })
+			dropped.Store(true)
+
+			// The whole budget is available: one connection pipelines a
+			// budget's worth of requests and gets every answer.
+			c := dial(t, addr)
+			n := int(budget / frameSize)
+			for j := range n {
+				c.send(req, int32(j))
+			}
+			for j := range n {
+				corr, _ := c.recv(3, 1)
+				assert.Equal(t, int32(j), corr)
+			}
 		})
 	}
 }

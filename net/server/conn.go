@@ -157,6 +157,13 @@ func (c *conn) read() {
 		select {
 		case c.queue <- p:
 		case <-c.ctx.Done():
+			// The connection ended while this reader was parked on a
+			// full queue: the request will never be handled, so give
+			// its reservation (and a Produce frame) back here.
+			c.s.budget.release(charge)
+			if req != nil && req.Key == apis.Produce {
+				c.s.frames.Put(req.frame)
+			}
 			return
 		}
 		if req != nil {
@@ -279,7 +286,11 @@ func (c *conn) write() {
 			return
 		}
 		if p.err != nil {
-			if !errors.Is(p.err, ErrHandlerPanic) {
+			switch {
+			case errors.Is(p.err, ErrCloseConnection):
+				c.s.log.Info("closing connection as the handler asked", "conn", c.info.ID,
+					"api", kmsg.NameForKey(p.key), "version", p.version, "reason", p.err)
+			case !errors.Is(p.err, ErrHandlerPanic):
 				c.s.log.Error("handler failed; closing connection", "conn", c.info.ID,
 					"api", kmsg.NameForKey(p.key), "version", p.version, "err", p.err)
 			}

@@ -24,7 +24,10 @@ import (
 //     or use reference counting),
 //   - nil for no response at all (Produce with acks=0),
 //   - or an error, which closes the connection (logged at error level; use
-//     the response's error codes for errors the client should see).
+//     the response's error codes for errors the client should see). An
+//     error wrapping ErrCloseConnection closes it as a protocol answer,
+//     logged at info level (Produce with acks=0 that failed: Kafka closes
+//     the connection so the producer refreshes its metadata).
 //
 // ctx is cancelled when the connection closes or the server is closed; a
 // graceful Shutdown does not cancel it, so long polls end on their own.
@@ -90,4 +93,7 @@ var (
 	// ErrWrongResponse: a handler returned a response of another key or
 	// an unknown type.
 	ErrWrongResponse = errors.New("server: handler returned a wrong response")
+	// ErrCloseConnection: a handler answers a request by closing its
+	// connection (after the answers to the requests before it).
+	ErrCloseConnection = errors.New("server: handler closes the connection")
 )

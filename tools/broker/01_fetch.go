@@ -24,12 +24,23 @@ import (
 //
 // Long polling: when fewer than min.bytes are available the request waits,
 // up to max.wait.ms, for any of its partitions' high watermarks to advance,
-// then reads again.
-func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetchwire.FetchResponse, error) {
+// then reads again. As Kafka's ReplicaManager.fetchMessages, it answers at
+// once when max.wait.ms <= 0, when min.bytes is satisfied (always with
+// min.bytes <= 0), and when any partition has an error (unknown partition,
+// NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, OFFSET_OUT_OF_RANGE, ...):
+// an error is news the client must act on, whatever max.wait.ms it sent.
+//
+// From v15 the fetching replica's id is ReplicaState's (the top-level
+// replica id is -1 there). From v16, partitions answered
+// NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH carry the current leader,
+// and the response its endpoint on the request's listener (KIP-951, as
+// Kafka's KafkaApis.handleFetchRequest).
+func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest, listener string) (*fetchwire.FetchResponse, error) {
 	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	for {
-		resp, bytes, changed := b.fetchOnce(req)
-		if bytes >= int64(max(req.MinBytes, 1)) || req.MaxWaitMillis <= 0 || len(changed) == 0 {
+		resp, bytes, changed, failed := b.fetchOnce(req)
+		if bytes >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 || len(changed) == 0 || failed {
+			b.addLeaderHints(ctx, req, resp, listener)
 			return resp, nil
 		}
 		wait := time.Until(deadline)
@@ -42,7 +53,8 @@ func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) (*fetc
 				return nil, ctx.Err()
 			}
 			// Timed out: answer with what there is now.
-			resp, _, _ = b.fetchOnce(req)
+			resp, _, _, _ = b.fetchOnce(req)
+			b.addLeaderHints(ctx, req, resp, listener)
 			return resp, nil
 		}
 	}
@@ -86,8 +98,9 @@ func waitAny(ctx context.Context, stop <-chan struct{}, chans []<-chan struct{},
 
 // fetchOnce reads every requested partition once. It returns the response
 // (its Release unpins what was read), the record bytes it holds, and the
-// change channels of the partitions that were read, for long polling.
-func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, int64, []<-chan struct{}) {
+// change channels of the partitions that were read, for long polling, and
+// whether any partition answers an error.
+func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, int64, []<-chan struct{}, bool) {
 	resp := &fetchwire.FetchResponse{}
 	var reads []*partlog.ReadResult
 	resp.Release = func() {
@@ -102,7 +115,12 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, in
 	}
 	var total int64
 	var changed []<-chan struct{}
-	follower := req.ReplicaID >= 0 || (req.ReplicaState.ID >= 0 && req.Version >= 15)
+	failed := false
+	replicaID := req.ReplicaID
+	if req.Version >= 15 {
+		replicaID = req.ReplicaState.ID
+	}
+	follower := replicaID >= 0
 	for _, rt := range req.Topics {
 		topic := rt.Topic
 		if req.Version >= 13 {
@@ -132,7 +150,7 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, in
 				var res *partlog.ReadResult
 				var err error
 				if follower {
-					res, _, err = p.FollowerFetch(req.ReplicaID, rp.FetchOffset, int(limit))
+					res, _, err = p.FollowerFetch(replicaID, rp.FetchOffset, int(limit))
 				} else {
 					res, err = p.ReadCommitted(rp.FetchOffset, int(max(limit, 0)))
 				}
@@ -156,9 +174,35 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, in
 				total += n
 				remaining -= n
 			}
+			failed = failed || op.ErrorCode != 0
 			ot.Partitions = append(ot.Partitions, op)
 		}
 		resp.Topics = append(resp.Topics, ot)
 	}
-	return resp, total, changed
+	return resp, total, changed, failed
+}
+
+// addLeaderHints fills KIP-951's current leader and node endpoints into a
+// v16+ answer (see handleFetch).
+func (b *Broker) addLeaderHints(ctx context.Context, req *kmsg.FetchRequest, resp *fetchwire.FetchResponse, listener string) {
+	if req.Version < 16 {
+		return
+	}
+	var nodes nodeSet
+	for i := range resp.Topics {
+		ot := &resp.Topics[i]
+		topic := b.parts.topicName(ot.TopicID)
+		for j := range ot.Partitions {
+			op := &ot.Partitions[j]
+			if op.ErrorCode != kerr.NotLeaderForPartition.Code && op.ErrorCode != kerr.FencedLeaderEpoch.Code {
+				continue
+			}
+			h := b.currentLeader(ctx, topic, op.Partition, listener)
+			op.CurrentLeader = &fetchwire.LeaderIDAndEpoch{LeaderID: h.leaderID, LeaderEpoch: h.leaderEpoch}
+			nodes.add(ctx, b, h)
+		}
+	}
+	for _, n := range nodes.nodes {
+		resp.NodeEndpoints = append(resp.NodeEndpoints, fetchwire.NodeEndpoint{NodeID: n.id, Host: n.host, Port: n.port, Rack: n.rack})
+	}
 }

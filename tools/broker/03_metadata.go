@@ -42,20 +42,12 @@ func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest, 
 	}
 
 	var names []string
+	var unknownIDs [][16]byte
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if all {
 		names, _ = b.store.Topics(ctx)
 	} else {
-		for _, t := range req.Topics {
-			switch {
-			case t.Topic != nil:
-				names = append(names, *t.Topic)
-			case t.TopicID != [16]byte{}:
-				names = append(names, b.topicNameByID(ctx, t.TopicID))
-			default:
-				names = append(names, "")
-			}
-		}
+		names, unknownIDs = b.requestedTopics(ctx, req)
 	}
 	autoCreate := b.cfg.AutoCreateTopicsEnable && !all && (req.Version < 4 || req.AllowAutoTopicCreation)
 	created := false
@@ -72,10 +64,53 @@ func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest, 
 			b.log.Warn("opening auto-created topic", "err", err)
 		}
 	}
+	for _, id := range unknownIDs {
+		mt := kmsg.NewMetadataResponseTopic()
+		mt.TopicID, mt.ErrorCode = id, kerr.UnknownTopicID.Code // Topic: null
+		resp.Topics = append(resp.Topics, mt)
+	}
 	for _, name := range names {
 		resp.Topics = append(resp.Topics, b.topicMetadata(ctx, name, req))
 	}
 	return resp
+}
+
+// requestedTopics resolves the topics a Metadata request lists, as Kafka's
+// KafkaApis.handleTopicMetadataRequest does: the topics are a set (a name
+// or id listed twice is answered once); when any topic id is given (v10+),
+// the ids decide and names are ignored, and an id this broker does not know
+// is answered with a null name, the id echoed and UNKNOWN_TOPIC_ID.
+func (b *Broker) requestedTopics(ctx context.Context, req *kmsg.MetadataRequest) (names []string, unknownIDs [][16]byte) {
+	seen := map[string]bool{}
+	add := func(name string) {
+		if !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	seenID := map[[16]byte]bool{}
+	for _, t := range req.Topics {
+		if t.TopicID == [16]byte{} || seenID[t.TopicID] {
+			continue
+		}
+		seenID[t.TopicID] = true
+		if name := b.topicNameByID(ctx, t.TopicID); name != "" {
+			add(name)
+		} else {
+			unknownIDs = append(unknownIDs, t.TopicID)
+		}
+	}
+	if len(seenID) > 0 {
+		return names, unknownIDs
+	}
+	for _, t := range req.Topics {
+		if t.Topic == nil {
+			unknownIDs = append(unknownIDs, [16]byte{}) // neither a name nor an id
+			continue
+		}
+		add(*t.Topic)
+	}
+	return names, unknownIDs
 }
 
 // topicNameByID finds a topic's name by id ("" if none).
@@ -93,11 +128,7 @@ func (b *Broker) topicMetadata(ctx context.Context, name string, req *kmsg.Metad
 	mt := kmsg.NewMetadataResponseTopic()
 	n := name
 	mt.Topic = &n
-	mt.IsInternal = name == "__consumer_offsets"
-	if name == "" {
-		mt.ErrorCode = kerr.UnknownTopicID.Code
-		return mt
-	}
+	mt.IsInternal = isInternalTopic(name)
 	if err := controller.ValidateTopicName(name); err != nil {
 		mt.ErrorCode = kerr.InvalidTopicException.Code
 		return mt

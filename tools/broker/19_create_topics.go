@@ -14,20 +14,27 @@ import (
 // and created by the controller; validate-only requests change nothing.
 // v5+ answers carry the topic's id, partition count, replication factor
 // and effective configs.
+//
+// The answer comes once every created topic's partitions have leaders in
+// this broker's metadata (what Metadata answers) and the partitions it
+// leads are open here, waiting up to timeout_ms (REQUEST_TIMED_OUT past
+// it; timeout_ms <= 0 answers at once), as Kafka's ZkAdminManager.createTopics
+// does with its DelayedCreatePartitions: a client that creates a topic and
+// produces at once finds it.
 func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	seen := map[string]int{}
 	for _, t := range req.Topics {
 		seen[t.Topic]++
 	}
-	created := false
+	var created []int // indexes into resp.Topics of topics created here
 	for _, t := range req.Topics {
 		rt := kmsg.NewCreateTopicsResponseTopic()
 		rt.Topic = t.Topic
 		rt.NumPartitions, rt.ReplicationFactor = -1, -1
 		if seen[t.Topic] > 1 {
 			rt.ErrorCode = kerr.InvalidRequest.Code
-			rt.ErrorMessage = errorMessage("topic listed more than once in the request")
+			rt.ErrorMessage = errorMessage("Duplicate topic name.") // Kafka's words (KafkaApis.handleCreateTopicsRequest)
 			resp.Topics = append(resp.Topics, rt)
 			continue
 		}
@@ -50,7 +57,9 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 			resp.Topics = append(resp.Topics, rt)
 			continue
 		}
-		created = created || !req.ValidateOnly
+		if !req.ValidateOnly {
+			created = append(created, len(resp.Topics))
+		}
 		rt.TopicID = a.ID
 		rt.NumPartitions = a.NumPartitions()
 		if len(a.Partitions) > 0 {
@@ -64,10 +73,10 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	if created {
-		if err := b.parts.sync(ctx); err != nil {
-			b.log.Warn("opening created topics", "err", err)
-		}
+	for _, i := range b.syncAndAwait(ctx, "opening created topics", req.TimeoutMillis, created,
+		func(i int) bool { return b.topicServed(ctx, resp.Topics[i].Topic) }) {
+		resp.Topics[i].ErrorCode = kerr.RequestTimedOut.Code
+		resp.Topics[i].ErrorMessage = errorMessage("the topic was created, but its partitions have no leader yet")
 	}
 	return resp
 }

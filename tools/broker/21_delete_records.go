@@ -1,14 +1,20 @@
 package broker
 
 import (
+	"strings"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strom-broker/strom/engine/partlog"
 	"github.com/strom-broker/strom/net/kerr"
 )
 
 // DeleteRecords (key 21): moves a partition's log start offset forward
 // (offset -1 means the high watermark); whole segments below it are
-// deleted. Offsets above the high watermark are OFFSET_OUT_OF_RANGE.
+// deleted. Offsets above the high watermark are OFFSET_OUT_OF_RANGE. A
+// topic whose cleanup.policy does not include "delete" (compact only)
+// answers POLICY_VIOLATION before the offset is looked at, as Kafka's
+// Partition.deleteRecordsOnLeader does.
 func (b *Broker) handleDeleteRecords(req *kmsg.DeleteRecordsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
 	for _, rt := range req.Topics {
@@ -22,6 +28,8 @@ func (b *Broker) handleDeleteRecords(req *kmsg.DeleteRecordsRequest) kmsg.Respon
 			switch {
 			case err != nil:
 				sp.ErrorCode = errorCode(err)
+			case !strings.Contains(p.Log().Config().CleanupPolicy, partlog.CleanupDelete):
+				sp.ErrorCode = kerr.PolicyViolation.Code
 			default:
 				off := rp.Offset
 				hw := p.HighWatermark()

@@ -44,8 +44,8 @@ type groups struct {
 // Without it every committed partition costs a store read (a copy of the
 // whole assignment in embedded mode, a ZooKeeper round trip in a
 // cluster). A partition that is created shows up at once (misses are not
-// cached); a deleted topic may still accept commits for this long, as
-// with Kafka's metadata cache.
+// cached), and a deleted topic's count is dropped when the controller's
+// UpdateMetadata deletes it (topicsDeleted).
 const partitionCountTTL = time.Second
 
 // partitionCounts caches topic -> partition count for partitionCountTTL.
@@ -57,6 +57,19 @@ type partitionCounts struct {
 type cachedCount struct {
 	n  int32
 	at time.Time
+}
+
+// topicsDeleted is called when an UpdateMetadata from the controller
+// deletes topics' partitions: their cached partition counts are dropped (a commit to a
+// deleted topic is refused at once) and every group's offsets of them are
+// tombstoned, as Kafka's GroupCoordinator.onPartitionsDeleted does.
+func (g *groups) topicsDeleted(topics []string) {
+	g.counts.mu.Lock()
+	for _, t := range topics {
+		delete(g.counts.m, t)
+	}
+	g.counts.mu.Unlock()
+	g.coord.DeleteTopicOffsets(topics)
 }
 
 // partitionExists reports whether topic has partition p, reading the store when
@@ -146,8 +159,9 @@ func (g *groups) ensureTopic(ctx context.Context) error {
 	return b.parts.sync(ctx)
 }
 
-// leader returns the node leading partition p of __consumer_offsets.
-func (g *groups) leader(ctx context.Context, p int32) (group.Node, bool) {
+// leader returns the node leading partition p of __consumer_offsets, with
+// its endpoint on listener.
+func (g *groups) leader(ctx context.Context, p int32, listener string) (group.Node, bool) {
 	b := g.b
 	st, err := b.store.PartitionState(ctx, store.TopicPartition{Topic: group.OffsetsTopic, Partition: p})
 	if err != nil || st.Leader == store.NoLeader {
@@ -158,7 +172,7 @@ func (g *groups) leader(ctx context.Context, p int32) (group.Node, bool) {
 		return group.Node{}, false
 	}
 	for _, e := range bi.Endpoints {
-		if e.Listener == b.cfg.Listeners[0].Name {
+		if e.Listener == listener {
 			return group.Node{ID: bi.ID, Host: e.Host, Port: e.Port}, true
 		}
 	}
@@ -176,10 +190,17 @@ func (g *groups) onRole(p int32, leader bool, epoch int32) {
 	switch {
 	case leader && (!loaded || cur != epoch):
 		g.loaded[p] = epoch
+		// Loading shows at once (COORDINATOR_LOAD_IN_PROGRESS); the
+		// partition is read in the background.
+		load, err := g.coord.StartLoad(p)
+		if err != nil {
+			g.b.log.Error("loading consumer groups", "partition", p, "err", err)
+			return
+		}
 		g.b.bg.Add(1)
 		go func() {
 			defer g.b.bg.Done()
-			if err := g.coord.LoadPartition(g.b.ctx, p); err != nil && g.b.ctx.Err() == nil {
+			if err := load(g.b.ctx); err != nil && g.b.ctx.Err() == nil {
 				g.b.log.Error("loading consumer groups", "partition", p, "err", err)
 			}
 		}()
@@ -190,8 +211,8 @@ func (g *groups) onRole(p int32, leader bool, epoch int32) {
 }
 
 // offsetsLog is the coordinator's OffsetsLog over this broker's replicas of
-// __consumer_offsets: appends are acks=all (they return once committed),
-// loads read up to the high watermark.
+// __consumer_offsets: appends are acks=all (the coordinator waits for the
+// commit, without its partition lock), loads read up to the high watermark.
 type offsetsLog struct{ b *Broker }
 
 func (o offsetsLog) replica(p int32) (*replication.Partition, error) {
@@ -202,21 +223,28 @@ func (o offsetsLog) replica(p int32) (*replication.Partition, error) {
 	return r, nil
 }
 
-// Append appends batch to partition p and waits until it is committed.
-func (o offsetsLog) Append(ctx context.Context, p int32, batch []byte) error {
+// Append appends batch to this broker's replica of partition p (acks=all)
+// and returns its offset and the wait until it is committed.
+func (o offsetsLog) Append(ctx context.Context, p int32, batch []byte) (int64, func(context.Context) error, error) {
 	r, err := o.replica(p)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	minISR := o.b.parts.minInsyncReplicas(group.OffsetsTopic)
 	info, err := r.Append(batch, replication.AcksAll, minISR)
 	if errors.Is(err, replication.ErrNotLeader) {
-		return fmt.Errorf("%s-%d: %w", group.OffsetsTopic, p, group.ErrNotLeader)
+		return 0, nil, fmt.Errorf("%s-%d: %w", group.OffsetsTopic, p, group.ErrNotLeader)
 	}
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
-	return r.WaitCommitted(ctx, info.LastOffset, minISR)
+	return info.FirstOffset, func(ctx context.Context) error {
+		err := r.WaitCommitted(ctx, info.LastOffset, minISR)
+		if errors.Is(err, replication.ErrNotLeader) {
+			return fmt.Errorf("%s-%d: %w", group.OffsetsTopic, p, group.ErrNotLeader)
+		}
+		return err
+	}, nil
 }
 
 // ReadAll reads partition p from its log start to its high watermark.

@@ -15,12 +15,14 @@ import (
 // protocol rules; these functions only pass requests through.
 
 // handleFindCoordinator (key 10) creates __consumer_offsets on first use and
-// names the leader of the group's partition.
-func (b *Broker) handleFindCoordinator(ctx context.Context, req *kmsg.FindCoordinatorRequest) kmsg.Response {
+// names the leader of the group's partition by its endpoint on the
+// listener the request came in on, as Kafka's KafkaApis.getCoordinator
+// does (a leader without an endpoint there is COORDINATOR_NOT_AVAILABLE).
+func (b *Broker) handleFindCoordinator(ctx context.Context, req *kmsg.FindCoordinatorRequest, listener string) kmsg.Response {
 	if err := b.groups.ensureTopic(ctx); err != nil {
 		b.log.Warn("creating __consumer_offsets", "err", err)
 	}
-	return b.groups.coord.FindCoordinator(req, func(p int32) (group.Node, bool) { return b.groups.leader(ctx, p) })
+	return b.groups.coord.FindCoordinator(req, func(p int32) (group.Node, bool) { return b.groups.leader(ctx, p, listener) })
 }
 
 // groupClient identifies a group member's client as Kafka does: client id

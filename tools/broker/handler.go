@@ -54,9 +54,9 @@ func (b *Broker) APIVersions() []apis.Range { return servedAPIs }
 func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Response, error) {
 	switch r := req.Body.(type) {
 	case *kmsg.ProduceRequest:
-		return b.handleProduce(ctx, r)
+		return b.handleProduce(ctx, r, b.listenerOf(req))
 	case *kmsg.FetchRequest:
-		resp, err := b.handleFetch(ctx, r)
+		resp, err := b.handleFetch(ctx, r, b.listenerOf(req))
 		if err != nil {
 			return nil, err // not a typed nil in the interface
 		}
@@ -92,7 +92,7 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 	case *kmsg.DescribeClusterRequest:
 		return b.handleDescribeCluster(r, b.listenerOf(req)), nil
 	case *kmsg.FindCoordinatorRequest:
-		return b.handleFindCoordinator(ctx, r), nil
+		return b.handleFindCoordinator(ctx, r, b.listenerOf(req)), nil
 	}
 	if resp, ok := b.handleGroupRequest(ctx, req); ok {
 		return resp, nil
@@ -100,8 +100,8 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 	return nil, fmt.Errorf("broker: no handler for %s", kmsg.NameForKey(req.Key))
 }
 
-// listenerOf is the name of the listener a request came in on: Metadata
-// and DescribeCluster answer with the brokers' endpoints on that listener,
+// listenerOf is the name of the listener a request came in on: Metadata,
+// DescribeCluster and FindCoordinator answer with the brokers' endpoints on that listener,
 // as Kafka does (clients reach the brokers the way they reached this one).
 func (b *Broker) listenerOf(req *server.Request) string {
 	if req.Conn.Listener != "" {

@@ -127,6 +127,11 @@ func (m *replicaManager) remove(tp store.TopicPartition, deleteLog bool) {
 		p.MakeFollower(m.epochs[tp], store.NoLeader, nil)
 		delete(m.epochs, tp)
 	}
+	if deleteLog {
+		// Forget the topic's id: a fetch by it is UNKNOWN_TOPIC_ID, even
+		// once a topic of the same name is created again.
+		delete(m.ids, tp.Topic)
+	}
 	m.mu.Unlock()
 	if deleteLog {
 		if err := m.b.logs.Delete(tp.Topic, tp.Partition); err != nil && !errors.Is(err, logmgr.ErrUnknownPartition) {

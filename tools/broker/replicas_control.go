@@ -121,7 +121,18 @@ func (b *Broker) applyControl(ctx context.Context, req any) (map[store.TopicPart
 	case *controller.LeaderAndIsr:
 		return b.parts.applyLeaderAndIsr(ctx, r), nil
 	case *metacache.Update:
-		b.meta.Apply(*r)
+		// Partitions the update deletes end their topics' committed
+		// offsets in every group (Kafka's handleUpdateMetadataRequest ->
+		// GroupCoordinator.onPartitionsDeleted).
+		if removed := b.meta.Apply(*r); len(removed) > 0 {
+			var topics []string
+			for _, tp := range removed {
+				if !slices.Contains(topics, tp.Topic) {
+					topics = append(topics, tp.Topic)
+				}
+			}
+			b.groups.topicsDeleted(topics)
+		}
 		return nil, nil
 	default:
 		return b.parts.applyStopReplica(req.(*controller.StopReplica)), nil

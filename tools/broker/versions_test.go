@@ -191,16 +191,23 @@ func TestOldProduceVersions(t *testing.T) {
 	assert.Zero(t, fp.HighWatermark, "nothing appended")
 }
 
-// TestMetadataPerListener: Metadata and DescribeCluster answer with the
-// brokers' endpoints on the listener the request came in on.
-func TestMetadataPerListener(t *testing.T) {
+// startTwoListeners starts a broker with listeners PLAINTEXT and EXTERNAL
+// and returns it with EXTERNAL's address.
+func startTwoListeners(t *testing.T) (*brokertest.Broker, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	external := ln.Addr().String()
 	require.NoError(t, ln.Close())
-	b := brokertest.Start(t,
+	return brokertest.Start(t,
 		"listeners=PLAINTEXT://127.0.0.1:0,EXTERNAL://"+external,
-		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT")
+		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT"), external
+}
+
+// TestMetadataPerListener: Metadata and DescribeCluster answer with the
+// brokers' endpoints on the listener the request came in on.
+func TestMetadataPerListener(t *testing.T) {
+	b, external := startTwoListeners(t)
 	for _, addr := range []string{b.Addr(), external} {
 		c, err := client.Dial(testCtx(t), addr, "listener-test")
 		require.NoError(t, err)
