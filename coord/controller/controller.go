@@ -101,6 +101,10 @@ type Controller struct {
 	mu     sync.Mutex // serialises every operation
 	active bool       // this broker won /controller with epoch
 	epoch  int32
+	// w is the store fenced by epoch (store.Store.Fenced), set while
+	// active: every controller write goes through it, so once another
+	// broker is elected none lands (ErrControllerMoved, and c steps down).
+	w store.Store
 }
 
 // New returns the controller logic for broker brokerID. It is not active
@@ -115,9 +119,14 @@ func New(s store.Store, brokerID int32, opts Options) (*Controller, error) {
 // Elect tries to make this broker the controller. On success (or if it
 // already is) it reconciles every partition (Kafka's controller fail-over)
 // and returns true; if another broker is controller it returns false.
-func (c *Controller) Elect(ctx context.Context) (bool, error) {
+func (c *Controller) Elect(ctx context.Context) (won bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() {
+		if err = c.deposed(err); errors.Is(err, ErrNotController) {
+			won = false
+		}
+	}()
 	if c.active {
 		if err := c.checkActive(ctx); err != nil && !errors.Is(err, ErrNotController) {
 			return false, err
@@ -131,7 +140,7 @@ func (c *Controller) Elect(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("controller: elect broker %d: %w", c.brokerID, err)
 		}
-		c.active, c.epoch = true, epoch
+		c.active, c.epoch, c.w = true, epoch, c.store.Fenced(epoch)
 		c.opts.Logger.Info("became controller", "broker", c.brokerID, "epoch", epoch)
 	}
 	live, err := c.liveBrokers(ctx, -1)
@@ -172,7 +181,7 @@ func (c *Controller) Resign(ctx context.Context) error {
 	if !c.active {
 		return nil
 	}
-	c.active = false
+	c.active, c.w = false, nil
 	if err := c.store.ResignController(ctx, c.brokerID); err != nil && !errors.Is(err, store.ErrNotController) {
 		return fmt.Errorf("controller: resign: %w", err)
 	}
@@ -184,6 +193,22 @@ func (c *Controller) Active() (bool, int32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.active, c.epoch
+}
+
+// deposed steps down if err says that another controller was elected since
+// this one (a fenced write failed with store.ErrControllerMoved), and
+// returns err wrapping ErrNotController too, so the broker answers
+// NOT_CONTROLLER as Kafka's deposed controller does.
+// REQUIRES: c.mu is held.
+func (c *Controller) deposed(err error) error {
+	if !errors.Is(err, store.ErrControllerMoved) {
+		return err
+	}
+	if c.active {
+		c.active, c.w = false, nil
+		c.opts.Logger.Warn("another controller was elected; stepping down", "broker", c.brokerID, "epoch", c.epoch)
+	}
+	return fmt.Errorf("%w: %w", ErrNotController, err)
 }
 
 // checkActive confirms with the store that this broker still holds control
@@ -198,7 +223,7 @@ func (c *Controller) checkActive(ctx context.Context) error {
 		return fmt.Errorf("controller: %w", err)
 	}
 	if err != nil || cur.BrokerID != c.brokerID || cur.Epoch != c.epoch {
-		c.active = false
+		c.active, c.w = false, nil
 		c.opts.Logger.Warn("lost controllership", "broker", c.brokerID, "epoch", c.epoch)
 		return fmt.Errorf("controller: broker %d lost control: %w", c.brokerID, ErrNotController)
 	}
@@ -241,9 +266,10 @@ type TopicSpec struct {
 // (ErrTopicExists), '.'/'_' collision (ErrTopicNameCollision), counts
 // (ErrInvalidRequest, ErrInvalidPartitions, ErrInvalidReplicationFactor,
 // ErrInvalidReplicaAssignment), configs (ErrInvalidConfig).
-func (c *Controller) CreateTopic(ctx context.Context, spec TopicSpec, validateOnly bool) (store.TopicAssignment, error) {
+func (c *Controller) CreateTopic(ctx context.Context, spec TopicSpec, validateOnly bool) (_ store.TopicAssignment, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
 	if err := c.checkActive(ctx); err != nil {
 		return store.TopicAssignment{}, err
 	}
@@ -257,7 +283,7 @@ func (c *Controller) CreateTopic(ctx context.Context, spec TopicSpec, validateOn
 	if a.ID, err = store.NewUUID(); err != nil {
 		return store.TopicAssignment{}, err
 	}
-	if err := c.store.CreateTopic(ctx, a, spec.Configs); err != nil {
+	if err := c.w.CreateTopic(ctx, a, spec.Configs); err != nil {
 		return store.TopicAssignment{}, fmt.Errorf("controller: create topic %q: %w", spec.Name, err)
 	}
 	live, err := c.liveBrokers(ctx, -1)
@@ -326,9 +352,10 @@ func (c *Controller) planTopic(ctx context.Context, spec TopicSpec) (store.Topic
 // assignment, if non-nil, gives the replicas of each new partition in order;
 // otherwise they are assigned like Kafka does, continuing from partition 0's
 // first replica. It returns the new assignment (unchanged if validateOnly).
-func (c *Controller) CreatePartitions(ctx context.Context, topic string, total int32, assignment [][]int32, validateOnly bool) (store.TopicAssignment, error) {
+func (c *Controller) CreatePartitions(ctx context.Context, topic string, total int32, assignment [][]int32, validateOnly bool) (_ store.TopicAssignment, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
 	if err := c.checkActive(ctx); err != nil {
 		return store.TopicAssignment{}, err
 	}
@@ -383,7 +410,7 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, total i
 		if validateOnly {
 			return next, nil
 		}
-		v, err := c.store.SetAssignment(ctx, next, a.Version)
+		v, err := c.w.SetAssignment(ctx, next, a.Version)
 		if errors.Is(err, store.ErrBadVersion) && attempt < maxCASAttempts {
 			continue
 		}
@@ -400,16 +427,17 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, total i
 // delete their logs when they see the topic gone (an EventTopic whose topic
 // no longer exists). A request left by a crash in between is finished by the
 // next Reconcile.
-func (c *Controller) DeleteTopic(ctx context.Context, name string) error {
+func (c *Controller) DeleteTopic(ctx context.Context, name string) (err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
 	if err := c.checkActive(ctx); err != nil {
 		return err
 	}
-	if err := c.store.MarkTopicForDeletion(ctx, name); err != nil {
+	if err := c.w.MarkTopicForDeletion(ctx, name); err != nil {
 		return fmt.Errorf("controller: delete topic %q: %w", name, err)
 	}
-	if err := c.store.DeleteTopic(ctx, name); err != nil {
+	if err := c.w.DeleteTopic(ctx, name); err != nil {
 		return fmt.Errorf("controller: delete topic %q: %w", name, err)
 	}
 	return nil
@@ -440,9 +468,10 @@ func (c *Controller) AlterTopicConfig(ctx context.Context, topic string, configs
 // leadership off dead brokers, drops dead brokers from ISRs and brings
 // offline partitions back when an ISR member returns. Call it when brokers
 // join.
-func (c *Controller) Reconcile(ctx context.Context) error {
+func (c *Controller) Reconcile(ctx context.Context) (err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
 	if err := c.checkActive(ctx); err != nil {
 		return err
 	}
@@ -458,9 +487,10 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 // new leader from the ISR (never outside it unless unclean election is
 // enabled), every ISR it was in shrinks, each change bumping the leader
 // epoch.
-func (c *Controller) OnBrokerGone(ctx context.Context, id int32) error {
+func (c *Controller) OnBrokerGone(ctx context.Context, id int32) (err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
 	if err := c.checkActive(ctx); err != nil {
 		return err
 	}
@@ -479,7 +509,7 @@ func (c *Controller) reconcile(ctx context.Context, live map[int32]bool) error {
 		return fmt.Errorf("controller: reconcile: %w", err)
 	}
 	for _, t := range marked {
-		if err := c.store.DeleteTopic(ctx, t); err != nil && !errors.Is(err, store.ErrUnknownTopic) {
+		if err := c.w.DeleteTopic(ctx, t); err != nil && !errors.Is(err, store.ErrUnknownTopic) {
 			return fmt.Errorf("controller: finish deleting %q: %w", t, err)
 		}
 	}
@@ -550,7 +580,7 @@ func (c *Controller) reconcileTopic(ctx context.Context, a store.TopicAssignment
 	if len(updates) == 0 {
 		return nil
 	}
-	_, err = c.store.SetPartitionStates(ctx, updates)
+	_, err = c.w.SetPartitionStates(ctx, updates)
 	switch {
 	case err == nil:
 		for i, u := range updates {
@@ -585,7 +615,7 @@ func (c *Controller) reconcilePartition(ctx context.Context, tp store.TopicParti
 					"partition", tp.String(), "replicas", replicas)
 				return nil
 			}
-			_, err = c.store.SetPartitionState(ctx, tp, st, store.NewVersion)
+			_, err = c.w.SetPartitionState(ctx, tp, st, store.NewVersion)
 		case errors.Is(err, store.ErrUnknownTopic):
 			return nil // deleted meanwhile
 		case err != nil:
@@ -595,7 +625,7 @@ func (c *Controller) reconcilePartition(ctx context.Context, tp store.TopicParti
 			if !changed {
 				return nil
 			}
-			if _, err = c.store.SetPartitionState(ctx, tp, next, cur.Version); err == nil {
+			if _, err = c.w.SetPartitionState(ctx, tp, next, cur.Version); err == nil {
 				c.logElection(tp, cur, next, election)
 			}
 		}

@@ -377,12 +377,17 @@ func TestRunFailsOverAndReelects(t *testing.T) {
 // "concurrent writer" bumps the version of the batch's first partition.
 type racingStore struct {
 	store.Store
-	raced bool
+	raced *bool // shared with its fenced views
+}
+
+// Fenced keeps the race in the fenced view the controller writes through.
+func (r *racingStore) Fenced(epoch int32) store.Store {
+	return &racingStore{Store: r.Store.Fenced(epoch), raced: r.raced}
 }
 
 func (r *racingStore) SetPartitionStates(ctx context.Context, updates []store.PartitionStateUpdate) ([]int32, error) {
-	if !r.raced && len(updates) > 0 && updates[0].ExpectedVersion != store.NewVersion {
-		r.raced = true
+	if !*r.raced && len(updates) > 0 && updates[0].ExpectedVersion != store.NewVersion {
+		*r.raced = true
 		u := updates[0]
 		cur, err := r.Store.PartitionState(ctx, u.Partition)
 		if err != nil {
@@ -402,12 +407,14 @@ func TestReconcileRetriesAfterLostRace(t *testing.T) {
 		Assignment: map[int32][]int32{0: {1, 2, 3}, 1: {1, 3, 2}}}, false)
 	require.NoError(t, err)
 
-	rs := &racingStore{Store: cl.s}
+	raced := false
+	rs := &racingStore{Store: cl.s, raced: &raced}
 	c, err := New(rs, 3, quietOptions())
 	require.NoError(t, err)
 	c.active, c.epoch = cl.c.Active() // the same controller, seen through the racing store
+	c.w = rs.Fenced(c.epoch)
 	require.NoError(t, c.OnBrokerGone(ctx, 1))
-	require.True(t, rs.raced)
+	require.True(t, raced)
 
 	st0 := cl.state(t, "t", 0)
 	assert.Equal(t, int32(2), st0.Leader)
@@ -416,4 +423,60 @@ func TestReconcileRetriesAfterLostRace(t *testing.T) {
 	st1 := cl.state(t, "t", 1)
 	assert.Equal(t, int32(3), st1.Leader)
 	assert.Equal(t, []int32{3, 2}, st1.ISR)
+}
+
+// deposingStore runs before just ahead of the first write through its
+// fenced view: the window between checkActive and a write, which only the
+// fence closes.
+type deposingStore struct {
+	store.Store
+	before func()
+	fired  *bool // shared with its fenced views
+}
+
+func (d *deposingStore) Fenced(epoch int32) store.Store {
+	return &deposingStore{Store: d.Store.Fenced(epoch), before: d.before, fired: d.fired}
+}
+
+func (d *deposingStore) CreateTopic(ctx context.Context, a store.TopicAssignment, configs map[string]string) error {
+	if !*d.fired {
+		*d.fired = true
+		d.before()
+	}
+	return d.Store.CreateTopic(ctx, a, configs)
+}
+
+// TestDeposedControllerWritesNothing: a controller that checked it is
+// active, but loses control to another broker before its write lands,
+// writes nothing (the store fences it by the controller epoch), steps down
+// and answers NOT_CONTROLLER.
+func TestDeposedControllerWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	cl := newCluster(t, quietOptions(), 1, 2)
+	c2, err := New(cl.s, 2, quietOptions())
+	require.NoError(t, err)
+	fired := false
+	ds := &deposingStore{Store: cl.s, fired: &fired, before: func() {
+		// Broker 1's session "ends" and broker 2 wins the next election.
+		require.NoError(t, cl.s.ResignController(ctx, 1))
+		ok, err := c2.Elect(ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}}
+	zombie, err := New(ds, 1, quietOptions())
+	require.NoError(t, err)
+	_, e1 := cl.c.Active()
+	zombie.active, zombie.epoch, zombie.w = true, e1, ds.Fenced(e1)
+
+	_, err = zombie.CreateTopic(ctx, TopicSpec{Name: "late", NumPartitions: 1, ReplicationFactor: 1}, false)
+	require.True(t, fired)
+	assert.ErrorIs(t, err, ErrNotController)
+	assert.ErrorIs(t, err, store.ErrControllerMoved)
+	active, _ := zombie.Active()
+	assert.False(t, active, "the deposed controller stepped down")
+	_, err = cl.s.Topic(ctx, "late")
+	assert.ErrorIs(t, err, store.ErrUnknownTopic, "its write did not land")
+	active, e2 := c2.Active()
+	assert.True(t, active)
+	assert.Equal(t, e1+1, e2)
 }
