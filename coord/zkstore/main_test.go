@@ -118,6 +118,19 @@ func waitEvent(t *testing.T, sub *store.Subscription, want store.Event) {
 	}
 }
 
+// waitUntil waits for events like want until ok() holds: an event says
+// "re-read", and it may come early (from arming a watch) and be followed by
+// the one of the change awaited.
+func waitUntil(t *testing.T, sub *store.Subscription, want store.Event, ok func() bool) {
+	t.Helper()
+	for {
+		waitEvent(t, sub, want)
+		if ok() {
+			return
+		}
+	}
+}
+
 // eventually retries fn until it returns nil or the deadline passes.
 func eventually(t *testing.T, what string, fn func() error) {
 	t.Helper()
