@@ -235,3 +235,21 @@ func TestReadsWhatKafkaToolsWrite(t *testing.T) {
 	assert.ErrorIs(t, err, store.ErrCorrupt)
 	assert.ErrorContains(t, err, znode.PartitionStatePath(store.TopicPartition{Topic: "legacy", Partition: 1}))
 }
+
+// TestFailedMultiNamesItsOp: a multi that fails at its last op reports that
+// op (ZooKeeper answers OK for the ops before it), not a retry exhaustion.
+func TestFailedMultiNamesItsOp(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openChroot(t)
+	require.NoError(t, s.CreateTopic(ctx, store.TopicAssignment{Name: "t", Partitions: map[int32][]int32{0: {1}, 1: {1}, 2: {1}}}, nil))
+	st := store.PartitionState{Leader: 1, ISR: []int32{1}}
+	_, err := s.SetPartitionState(ctx, store.TopicPartition{Topic: "t", Partition: 1}, st, store.NewVersion)
+	require.NoError(t, err)
+	_, err = s.SetPartitionStates(ctx, []store.PartitionStateUpdate{
+		{Partition: store.TopicPartition{Topic: "t", Partition: 0}, State: st, ExpectedVersion: store.NewVersion},
+		{Partition: store.TopicPartition{Topic: "t", Partition: 2}, State: st, ExpectedVersion: store.NewVersion},
+		{Partition: store.TopicPartition{Topic: "t", Partition: 1}, State: st, ExpectedVersion: 7},
+	})
+	require.ErrorIs(t, err, store.ErrBadVersion)
+	assert.ErrorContains(t, err, "set state of t-1 at version 7")
+}
