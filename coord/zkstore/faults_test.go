@@ -83,7 +83,7 @@ func TestSessionExpiry(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Close()
 	chroot := newChroot(t)
-	a := open(t, p.Addr()+chroot, 2*time.Second) // the ensemble's minimum is 1 s
+	a := open(t, p.Addr()+chroot, 3*time.Second) // short, so the cut expires it soon
 	b := open(t, ens.Connect()+chroot, sessionTimeout)
 	sub := a.Subscribe()
 	defer sub.Close()
