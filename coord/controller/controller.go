@@ -137,9 +137,14 @@ func New(s store.Store, brokerID int32, opts Options) (*Controller, error) {
 // Elect tries to make this broker the controller. On success (or if it
 // already is) it reconciles every partition (Kafka's controller fail-over)
 // and returns true; if another broker is controller it returns false.
-func (c *Controller) Elect(ctx context.Context) (bool, error) {
+func (c *Controller) Elect(ctx context.Context) (won bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() {
+		if err = c.deposed(err); errors.Is(err, ErrNotController) {
+			won = false
+		}
+	}()
 	c.beginBatch()
 	defer c.endBatch(ctx)
 	failover := false
@@ -265,6 +270,22 @@ func (c *Controller) Active() (bool, int32) {
 	return c.active, c.epoch
 }
 
+// deposed steps down if err says another controller was elected since this
+// one (a fenced write failed with store.ErrControllerMoved), and returns err
+// wrapping ErrNotController too, so the broker answers NOT_CONTROLLER as
+// Kafka's deposed controller does.
+// REQUIRES: c.mu is held.
+func (c *Controller) deposed(err error) error {
+	if !errors.Is(err, store.ErrControllerMoved) {
+		return err
+	}
+	if c.active {
+		c.active, c.fenced = false, nil
+		c.opts.Logger.Warn("another controller was elected; stepping down", "broker", c.brokerID, "epoch", c.epoch)
+	}
+	return fmt.Errorf("%w: %w", ErrNotController, err)
+}
+
 // checkActive confirms with the store that this broker still holds control
 // (a ZooKeeper session loss can take it away) and steps down if not.
 // REQUIRES: c.mu is held.
@@ -320,9 +341,10 @@ type TopicSpec struct {
 // (ErrTopicExists), '.'/'_' collision (ErrTopicNameCollision), counts
 // (ErrInvalidRequest, ErrInvalidPartitions, ErrInvalidReplicationFactor,
 // ErrInvalidReplicaAssignment), configs (ErrInvalidConfig).
-func (c *Controller) CreateTopic(ctx context.Context, spec TopicSpec, validateOnly bool) (store.TopicAssignment, error) {
+func (c *Controller) CreateTopic(ctx context.Context, spec TopicSpec, validateOnly bool) (_ store.TopicAssignment, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
 	c.beginBatch()
 	defer c.endBatch(ctx)
 	a, err := c.planTopic(ctx, spec)
@@ -361,9 +383,10 @@ func (c *Controller) actOnTopic(ctx context.Context, a store.TopicAssignment) er
 // controller gives new partitions their first state and finishes pending
 // deletions (Kafka's TopicChange, PartitionModifications and TopicDeletion
 // handlers). On a broker that is not the controller it does nothing.
-func (c *Controller) OnTopicChange(ctx context.Context, topic string) error {
+func (c *Controller) OnTopicChange(ctx context.Context, topic string) (err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
 	c.beginBatch()
 	defer c.endBatch(ctx)
 	if c.checkActive(ctx) != nil {
@@ -449,9 +472,10 @@ func (c *Controller) planTopic(ctx context.Context, spec TopicSpec) (store.Topic
 // assignment, if non-nil, gives the replicas of each new partition in order;
 // otherwise they are assigned like Kafka does, continuing from partition 0's
 // first replica. It returns the new assignment (unchanged if validateOnly).
-func (c *Controller) CreatePartitions(ctx context.Context, topic string, total int32, assignment [][]int32, validateOnly bool) (store.TopicAssignment, error) {
+func (c *Controller) CreatePartitions(ctx context.Context, topic string, total int32, assignment [][]int32, validateOnly bool) (_ store.TopicAssignment, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
 	c.beginBatch()
 	defer c.endBatch(ctx)
 	wrap := func(err error) error { return fmt.Errorf("controller: create partitions of %q: %w", topic, err) }
@@ -522,9 +546,10 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, total i
 // delete their logs when they see the topic gone (an EventTopic whose topic
 // no longer exists). A request left by a crash in between is finished by the
 // next Reconcile.
-func (c *Controller) DeleteTopic(ctx context.Context, name string) error {
+func (c *Controller) DeleteTopic(ctx context.Context, name string) (err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
 	c.beginBatch()
 	defer c.endBatch(ctx)
 	if err := c.store.MarkTopicForDeletion(ctx, name); err != nil {
@@ -583,9 +608,10 @@ func (c *Controller) AlterTopicConfig(ctx context.Context, topic string, configs
 // leadership off dead brokers, drops dead brokers from ISRs and brings
 // offline partitions back when an ISR member returns. Call it when brokers
 // join.
-func (c *Controller) Reconcile(ctx context.Context) error {
+func (c *Controller) Reconcile(ctx context.Context) (err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
 	c.beginBatch()
 	defer c.endBatch(ctx)
 	if err := c.checkActive(ctx); err != nil {
@@ -603,9 +629,10 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 // new leader from the ISR (never outside it unless unclean election is
 // enabled), every ISR it was in shrinks, each change bumping the leader
 // epoch.
-func (c *Controller) OnBrokerGone(ctx context.Context, id int32) error {
+func (c *Controller) OnBrokerGone(ctx context.Context, id int32) (err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
 	c.beginBatch()
 	defer c.endBatch(ctx)
 	if err := c.checkActive(ctx); err != nil {

@@ -83,7 +83,7 @@ func TestSessionExpiry(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Close()
 	chroot := newChroot(t)
-	a := open(t, p.Addr()+chroot, 2*time.Second) // the ensemble's minimum is 1 s
+	a := open(t, p.Addr()+chroot, 3*time.Second) // short, so the cut expires it soon
 	b := open(t, ens.Connect()+chroot, sessionTimeout)
 	sub := a.Subscribe()
 	defer sub.Close()
@@ -218,7 +218,7 @@ func restartOnCleanup(t *testing.T, nodes ...*zktest.Node) {
 // same session, every write after the move succeeds.
 func TestOneNodeKilled(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openChroot(t)
+	s, root := openChroot(t)
 	sub := s.Subscribe(store.EventSessionExpired)
 	defer sub.Close()
 	session := s.SessionID()
@@ -248,6 +248,14 @@ func TestOneNodeKilled(t *testing.T) {
 	}
 	assert.Equal(t, session, s.SessionID(), "the session survives")
 	assert.Empty(t, sub.Drain())
+
+	// The client re-sent the watches to the new server.
+	topics := s.Subscribe(store.EventTopic)
+	defer topics.Close()
+	c := plainClient(t)
+	_, err := c.Create(root+"/brokers/topics/after-move", []byte(`{"version":1,"partitions":{"0":[1]}}`), 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	waitEvent(t, topics, store.Event{Kind: store.EventTopic, Topic: "after-move"})
 }
 
 // TestQuorumLost: with two of three nodes dead, writes fail with

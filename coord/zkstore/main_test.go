@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 // Generous failure deadlines; never timing assertions.
 const (
 	deadline       = 60 * time.Second
-	sessionTimeout = 6 * time.Second
+	sessionTimeout = 10 * time.Second // the ensemble's maximum: no spurious expiry on a loaded machine
 )
 
 var chroots atomic.Int64
@@ -114,6 +114,19 @@ func waitEvent(t *testing.T, sub *store.Subscription, want store.Event) {
 			}
 		case <-timeout:
 			require.FailNow(t, "event not delivered", "%+v", want)
+		}
+	}
+}
+
+// waitUntil waits for events like want until ok() holds: an event says
+// "re-read", and it may come early (from arming a watch) and be followed by
+// the one of the change awaited.
+func waitUntil(t *testing.T, sub *store.Subscription, want store.Event, ok func() bool) {
+	t.Helper()
+	for {
+		waitEvent(t, sub, want)
+		if ok() {
+			return
 		}
 	}
 }

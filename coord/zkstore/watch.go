@@ -269,19 +269,99 @@ func (w *watcher) targetOf(p string) (target, bool) {
 	return target{}, false
 }
 
-// armDirty arms every dirty watch, in order; arming may mark more. On the
-// first failure it stops, leaving the rest dirty.
+// armParallel is how many leaf watches are armed at once (pipelined on the
+// one connection): a store over thousands of partitions arms as many state
+// watches when it opens or gets a new session.
+const armParallel = 64
+
+// leaf reports whether arming t touches no watcher state (it only sets a
+// watch and publishes), so that leaves can be armed concurrently.
+func leaf(t target) bool { return t.kind == tState || t.kind == tConfig }
+
+// armDirty arms every dirty watch, in order, runs of leaves concurrently;
+// arming may mark more. On a failure it stops, leaving the failed watches
+// and the rest dirty.
 func (w *watcher) armDirty() error {
 	for len(w.dirty) > 0 {
-		t := w.dirty[0]
-		if err := w.arm(t); err != nil {
+		n := 1
+		for n < len(w.dirty) && n < 16*armParallel && leaf(w.dirty[0]) && leaf(w.dirty[n]) {
+			n++
+		}
+		batch := w.dirty[:n]
+		var err error
+		if n == 1 {
+			err = w.arm(batch[0])
+		} else {
+			err = w.armLeaves(batch)
+		}
+		if err != nil {
 			return err
 		}
 		w.c.gate.watching.Store(true)
-		w.dirty = w.dirty[1:]
-		delete(w.dirtySet, t)
+		for _, t := range batch {
+			delete(w.dirtySet, t)
+		}
+		w.dirty = w.dirty[n:]
 	}
 	w.dirty = nil
+	return nil
+}
+
+// armLeaves arms leaf watches armParallel at a time. Watches of topics no
+// longer known are dropped here, on the run goroutine that owns w.topics.
+func (w *watcher) armLeaves(ts []target) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, armParallel)
+	)
+	for _, t := range ts {
+		if !w.watched(t) {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := w.armLeaf(t); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// watched reports whether t's topic (and partition) is still known.
+// REQUIRES: on the run goroutine.
+func (w *watcher) watched(t target) bool {
+	switch t.kind {
+	case tState:
+		return w.topics[t.topic][t.partition]
+	case tConfig, tTopic:
+		_, ok := w.topics[t.topic]
+		return ok
+	}
+	return true
+}
+
+// armLeaf arms a state or config watch and publishes its event. It reads
+// no watcher state, so several may run at once.
+func (w *watcher) armLeaf(t target) error {
+	switch t.kind {
+	case tState:
+		if err := w.exists(znode.PartitionStatePath(store.TopicPartition{Topic: t.topic, Partition: t.partition})); err != nil {
+			return err
+		}
+		w.publish(store.Event{Kind: store.EventPartitionState, Topic: t.topic, Partition: t.partition})
+	case tConfig:
+		if err := w.exists(znode.TopicConfigPath(t.topic)); err != nil {
+			return err
+		}
+		w.publish(store.Event{Kind: store.EventTopicConfig, Topic: t.topic})
+	}
 	return nil
 }
 
@@ -347,22 +427,11 @@ func (w *watcher) arm(t target) error {
 				w.mark(target{kind: tState, topic: t.topic, partition: part})
 			}
 		}
-	case tState:
-		if !w.topics[t.topic][t.partition] {
+	case tState, tConfig:
+		if !w.watched(t) {
 			return nil
 		}
-		if err := w.exists(znode.PartitionStatePath(store.TopicPartition{Topic: t.topic, Partition: t.partition})); err != nil {
-			return err
-		}
-		w.publish(store.Event{Kind: store.EventPartitionState, Topic: t.topic, Partition: t.partition})
-	case tConfig:
-		if _, ok := w.topics[t.topic]; !ok {
-			return nil
-		}
-		if err := w.exists(znode.TopicConfigPath(t.topic)); err != nil {
-			return err
-		}
-		w.publish(store.Event{Kind: store.EventTopicConfig, Topic: t.topic})
+		return w.armLeaf(t)
 	case tDeletions:
 		names, err := w.children(znode.DeleteTopicsPath)
 		if err != nil {

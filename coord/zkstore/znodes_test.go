@@ -176,14 +176,29 @@ func TestReadsWhatKafkaToolsWrite(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Create(root+"/brokers/topics/legacy", []byte(`{"version":1,"partitions":{"0":[1,2],"1":[2,1]}}`), 0, zk.WorldACL(zk.PermAll))
 	require.NoError(t, err)
-	waitEvent(t, sub, store.Event{Kind: store.EventTopic, Topic: "legacy"})
-	a, err := s.Topic(ctx, "legacy")
-	require.NoError(t, err)
+	var a store.TopicAssignment
+	waitUntil(t, sub, store.Event{Kind: store.EventTopic, Topic: "legacy"}, func() bool {
+		a, err = s.Topic(ctx, "legacy")
+		return err == nil
+	})
 	assert.Equal(t, map[int32][]int32{0: {1, 2}, 1: {2, 1}}, a.Partitions)
 	assert.True(t, a.ID.IsZero())
 	cfg, err := s.TopicConfig(ctx, "legacy")
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"retention.ms": "1000"}, cfg)
+
+	// Watches are re-armed after they fire: every change is reported (an
+	// event may come early, from arming; the value read after the last
+	// one must be the new one).
+	for _, retention := range []string{"2000", "3000"} {
+		_, err = c.Set(root+"/config/topics/legacy", []byte(`{"version":1,"config":{"retention.ms":"`+retention+`"}}`), -1)
+		require.NoError(t, err)
+		waitUntil(t, sub, store.Event{Kind: store.EventTopicConfig, Topic: "legacy"}, func() bool {
+			cfg, err := s.TopicConfig(ctx, "legacy")
+			require.NoError(t, err)
+			return cfg["retention.ms"] == retention
+		})
+	}
 
 	// A partition state created by another writer (Kafka's controller)
 	// fires the store's watch armed for the new topic.
@@ -194,9 +209,11 @@ func TestReadsWhatKafkaToolsWrite(t *testing.T) {
 	_, err = c.Create(root+"/brokers/topics/legacy/partitions/1/state",
 		[]byte(`{"controller_epoch":7,"leader":2,"version":1,"leader_epoch":3,"isr":[2,1]}`), 0, zk.WorldACL(zk.PermAll))
 	require.NoError(t, err)
-	waitEvent(t, sub, store.Event{Kind: store.EventPartitionState, Topic: "legacy", Partition: 1})
-	st, err := s.PartitionState(ctx, store.TopicPartition{Topic: "legacy", Partition: 1})
-	require.NoError(t, err)
+	var st store.PartitionState
+	waitUntil(t, sub, store.Event{Kind: store.EventPartitionState, Topic: "legacy", Partition: 1}, func() bool {
+		st, err = s.PartitionState(ctx, store.TopicPartition{Topic: "legacy", Partition: 1})
+		return err == nil
+	})
 	assert.Equal(t, store.PartitionState{Leader: 2, LeaderEpoch: 3, ISR: []int32{2, 1}, ControllerEpoch: 7}, st)
 
 	// A 0.9-style (v2) broker registration.
@@ -204,9 +221,11 @@ func TestReadsWhatKafkaToolsWrite(t *testing.T) {
 		[]byte(`{"jmx_port":-1,"timestamp":"1450000000000","endpoints":["PLAINTEXT://h2:9092"],"host":"h2","version":2,"port":9092}`),
 		zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
 	require.NoError(t, err)
-	waitEvent(t, sub, store.Event{Kind: store.EventBrokers})
-	b, err := s.Broker(ctx, 2)
-	require.NoError(t, err)
+	var b store.BrokerInfo
+	waitUntil(t, sub, store.Event{Kind: store.EventBrokers}, func() bool {
+		b, err = s.Broker(ctx, 2)
+		return err == nil
+	})
 	assert.Equal(t, []store.Endpoint{{Listener: "PLAINTEXT", SecurityProtocol: "PLAINTEXT", Host: "h2", Port: 9092}}, b.Endpoints)
 
 	// A corrupt state znode is an error naming its path, not a crash.
@@ -215,4 +234,22 @@ func TestReadsWhatKafkaToolsWrite(t *testing.T) {
 	_, err = s.PartitionState(ctx, store.TopicPartition{Topic: "legacy", Partition: 1})
 	assert.ErrorIs(t, err, store.ErrCorrupt)
 	assert.ErrorContains(t, err, znode.PartitionStatePath(store.TopicPartition{Topic: "legacy", Partition: 1}))
+}
+
+// TestFailedMultiNamesItsOp: a multi that fails at its last op reports that
+// op (ZooKeeper answers OK for the ops before it), not a retry exhaustion.
+func TestFailedMultiNamesItsOp(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openChroot(t)
+	require.NoError(t, s.CreateTopic(ctx, store.TopicAssignment{Name: "t", Partitions: map[int32][]int32{0: {1}, 1: {1}, 2: {1}}}, nil))
+	st := store.PartitionState{Leader: 1, ISR: []int32{1}}
+	_, err := s.SetPartitionState(ctx, store.TopicPartition{Topic: "t", Partition: 1}, st, store.NewVersion)
+	require.NoError(t, err)
+	_, err = s.SetPartitionStates(ctx, []store.PartitionStateUpdate{
+		{Partition: store.TopicPartition{Topic: "t", Partition: 0}, State: st, ExpectedVersion: store.NewVersion},
+		{Partition: store.TopicPartition{Topic: "t", Partition: 2}, State: st, ExpectedVersion: store.NewVersion},
+		{Partition: store.TopicPartition{Topic: "t", Partition: 1}, State: st, ExpectedVersion: 7},
+	})
+	require.ErrorIs(t, err, store.ErrBadVersion)
+	assert.ErrorContains(t, err, "set state of t-1 at version 7")
 }

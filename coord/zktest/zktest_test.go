@@ -59,6 +59,17 @@ func TestNodeLifecycle(t *testing.T) {
 	got, _, err := getRetry(ctx, c, "/lifecycle")
 	require.NoError(t, err)
 	assert.Equal(t, "v", string(got))
+
+	// An orderly stop, paused or not, and a start again.
+	require.NoError(t, n.Pause())
+	require.NoError(t, n.Stop())
+	assert.False(t, n.Running())
+	assert.False(t, n.Paused())
+	require.NoError(t, n.Start())
+	require.NoError(t, ens.WaitServing(ctx))
+	leader, err := ens.Leader(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, n, leader, "a standalone node counts as the leader")
 }
 
 // TestProxyCut checks that a cut proxy drops and refuses connections and a
