@@ -197,8 +197,42 @@ func (n *Node) signal(sig syscall.Signal, paused bool) error {
 	if err := syscall.Kill(n.cmd.Process.Pid, sig); err != nil {
 		return fmt.Errorf("zktest: signal node %d: %w", n.id, err)
 	}
+	if sig == syscall.SIGSTOP {
+		// kill returns before every thread has stopped; a thread still
+		// running could answer one more request.
+		WaitStopped(n.cmd.Process.Pid)
+	}
 	n.paused = paused
 	return nil
+}
+
+// WaitStopped waits (up to 10 s) until every thread of process pid is
+// stopped (state T in /proc/<pid>/task/*/stat), as it is soon after
+// SIGSTOP.
+func WaitStopped(pid int) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && !allStopped(pid) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func allStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return true // gone
+	}
+	for _, t := range tasks {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		// The state follows the parenthesised command name.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) || stat[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
 
 // WaitServing waits until the node serves clients, or ctx ends. It fails at

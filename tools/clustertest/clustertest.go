@@ -297,6 +297,9 @@ func (b *Broker) signal(sig syscall.Signal) {
 	defer b.mu.Unlock()
 	if b.cmd != nil && !b.exitedLocked() {
 		_ = syscall.Kill(b.cmd.Process.Pid, sig)
+		if sig == syscall.SIGSTOP {
+			zktest.WaitStopped(b.cmd.Process.Pid)
+		}
 	}
 }
 
