@@ -113,7 +113,7 @@ func (b *Broker) produceTo(version int16, topic string, rp kmsg.ProduceRequestTo
 	}
 	p, ok := b.parts.get(topic, rp.Partition)
 	if !ok {
-		return nil, partlog.AppendInfo{}, 0, kerr.UnknownTopicOrPartition
+		return nil, partlog.AppendInfo{}, 0, b.parts.notHosted(topic, rp.Partition)
 	}
 	if topic == group.OffsetsTopic {
 		// Only the group coordinator writes there (Kafka refuses client

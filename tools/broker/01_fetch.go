@@ -134,7 +134,7 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, in
 			case topic == "" && req.Version >= 13:
 				op.ErrorCode = kerr.UnknownTopicID.Code
 			case !ok:
-				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				op.ErrorCode = kerr.Code(b.parts.notHosted(topic, rp.Partition))
 			case !p.IsLeader():
 				op.ErrorCode = kerr.NotLeaderForPartition.Code
 			default:

@@ -73,7 +73,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	for _, i := range b.syncAndAwait(ctx, "opening created topics", req.TimeoutMillis, created,
+	for _, i := range b.awaitTopics(ctx, req.TimeoutMillis, created,
 		func(i int) bool { return b.topicServed(ctx, resp.Topics[i].Topic) }) {
 		resp.Topics[i].ErrorCode = kerr.RequestTimedOut.Code
 		resp.Topics[i].ErrorMessage = errorMessage("the topic was created, but its partitions have no leader yet")

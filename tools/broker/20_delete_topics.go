@@ -2,12 +2,10 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/strom-broker/strom/coord/store"
 	"github.com/strom-broker/strom/net/kerr"
 )
 
@@ -82,9 +80,7 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 				fail(kerr.InvalidRequest, fmt.Sprintf("Topic %s is a kafka internal topic and is not allowed to be marked for deletion.", name))
 				break
 			}
-			if a, err := b.store.Topic(ctx, name); err == nil {
-				rt.TopicID = a.ID
-			}
+			rt.TopicID = b.meta.Snapshot().TopicID(name)
 			if err := b.ctrl.DeleteTopic(ctx, name); err != nil {
 				rt.ErrorCode = errorCode(err)
 				rt.ErrorMessage = errorMessage(err.Error())
@@ -94,9 +90,8 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	for _, i := range b.syncAndAwait(ctx, "removing deleted topics", req.TimeoutMillis, deleting, func(i int) bool {
-		_, err := b.store.Topic(ctx, *resp.Topics[i].Topic)
-		return errors.Is(err, store.ErrUnknownTopic)
+	for _, i := range b.awaitTopics(ctx, req.TimeoutMillis, deleting, func(i int) bool {
+		return !b.meta.Snapshot().HasTopic(*resp.Topics[i].Topic)
 	}) {
 		resp.Topics[i].ErrorCode = kerr.RequestTimedOut.Code
 	}

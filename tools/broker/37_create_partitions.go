@@ -4,13 +4,18 @@ import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strom-broker/strom/net/kerr"
 )
 
 // CreatePartitions (key 37): grows a topic to Count partitions (never
-// shrinks), with an optional explicit assignment of the new ones.
+// shrinks), with an optional explicit assignment of the new ones. As
+// Kafka's DelayedCreatePartitions, it answers once the new partitions have
+// leaders in this broker's metadata (up to timeout_ms, then
+// REQUEST_TIMED_OUT).
 func (b *Broker) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePartitionsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
-	grew := false
+	var grew []int // indexes into resp.Topics of topics grown here
 	for _, t := range req.Topics {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic
@@ -22,14 +27,15 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePar
 			rt.ErrorCode = errorCode(err)
 			rt.ErrorMessage = errorMessage(err.Error())
 		} else if !req.ValidateOnly {
-			grew = true
+			grew = append(grew, len(resp.Topics))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	if grew {
-		if err := b.parts.sync(ctx); err != nil {
-			b.log.Warn("opening new partitions", "err", err)
-		}
+	for _, i := range b.awaitTopics(ctx, req.TimeoutMillis, grew, func(i int) bool {
+		t := req.Topics[i]
+		return b.meta.Snapshot().NumPartitions(t.Topic) >= int(t.Count) && b.topicServed(ctx, t.Topic)
+	}) {
+		resp.Topics[i].ErrorCode = kerr.RequestTimedOut.Code
 	}
 	return resp
 }

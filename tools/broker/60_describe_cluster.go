@@ -5,32 +5,22 @@ import (
 )
 
 // DescribeCluster (key 60): the cluster id, the controller and the brokers
-// (the admin clients' view of the cluster).
+// (the admin clients' view of the cluster), from the metadata cache.
 func (b *Broker) handleDescribeCluster(req *kmsg.DescribeClusterRequest, listener string) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	resp.ClusterID = b.clusterID
+	snap := b.meta.Snapshot()
 	resp.ControllerID = -1
-	if c, err := b.store.Controller(b.ctx); err == nil {
-		resp.ControllerID = c.BrokerID
+	if id, ok := snap.Controller(); ok {
+		resp.ControllerID = id
 	}
-	brokers, err := b.store.Brokers(b.ctx)
-	if err != nil {
-		resp.ErrorCode = errorCode(err)
-		return resp
-	}
-	for _, bi := range brokers {
-		for _, e := range bi.Endpoints {
-			if e.Listener != listener {
-				continue
-			}
-			rb := kmsg.NewDescribeClusterResponseBroker()
-			rb.NodeID, rb.Host, rb.Port = bi.ID, e.Host, e.Port
-			if bi.Rack != "" {
-				rack := bi.Rack
-				rb.Rack = &rack
-			}
-			resp.Brokers = append(resp.Brokers, rb)
+	for _, n := range snap.Nodes(listener) {
+		rb := kmsg.NewDescribeClusterResponseBroker()
+		rb.NodeID, rb.Host, rb.Port = n.ID, n.Host, n.Port
+		if n.Rack != "" {
+			rb.Rack = kmsg.StringPtr(n.Rack)
 		}
+		resp.Brokers = append(resp.Brokers, rb)
 	}
 	resp.ClusterAuthorizedOperations = -2147483648
 	return resp

@@ -87,5 +87,7 @@ func TestControlRequestsOverTheWire(t *testing.T) {
 	require.Equal(t, int16(0), srResp.ErrorCode)
 	require.Len(t, srResp.Partitions, 1)
 	assert.Equal(t, int16(0), srResp.Partitions[0].ErrorCode)
-	assert.Equal(t, kerr.UnknownTopicOrPartition.Code, produceOne(t, c, "moved", 1, 1, rawBatch(1, []byte("x"))).ErrorCode)
+	// The replica is gone but the metadata still lists the partition (no
+	// UpdateMetadata removed it): the client is sent to look again.
+	assert.Equal(t, kerr.NotLeaderForPartition.Code, produceOne(t, c, "moved", 1, 1, rawBatch(1, []byte("x"))).ErrorCode)
 }

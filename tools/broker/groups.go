@@ -156,27 +156,22 @@ func (g *groups) ensureTopic(ctx context.Context) error {
 	if err != nil && !errors.Is(err, store.ErrTopicExists) {
 		return fmt.Errorf("creating %s: %w", group.OffsetsTopic, err)
 	}
-	return b.parts.sync(ctx)
+	return nil
 }
 
 // leader returns the node leading partition p of __consumer_offsets, with
-// its endpoint on listener.
-func (g *groups) leader(ctx context.Context, p int32, listener string) (group.Node, bool) {
-	b := g.b
-	st, err := b.store.PartitionState(ctx, store.TopicPartition{Topic: group.OffsetsTopic, Partition: p})
-	if err != nil || st.Leader == store.NoLeader {
+// its endpoint on listener, from the metadata cache.
+func (g *groups) leader(_ context.Context, p int32, listener string) (group.Node, bool) {
+	snap := g.b.meta.Snapshot()
+	st, ok := snap.Partition(group.OffsetsTopic, p)
+	if !ok || st.Leader < 0 {
 		return group.Node{}, false
 	}
-	bi, err := b.store.Broker(ctx, st.Leader)
-	if err != nil {
+	n, ok := snap.Node(st.Leader, listener)
+	if !ok {
 		return group.Node{}, false
 	}
-	for _, e := range bi.Endpoints {
-		if e.Listener == listener {
-			return group.Node{ID: bi.ID, Host: e.Host, Port: e.Port}, true
-		}
-	}
-	return group.Node{}, false
+	return group.Node{ID: n.ID, Host: n.Host, Port: n.Port}, true
 }
 
 // onRole is called by the replica manager after it applied a role to a

@@ -97,7 +97,6 @@ func TestKIP951AndReplicaState(t *testing.T) {
 	_, err := b.ctrl.CreateTopic(ctx, controller.TopicSpec{Name: "kip951", NumPartitions: -1, ReplicationFactor: -1,
 		Assignment: map[int32][]int32{0: {2, me}, 1: {me, 2}}}, false)
 	require.NoError(t, err)
-	require.NoError(t, b.parts.sync(ctx))
 	a, err := b.store.Topic(ctx, "kip951")
 	require.NoError(t, err)
 	id := [16]byte(a.ID)
@@ -169,14 +168,12 @@ func TestKIP951AndReplicaState(t *testing.T) {
 
 	// A deleted topic's id is forgotten.
 	require.NoError(t, b.ctrl.DeleteTopic(ctx, "kip951"))
-	require.NoError(t, b.parts.sync(ctx))
 	for _, v := range []int16{13, 16} {
 		fresp = send[*kmsg.FetchResponse](t, c, fetchV(id, 1, 0, -1, -1), v)
 		assert.Equal(t, kerr.UnknownTopicID.Code, fresp.Topics[0].Partitions[0].ErrorCode, "v%d", v)
 	}
 	_, err = b.ctrl.CreateTopic(ctx, controller.TopicSpec{Name: "kip951", NumPartitions: 2, ReplicationFactor: 1}, false)
 	require.NoError(t, err)
-	require.NoError(t, b.parts.sync(ctx))
 	fresp = send[*kmsg.FetchResponse](t, c, fetchV(id, 1, 0, -1, -1), 13)
 	assert.Equal(t, kerr.UnknownTopicID.Code, fresp.Topics[0].Partitions[0].ErrorCode, "the old id, after the name is reused")
 }

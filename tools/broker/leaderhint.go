@@ -28,20 +28,15 @@ func (b *Broker) currentLeader(ctx context.Context, topic string, partition int3
 	if r, ok := b.parts.get(topic, partition); ok {
 		st := r.State()
 		h.leaderID, h.leaderEpoch = st.Leader, st.LeaderEpoch
-	} else if st, err := b.store.PartitionState(ctx, store.TopicPartition{Topic: topic, Partition: partition}); err == nil {
+	} else if st, ok := b.meta.Snapshot().Partition(topic, partition); ok {
 		h.leaderID, h.leaderEpoch = st.Leader, st.LeaderEpoch
 	}
 	if h.leaderID < 0 {
 		h.leaderID = -1
 		return h
 	}
-	if bi, err := b.store.Broker(ctx, h.leaderID); err == nil {
-		for _, e := range bi.Endpoints {
-			if e.Listener == listener {
-				h.node = &e
-				break
-			}
-		}
+	if n, ok := b.meta.Snapshot().Node(h.leaderID, listener); ok {
+		h.node = &store.Endpoint{Listener: listener, Host: n.Host, Port: n.Port}
 	}
 	return h
 }
@@ -70,9 +65,11 @@ func (s *nodeSet) add(ctx context.Context, b *Broker, h leaderHint) {
 	}
 	s.ids[h.leaderID] = true
 	n := leaderNode{id: h.leaderID, host: h.node.Host, port: h.node.Port}
-	if bi, err := b.store.Broker(ctx, h.leaderID); err == nil && bi.Rack != "" {
-		rack := bi.Rack
-		n.rack = &rack
+	for _, bi := range b.meta.Snapshot().Brokers() {
+		if bi.ID == h.leaderID && bi.Rack != "" {
+			rack := bi.Rack
+			n.rack = &rack
+		}
 	}
 	s.nodes = append(s.nodes, n)
 }

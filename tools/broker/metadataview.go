@@ -5,12 +5,11 @@ import (
 	"time"
 
 	"github.com/strom-broker/strom/coord/group"
-	"github.com/strom-broker/strom/coord/store"
 )
 
-// This broker's view of the cluster metadata is what Metadata answers from
-// (today the metadata store itself; in a cluster, the broker's metadata
-// cache). Admin requests that change topics answer only once the change is
+// This broker's view of the cluster metadata is what Metadata answers from:
+// its metadata cache, which the controller updates (UpdateMetadata). Admin
+// requests that change topics answer only once the change is
 // visible in that view, so a client that creates a topic and produces at
 // once, or deletes one and lists topics, sees what it just did.
 
@@ -44,18 +43,12 @@ func (b *Broker) awaitMetadata(ctx context.Context, timeout time.Duration, ready
 	}
 }
 
-// syncAndAwait applies a topic change of this broker's (the topics at
-// indexes idx of a response) to its replicas, then waits up to timeoutMs
-// (not at all when <= 0) until done(i) holds for each, as awaitMetadata.
-// It returns the indexes for which done does not hold in time.
-func (b *Broker) syncAndAwait(ctx context.Context, what string, timeoutMs int32, idx []int, done func(i int) bool) []int {
-	if len(idx) == 0 {
-		return nil
-	}
-	if err := b.parts.sync(ctx); err != nil {
-		b.log.Warn(what, "err", err)
-	}
-	if timeoutMs <= 0 {
+// awaitTopics waits, after a topic change of this broker's (the topics at
+// indexes idx of a response), up to timeoutMs (not at all when <= 0) until
+// done(i) holds for each, as awaitMetadata. It returns the indexes for
+// which done does not hold in time.
+func (b *Broker) awaitTopics(ctx context.Context, timeoutMs int32, idx []int, done func(i int) bool) []int {
+	if len(idx) == 0 || timeoutMs <= 0 {
 		return nil
 	}
 	b.awaitMetadata(ctx, time.Duration(timeoutMs)*time.Millisecond, func() bool {
@@ -76,24 +69,19 @@ func (b *Broker) syncAndAwait(ctx context.Context, what string, timeoutMs int32,
 }
 
 // topicServed reports whether every partition of topic has a leader in
-// this broker's metadata, and the partitions this broker leads are open
-// and leading here.
-func (b *Broker) topicServed(ctx context.Context, topic string) bool {
-	a, err := b.store.Topic(ctx, topic)
-	if err != nil {
+// this broker's metadata cache, and the partitions this broker leads are
+// open and leading here (Kafka's DelayedCreatePartitions).
+func (b *Broker) topicServed(_ context.Context, topic string) bool {
+	parts := b.meta.Snapshot().Partitions(topic)
+	if len(parts) == 0 {
 		return false
 	}
-	states, err := b.store.PartitionStates(ctx, topic)
-	if err != nil {
-		return false
-	}
-	for p := range a.Partitions {
-		st, ok := states[p]
-		if !ok || st.Leader == store.NoLeader {
+	for _, st := range parts {
+		if st.Leader < 0 {
 			return false
 		}
 		if st.Leader == b.cfg.BrokerID {
-			if r, ok := b.parts.get(topic, p); !ok || !r.IsLeader() {
+			if r, ok := b.parts.get(topic, st.Partition); !ok || !r.IsLeader() {
 				return false
 			}
 		}

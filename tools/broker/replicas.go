@@ -17,18 +17,18 @@ import (
 	"github.com/strom-broker/strom/replication"
 )
 
-// replicaManager keeps this broker's partitions in line with the metadata
-// store: it opens a log and a replication.Partition for every replica
-// assigned here, applies each partition state (leader, epoch, ISR), applies
-// topic config changes to open logs, and deletes the logs of deleted
-// topics.
+// replicaManager holds this broker's replicas as the controller's requests
+// made them (replicas_control.go): it opens a log and a
+// replication.Partition for every replica a LeaderAndIsr assigns here,
+// applies each partition state (leader, epoch, ISR), applies topic config
+// changes to open logs, and deletes the logs StopReplica deletes.
 //
-// Invariant: parts holds exactly the partitions of the last sync's view of
-// the store that are assigned to this broker.
+// Invariant: parts holds exactly the partitions installed by LeaderAndIsr
+// and not since stopped by StopReplica.
 type replicaManager struct {
 	b *Broker
 
-	syncMu sync.Mutex // serialises sync
+	syncMu sync.Mutex // serialises the application of control requests
 
 	mu     sync.RWMutex
 	parts  map[store.TopicPartition]*replication.Partition
@@ -58,7 +58,7 @@ func (m *replicaManager) get(topic string, p int32) (*replication.Partition, boo
 func (m *replicaManager) leader(topic string, p, currentLeaderEpoch int32) (*replication.Partition, error) {
 	r, ok := m.get(topic, p)
 	if !ok {
-		return nil, kerr.UnknownTopicOrPartition
+		return nil, m.notHosted(topic, p)
 	}
 	if !r.IsLeader() {
 		return nil, kerr.NotLeaderForPartition
@@ -67,6 +67,17 @@ func (m *replicaManager) leader(topic string, p, currentLeaderEpoch int32) (*rep
 		return nil, err
 	}
 	return r, nil
+}
+
+// notHosted is the error for a partition this broker has no replica of:
+// NOT_LEADER_OR_FOLLOWER if the cluster has it (the client should look for
+// its leader again), else UNKNOWN_TOPIC_OR_PARTITION (Kafka's
+// ReplicaManager.getPartitionOrError).
+func (m *replicaManager) notHosted(topic string, p int32) error {
+	if _, known := m.b.meta.Snapshot().Partition(topic, p); known {
+		return kerr.NotLeaderForPartition
+	}
+	return kerr.UnknownTopicOrPartition
 }
 
 // highWatermarks returns every local partition's high watermark.
@@ -78,42 +89,6 @@ func (m *replicaManager) highWatermarks() map[checkpoint.TopicPartition]int64 {
 		out[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}] = p.HighWatermark()
 	}
 	return out
-}
-
-// sync reads this broker's replicas from the store and applies them.
-func (m *replicaManager) sync(ctx context.Context) error {
-	m.syncMu.Lock()
-	defer m.syncMu.Unlock()
-	b := m.b
-	reps, err := controller.ReplicasOf(ctx, b.store, b.cfg.BrokerID)
-	if err != nil {
-		return err
-	}
-	want := make(map[store.TopicPartition]controller.Replica, len(reps))
-	for _, r := range reps {
-		want[r.Partition] = r
-	}
-	// Drop partitions no longer assigned here (deleted topics).
-	m.mu.RLock()
-	var gone []store.TopicPartition
-	for tp := range m.parts {
-		if _, ok := want[tp]; !ok {
-			gone = append(gone, tp)
-		}
-	}
-	m.mu.RUnlock()
-	for _, tp := range gone {
-		m.remove(tp, true)
-	}
-
-	logs, openErr := m.openNew(ctx, reps)
-	if logs == nil {
-		return openErr
-	}
-	for _, r := range reps {
-		m.install(r, logs[r.Partition])
-	}
-	return openErr
 }
 
 // remove stops hosting tp (if hosted) and, if deleteLog, deletes its log.
@@ -288,14 +263,17 @@ func (m *replicaManager) watch(ctx context.Context) {
 	}
 }
 
-// topicName returns the name of a hosted topic by id ("" if unknown).
+// topicName returns the name of a topic by id: a hosted one, else one in
+// the cluster's metadata ("" if unknown).
 func (m *replicaManager) topicName(id [16]byte) string {
 	m.mu.RLock()
-	defer m.mu.RUnlock()
 	for name, tid := range m.ids {
 		if tid == store.UUID(id) {
+			m.mu.RUnlock()
 			return name
 		}
 	}
-	return ""
+	m.mu.RUnlock()
+	name, _ := m.b.meta.Snapshot().TopicName(store.UUID(id))
+	return name
 }

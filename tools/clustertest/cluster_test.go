@@ -14,9 +14,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strom-broker/strom/coord/zktest"
+	netclient "github.com/strom-broker/strom/net/client"
 	"github.com/strom-broker/strom/tools/clustertest"
 )
 
@@ -167,6 +170,28 @@ func TestThreeBrokersServeOneTopic(t *testing.T) {
 			assert.Equal(t, fmt.Sprintf("%d-%d", p, i), v)
 		}
 	}
+
+	// A broker asked for a partition it does not lead sends the client to
+	// the leader (NOT_LEADER_OR_FOLLOWER, with the leader in the answer).
+	var p0Leader int32 = lead[0]
+	other := bs[p0Leader%3] // broker id p0Leader%3+1, not the leader
+	raw, err := netclient.Dial(ctx, other.Addr(), "clustertest")
+	require.NoError(t, err)
+	defer raw.Close()
+	preq := kmsg.NewPtrProduceRequest()
+	preq.Acks, preq.TimeoutMillis = 1, 30000
+	pt := kmsg.NewProduceRequestTopic()
+	pt.Topic = "six"
+	pp := kmsg.NewProduceRequestTopicPartition()
+	pp.Partition = 0
+	pt.Partitions = append(pt.Partitions, pp)
+	preq.Topics = append(preq.Topics, pt)
+	preq.SetVersion(10)
+	presp, err := raw.RequestVersion(ctx, preq)
+	require.NoError(t, err)
+	sp := presp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	assert.Equal(t, kerr.NotLeaderForPartition.Code, sp.ErrorCode)
+	assert.Equal(t, p0Leader, sp.CurrentLeader.LeaderID, "KIP-951: the leader is named")
 
 	// kcat (librdkafka) sees the three brokers and the controller.
 	out, err := exec.Command("kcat", "-b", bs[0].Addr(), "-L", "-t", "six").CombinedOutput()
