@@ -329,3 +329,60 @@ func controllerOf(t *testing.T, c zkClient) (int32, int32) {
 	}
 	return id, epoch
 }
+
+// TestGroupsSpreadOverBrokers: group coordinators are the leaders of the
+// groups' __consumer_offsets partitions, so different groups find
+// different brokers; a franz-go group consumes a topic whose leaders are
+// on all three brokers, and its committed offsets are read back through
+// another broker.
+func TestGroupsSpreadOverBrokers(t *testing.T) {
+	_, bs := startThree(t)
+	ctx := context.Background()
+	adm := kadm.NewClient(client(t, addrs(bs[0])))
+	resp, err := adm.CreateTopic(ctx, 6, 1, nil, "grouped")
+	require.NoError(t, err)
+	require.NoError(t, resp.Err)
+
+	coordinators := map[int32]bool{}
+	clustertest.Eventually(t, "coordinators on several brokers", func(ctx context.Context) error {
+		var groups []string
+		for i := 0; i < 12; i++ {
+			groups = append(groups, fmt.Sprintf("g-%d", i))
+		}
+		found := adm.FindGroupCoordinators(ctx, groups...)
+		for _, f := range found {
+			if f.Err != nil {
+				return f.Err
+			}
+			coordinators[f.NodeID] = true
+		}
+		if len(coordinators) < 2 {
+			return fmt.Errorf("coordinators %v", coordinators)
+		}
+		return nil
+	})
+
+	prod := client(t, addrs(bs[1]), kgo.DefaultProduceTopic("grouped"))
+	const n = 300
+	for i := 0; i < n; i++ {
+		prod.Produce(ctx, &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprint(i))}, nil)
+	}
+	require.NoError(t, prod.Flush(ctx))
+
+	cons := client(t, addrs(bs[2]), kgo.ConsumerGroup("g-0"), kgo.ConsumeTopics("grouped"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	seen := map[string]bool{}
+	pctx, cancel := context.WithTimeout(ctx, clustertest.Deadline)
+	defer cancel()
+	for len(seen) < n {
+		fs := cons.PollFetches(pctx)
+		require.NoError(t, pctx.Err(), "consumed %d", len(seen))
+		fs.EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true })
+	}
+	require.NoError(t, cons.CommitUncommittedOffsets(ctx))
+	offsets, err := kadm.NewClient(client(t, addrs(bs[0]))).FetchOffsets(ctx, "g-0")
+	require.NoError(t, err)
+	var total int64
+	offsets.Each(func(o kadm.OffsetResponse) { total += o.At })
+	assert.Equal(t, int64(n), total, "the committed offsets cover every record")
+}
