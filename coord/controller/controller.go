@@ -678,9 +678,9 @@ func (c *Controller) reconcile(ctx context.Context, live map[int32]bool) error {
 }
 
 // reconcileTopic applies the election rules to one topic's partitions:
-// one atomic batch write for all of them (one file write or ZooKeeper
-// multi), falling back to per-partition compare-and-set if the batch loses
-// a race.
+// atomic batch writes of up to maxStatesPerWrite partitions (one file
+// write or ZooKeeper multi each), falling back to per-partition
+// compare-and-set if a batch loses a race.
 // REQUIRES: c.mu is held and c is active.
 func (c *Controller) reconcileTopic(ctx context.Context, a store.TopicAssignment, live map[int32]bool) error {
 	unclean, err := c.uncleanAllowed(ctx, a.Name)
@@ -695,12 +695,8 @@ func (c *Controller) reconcileTopic(ctx context.Context, a store.TopicAssignment
 	if err != nil {
 		return fmt.Errorf("controller: states of %q: %w", a.Name, err)
 	}
-	type change struct {
-		cur, next store.PartitionState
-		election  Election
-	}
 	var updates []store.PartitionStateUpdate
-	var changes []change
+	var changes []stateChange
 	for _, p := range slices.Sorted(maps.Keys(a.Partitions)) {
 		tp := store.TopicPartition{Topic: a.Name, Partition: p}
 		cur, ok := states[p]
@@ -712,18 +708,43 @@ func (c *Controller) reconcileTopic(ctx context.Context, a store.TopicAssignment
 				continue
 			}
 			updates = append(updates, store.PartitionStateUpdate{Partition: tp, State: st, ExpectedVersion: store.NewVersion})
-			changes = append(changes, change{next: st})
+			changes = append(changes, stateChange{next: st})
 			continue
 		}
 		next, election, changed := nextState(a.Partitions[p], cur, isLive, unclean, c.epoch)
 		if changed {
 			updates = append(updates, store.PartitionStateUpdate{Partition: tp, State: next, ExpectedVersion: cur.Version})
-			changes = append(changes, change{cur: cur, next: next, election: election})
+			changes = append(changes, stateChange{cur: cur, next: next, election: election})
 		}
 	}
 	if len(updates) == 0 {
 		return nil
 	}
+	for start := 0; start < len(updates); start += maxStatesPerWrite {
+		end := min(start+maxStatesPerWrite, len(updates))
+		if err := c.writeStates(ctx, a, updates[start:end], changes[start:end], live, unclean); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxStatesPerWrite bounds one atomic partition-state write: a ZooKeeper
+// multi holds about 3,000 new states within its 1 MB request limit, so a
+// topic's states are written 1,000 at a time (each write atomic).
+const maxStatesPerWrite = 1000
+
+// stateChange is one partition state the controller decided.
+type stateChange struct {
+	cur, next store.PartitionState
+	election  Election
+}
+
+// writeStates writes one batch of a topic's new partition states
+// atomically, falling back to per-partition compare-and-set if the batch
+// loses a race, and queues them for the brokers.
+// REQUIRES: c.mu is held and c is active.
+func (c *Controller) writeStates(ctx context.Context, a store.TopicAssignment, updates []store.PartitionStateUpdate, changes []stateChange, live map[int32]bool, unclean bool) error {
 	versions, err := c.fenced.SetPartitionStates(ctx, updates)
 	switch {
 	case err == nil:

@@ -509,3 +509,16 @@ func TestZombieControllerWritesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeTopicWrittenInBatches: a topic with more partitions than one
+// atomic write holds gets every state (written maxStatesPerWrite at a time).
+func TestLargeTopicWrittenInBatches(t *testing.T) {
+	ctx := context.Background()
+	cl := newCluster(t, quietOptions(), 1, 2)
+	n := int32(2*maxStatesPerWrite + 7)
+	_, err := cl.c.CreateTopic(ctx, TopicSpec{Name: "big", NumPartitions: n, ReplicationFactor: 1}, false)
+	require.NoError(t, err)
+	states, err := cl.s.PartitionStates(ctx, "big")
+	require.NoError(t, err)
+	assert.Len(t, states, int(n))
+}
