@@ -14,6 +14,7 @@ replace github.com/strom-broker/strom/tools => ../tools
 
 require (
 	github.com/stretchr/testify v1.12.1
+	github.com/strom-broker/strom/coord v0.0.0
 	github.com/strom-broker/strom/engine v0.0.0
 	github.com/strom-broker/strom/net v0.0.0
 	github.com/strom-broker/strom/tools v0.0.0-00010101000000-000000000000
@@ -28,7 +29,5 @@ require (
 	github.com/edsrzf/mmap-go v1.2.0 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
-	github.com/strom-broker/strom/coord v0.0.0 // indirect
-	github.com/strom-broker/strom/replication v0.0.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )

@@ -1,0 +1,285 @@
+package benchmarks
+
+// BenchmarkCluster measures a ZooKeeper-coordinated cluster: three strom
+// processes (tools/clustertest) on a real 3-node ZooKeeper ensemble
+// (coord/zktest), all on loopback. It is part of the tracked suite
+// (make bench), not of the CI gate: one round takes about a minute.
+//
+// Anchor (issue #14): Kafka 1.1 brought the controlled shutdown of a
+// broker with 10,000 partitions from 6.5 minutes to 3 seconds (Confluent,
+// 2018); Kafka's guidance is at most 4,000 partitions per broker.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strom-broker/strom/coord/zktest"
+	"github.com/strom-broker/strom/tools/clustertest"
+)
+
+func BenchmarkCluster(b *testing.B) {
+	ens, err := zktest.Start(zktest.Options{Nodes: 3})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ens.Close()
+	b.Run("partitions=10000", func(b *testing.B) {
+		for range b.N {
+			clusterLeadership(b, ens, 10000)
+		}
+	})
+	b.Run("produce/partitions=1000", func(b *testing.B) {
+		for range b.N {
+			one := clusterProduce(b, ens, 1, 1000)
+			three := clusterProduce(b, ens, 3, 1000)
+			b.ReportMetric(one, "rec/s_1broker")
+			b.ReportMetric(three, "rec/s_3brokers")
+			b.ReportMetric(three/one, "x_1broker")
+		}
+	})
+}
+
+// clusterLeadership creates a topic of n partitions (RF 1) on three
+// brokers and measures the time until every broker's Metadata shows a
+// leader for each; then kills the controller (kill -9) and measures the
+// time until a new controller is elected and every live broker's Metadata
+// shows the dead broker's partitions without a leader and the others
+// unchanged. It reports ZooKeeper's request counts for both.
+func clusterLeadership(b *testing.B, ens *zktest.Ensemble, n int) {
+	c := clustertest.NewCluster(b, ens)
+	var bs []*clustertest.Broker
+	for id := int32(1); id <= 3; id++ {
+		bs = append(bs, c.StartBroker(id))
+	}
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bs[0].Addr()), kgo.RequestTimeoutOverhead(5*time.Minute))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	adm.SetTimeoutMillis(int32((5 * time.Minute).Milliseconds()))
+	waitFor(b, "three brokers", func() bool {
+		md, err := adm.Metadata(ctx)
+		return err == nil && len(md.Brokers) == 3
+	})
+
+	zk0 := zkPackets(b, ens)
+	start := time.Now()
+	resp, err := adm.CreateTopic(ctx, int32(n), 1, nil, "many")
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		b.Fatalf("create %d partitions: %v", n, err)
+	}
+	leaders := map[int32]int32{}
+	for _, br := range bs {
+		waitFor(b, "every partition led, on "+br.Addr(), func() bool {
+			l, err := brokerLeaders(ctx, br, "many")
+			if err != nil || len(l) != n {
+				return false
+			}
+			for _, id := range l {
+				if id < 0 {
+					return false
+				}
+			}
+			leaders = l
+			return true
+		})
+	}
+	created := time.Since(start)
+	b.ReportMetric(created.Seconds(), "s_create")
+	b.ReportMetric(float64(zkPackets(b, ens)-zk0)/float64(n), "zk_req/partition_create")
+
+	md, err := adm.Metadata(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dead := md.Controller
+	moved := 0
+	for _, id := range leaders {
+		if id == dead {
+			moved++
+		}
+	}
+	zk1 := zkPackets(b, ens)
+	killed := time.Now()
+	bs[dead-1].Kill()
+	var elected time.Duration
+	for _, br := range bs {
+		if br == bs[dead-1] {
+			continue
+		}
+		waitFor(b, "fail-over seen by "+br.Addr(), func() bool {
+			bmd, err := metadataOf(ctx, br)
+			if err != nil || bmd.Controller < 0 || bmd.Controller == dead {
+				return false
+			}
+			if elected == 0 {
+				elected = time.Since(killed)
+			}
+			l, err := brokerLeaders(ctx, br, "many")
+			if err != nil || len(l) != n {
+				return false
+			}
+			for p, id := range l {
+				want := leaders[p]
+				if want == dead {
+					want = -1
+				}
+				if id != want {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	failover := time.Since(killed)
+	b.ReportMetric(failover.Seconds(), "s_failover")
+	b.ReportMetric((failover - clustertest.SessionTimeoutMs*time.Millisecond).Seconds(), "s_failover_after_session")
+	b.ReportMetric((failover - elected).Seconds(), "s_metadata_after_election")
+	b.ReportMetric(float64(moved), "partitions_moved")
+	b.ReportMetric(float64(zkPackets(b, ens)-zk1)/float64(max(moved, 1)), "zk_req/leader_change")
+}
+
+// clusterProduce produces 100-byte records to a topic of partitions
+// partitions spread over brokers brokers, and returns records per second.
+func clusterProduce(b *testing.B, ens *zktest.Ensemble, brokers, partitions int) float64 {
+	c := clustertest.NewCluster(b, ens)
+	var addrs []string
+	for id := int32(1); id <= int32(brokers); id++ {
+		addrs = append(addrs, c.StartBroker(id).Addr())
+	}
+	ctx := context.Background()
+	adm, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer adm.Close()
+	waitFor(b, "brokers", func() bool {
+		md, err := kadm.NewClient(adm).Metadata(ctx)
+		return err == nil && len(md.Brokers) == brokers
+	})
+	resp, err := kadm.NewClient(adm).CreateTopic(ctx, int32(partitions), 1, nil, "spread")
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("spread"),
+		kgo.ProducerLinger(5*time.Millisecond), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer prod.Close()
+	const records = 400_000
+	value := bytes.Repeat([]byte("x"), 100)
+	// Warm up: metadata and one batch per partition.
+	for p := 0; p < partitions; p++ {
+		prod.Produce(ctx, &kgo.Record{Value: value}, nil)
+	}
+	if err := prod.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	errs := make(chan error, 1)
+	for range records {
+		prod.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				select {
+				case errs <- err:
+				default:
+				}
+			}
+		})
+	}
+	if err := prod.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	return records / time.Since(start).Seconds()
+}
+
+// metadataOf asks broker br alone for the cluster metadata.
+func metadataOf(ctx context.Context, br *clustertest.Broker) (kadm.Metadata, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()))
+	if err != nil {
+		return kadm.Metadata{}, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return kadm.NewClient(cl).Metadata(ctx)
+}
+
+// brokerLeaders returns each partition's leader of topic as br reports it.
+func brokerLeaders(ctx context.Context, br *clustertest.Broker, topic string) (map[int32]int32, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	td, ok := md.Topics[topic]
+	if !ok || td.Err != nil {
+		return nil, fmt.Errorf("topic %s: %v", topic, td.Err)
+	}
+	out := make(map[int32]int32, len(td.Partitions))
+	for p, pd := range td.Partitions {
+		out[p] = pd.Leader
+	}
+	return out, nil
+}
+
+// zkPackets is the ensemble's total of requests received (mntr's
+// zk_packets_received, summed over the nodes).
+func zkPackets(b *testing.B, ens *zktest.Ensemble) int64 {
+	var total int64
+	for _, n := range ens.Nodes() {
+		out, err := n.FourLetter(context.Background(), "mntr")
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "zk_packets_received\t"); ok {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				total += n
+			}
+		}
+	}
+	return total
+}
+
+// waitFor polls cond every 50 ms for up to 10 minutes (a hang guard).
+func waitFor(b *testing.B, what string, cond func() bool) {
+	b.Helper()
+	deadline := time.Now().Add(10 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.Fatalf("%s: not reached", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
