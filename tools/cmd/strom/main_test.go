@@ -48,10 +48,13 @@ func TestBinary(t *testing.T) {
 	assert.Empty(t, stdout)
 	assert.Equal(t, "Error: unknown option --bootstrap (see --help)\n", stderr)
 
-	_, stderr, code = run("server", "../../../config/server.properties", "--override", "zookeeper.connect=127.0.0.1:1")
+	// No ZooKeeper at zookeeper.connect: one clear line after the
+	// connection timeout, exit 1.
+	_, stderr, code = run("server", "../../../config/server.properties", "--override", "zookeeper.connect=127.0.0.1:1",
+		"--override", "zookeeper.connection.timeout.ms=500")
 	assert.Equal(t, 1, code)
-	assert.Equal(t, 1, strings.Count(stderr, "\n"))
-	assert.Contains(t, stderr, "ZooKeeper mode is not built yet")
+	assert.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
+	assert.Contains(t, stderr, "no ZooKeeper session with 127.0.0.1:1")
 
 	_, stderr, code = run("server", "--override", "num.partitons=3")
 	assert.Equal(t, 1, code)
