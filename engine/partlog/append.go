@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/record"
 	"github.com/strom-broker/strom/engine/segment"
 )
@@ -277,7 +278,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
+	err = fsio.Sync(d)
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}

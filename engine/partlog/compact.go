@@ -34,6 +34,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/record"
 	"github.com/strom-broker/strom/engine/segment"
 )
@@ -104,7 +105,7 @@ var segmentSuffixes = []string{segment.IndexSuffix, segment.TimeIndexSuffix, seg
 func (l *Log) RemoveCleaned(base int64) error {
 	var errs []error
 	for _, suf := range segmentSuffixes {
-		if err := os.Remove(segment.FileName(l.dir, base, suf) + CleanedSuffix); err != nil && !os.IsNotExist(err) {
+		if err := fsio.Remove(segment.FileName(l.dir, base, suf) + CleanedSuffix); err != nil && !os.IsNotExist(err) {
 			errs = append(errs, err)
 		}
 	}
@@ -148,7 +149,7 @@ func (l *Log) ReplaceSegments(v *CleanableView, old []*segment.Segment) (err err
 	// 1. Commit: .cleaned -> .swap, .log last.
 	for _, suf := range segmentSuffixes {
 		name := segment.FileName(l.dir, base, suf)
-		if err := os.Rename(name+CleanedSuffix, name+SwapSuffix); err != nil {
+		if err := fsio.Rename(name+CleanedSuffix, name+SwapSuffix); err != nil {
 			return fmt.Errorf("partlog: commit cleaned segment %d: %w", base, err)
 		}
 	}
@@ -194,7 +195,7 @@ func finishSwap(dir string, base int64) error {
 				return err
 			}
 		}
-		if err := os.Rename(name+SwapSuffix, name); err != nil && !(os.IsNotExist(err) && suf != segment.LogSuffix) {
+		if err := fsio.Rename(name+SwapSuffix, name); err != nil && !(os.IsNotExist(err) && suf != segment.LogSuffix) {
 			return fmt.Errorf("partlog: finish swap of segment %d: %w", base, err)
 		}
 	}
@@ -205,7 +206,7 @@ func finishSwap(dir string, base int64) error {
 // comment of this file) and removes the cleaner's staging dir. It runs
 // before scanDir, which deletes every other *.swap and *.cleaned file.
 func (l *Log) completeSwaps() error {
-	if err := os.RemoveAll(filepath.Join(l.dir, CleanerStagingDir)); err != nil {
+	if err := fsio.RemoveAll(filepath.Join(l.dir, CleanerStagingDir)); err != nil {
 		return err
 	}
 	des, err := os.ReadDir(l.dir)
@@ -232,7 +233,7 @@ func (l *Log) completeSwaps() error {
 				continue
 			}
 			for _, suf := range segmentSuffixes {
-				if err := os.Remove(segment.FileName(l.dir, b, suf)); err != nil && !os.IsNotExist(err) {
+				if err := fsio.Remove(segment.FileName(l.dir, b, suf)); err != nil && !os.IsNotExist(err) {
 					return err
 				}
 			}

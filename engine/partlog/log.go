@@ -59,6 +59,7 @@ import (
 	"time"
 
 	"github.com/strom-broker/strom/engine/epoch"
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/producer"
 	"github.com/strom-broker/strom/engine/record"
 	"github.com/strom-broker/strom/engine/segment"
@@ -261,8 +262,8 @@ func Open(dir string, cfg Config, opts ...Option) (*Log, error) {
 	// Mkdir first: a new partition's dir is one system call, where
 	// MkdirAll would stat it and its parent too (lookups that wait on the
 	// parent dir's lock while other partitions are created in it).
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fsio.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := fsio.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
 	}
@@ -353,7 +354,7 @@ func (l *Log) load(o options) error {
 			for _, later := range bases[i+1:] {
 				l.logger.Warn("partition log recovery deleted a segment after the invalid tail", "segment", later)
 				for _, suf := range []string{segment.LogSuffix, segment.IndexSuffix, segment.TimeIndexSuffix} {
-					if err := os.Remove(segment.FileName(l.dir, later, suf)); err != nil && !os.IsNotExist(err) {
+					if err := fsio.Remove(segment.FileName(l.dir, later, suf)); err != nil && !os.IsNotExist(err) {
 						return err
 					}
 				}
@@ -435,7 +436,7 @@ func (l *Log) scanDir() ([]int64, error) {
 		name := de.Name()
 		switch {
 		case strings.HasSuffix(name, segment.DeletedSuffix), strings.HasSuffix(name, ".cleaned"), strings.HasSuffix(name, ".swap"):
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !os.IsNotExist(err) {
+			if err := fsio.Remove(filepath.Join(l.dir, name)); err != nil && !os.IsNotExist(err) {
 				return nil, err
 			}
 		case strings.HasSuffix(name, segment.LogSuffix):
@@ -449,7 +450,7 @@ func (l *Log) scanDir() ([]int64, error) {
 	for _, name := range idx {
 		suf := filepath.Ext(name)
 		if b, ok := parseBase(name, suf); ok && !logs[b] {
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !os.IsNotExist(err) {
+			if err := fsio.Remove(filepath.Join(l.dir, name)); err != nil && !os.IsNotExist(err) {
 				return nil, err
 			}
 		}

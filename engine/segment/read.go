@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/record"
 )
 
@@ -134,7 +135,7 @@ func (s *Segment) TruncateTo(offset int64) (int64, error) {
 	if !ok {
 		return 0, s.Activate()
 	}
-	if err := s.log.Truncate(pos); err != nil {
+	if err := fsio.Truncate(s.log, pos); err != nil {
 		return 0, fmt.Errorf("segment %d: truncate to %d: %w", s.base, pos, err)
 	}
 	if err := errors.Join(s.idx.truncateFromPos(pos), s.tidx.truncateFromOffset(int32(h.BaseOffset-s.base))); err != nil {
@@ -227,7 +228,7 @@ func (s *Segment) Retire(remove bool, onErr func(error)) error {
 		if remove {
 			e = s.closeFiles(false)
 			for _, suf := range []string{LogSuffix, IndexSuffix, TimeIndexSuffix} {
-				if rerr := os.Remove(FileName(s.dir, s.base, suf) + DeletedSuffix); rerr != nil && !os.IsNotExist(rerr) {
+				if rerr := fsio.Remove(FileName(s.dir, s.base, suf) + DeletedSuffix); rerr != nil && !os.IsNotExist(rerr) {
 					e = errors.Join(e, rerr)
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/record"
 )
 
@@ -97,7 +98,7 @@ func (s *Segment) recover(logSize int64, scratch *[]byte, onBatch func(record.He
 	}
 	cut := logSize - valid
 	if cut > 0 {
-		if err := s.log.Truncate(valid); err != nil {
+		if err := fsio.Truncate(s.log, valid); err != nil {
 			return 0, fmt.Errorf("segment %d: truncate to %d: %w", s.base, valid, err)
 		}
 	}

@@ -49,6 +49,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/record"
 )
 
@@ -150,11 +151,11 @@ func (s *Segment) CanHold(last int64) bool { return last-s.base <= math.MaxInt32
 // preallocated indexes.
 func Create(dir string, base int64, cfg Config) (*Segment, error) {
 	for _, suf := range []string{IndexSuffix, TimeIndexSuffix} {
-		if err := os.Remove(FileName(dir, base, suf)); err != nil && !os.IsNotExist(err) {
+		if err := fsio.Remove(FileName(dir, base, suf)); err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}
 	}
-	f, err := os.OpenFile(FileName(dir, base, LogSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := fsio.OpenFile(FileName(dir, base, LogSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +214,7 @@ type OpenResult struct {
 // call Activate to append to it.
 func Open(dir string, base int64, cfg Config, opts OpenOptions) (*Segment, OpenResult, error) {
 	var res OpenResult
-	f, err := os.OpenFile(FileName(dir, base, LogSuffix), os.O_RDWR, 0o644)
+	f, err := fsio.OpenFile(FileName(dir, base, LogSuffix), os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, res, err
 	}
@@ -221,9 +222,9 @@ func Open(dir string, base int64, cfg Config, opts OpenOptions) (*Segment, OpenR
 	if errors.Is(err, errIndexInvalid) {
 		// A torn index size: drop both and rebuild.
 		for _, suf := range []string{IndexSuffix, TimeIndexSuffix} {
-			os.Remove(FileName(dir, base, suf))
+			fsio.Remove(FileName(dir, base, suf))
 		}
-		if f, err = os.OpenFile(FileName(dir, base, LogSuffix), os.O_RDWR, 0o644); err != nil {
+		if f, err = fsio.OpenFile(FileName(dir, base, LogSuffix), os.O_RDWR, 0o644); err != nil {
 			return nil, res, err
 		}
 		s, err = newSegment(dir, base, cfg, f)
@@ -349,7 +350,7 @@ func (s *Segment) headerAt(pos, limit int64) (record.Header, error) {
 // within CanHold; !IndexFull.
 func (s *Segment) Append(batches []byte, hs []record.Header) error {
 	pos := s.size.Load()
-	if _, err := s.log.WriteAt(batches, pos); err != nil {
+	if _, err := fsio.WriteAt(s.log, batches, pos); err != nil {
 		// A partial write leaves bytes past size that readers never see;
 		// the next append overwrites them and recovery cuts them.
 		return fmt.Errorf("segment %d: write at %d: %w", s.base, pos, err)
@@ -403,7 +404,7 @@ func (s *Segment) Seal() error {
 
 // Flush fsyncs the .log and msyncs the indexes.
 func (s *Segment) Flush() error {
-	if err := s.log.Sync(); err != nil {
+	if err := fsio.Sync(s.log); err != nil {
 		return fmt.Errorf("segment %d: fsync: %w", s.base, err)
 	}
 	return errors.Join(s.idx.ix.flush(), s.tidx.ix.flush())
@@ -445,7 +446,7 @@ func (s *Segment) closeFiles(trim bool) error {
 
 func (s *Segment) rename(from, to string) error {
 	for _, suf := range []string{LogSuffix, IndexSuffix, TimeIndexSuffix} {
-		if err := os.Rename(FileName(s.dir, s.base, suf)+from, FileName(s.dir, s.base, suf)+to); err != nil && !os.IsNotExist(err) {
+		if err := fsio.Rename(FileName(s.dir, s.base, suf)+from, FileName(s.dir, s.base, suf)+to); err != nil && !os.IsNotExist(err) {
 			return err
 		}
 	}
