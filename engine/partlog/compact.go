@@ -79,8 +79,8 @@ type CleanableView struct {
 func (l *Log) Cleanable() (*CleanableView, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return nil, ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return nil, err
 	}
 	segs := l.segments()
 	return &CleanableView{
@@ -129,9 +129,12 @@ func (l *Log) ReplaceSegments(v *CleanableView, old []*segment.Segment) (err err
 		if !committed {
 			err = errors.Join(err, l.RemoveCleaned(base))
 		}
+		if err != nil && !errors.Is(err, ErrCleanConflict) {
+			err = l.fail(err) // an I/O error of the swap: the log goes offline
+		}
 	}()
-	if l.closed {
-		return ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return err
 	}
 	segs := l.segments()
 	i := 0

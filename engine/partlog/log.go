@@ -88,6 +88,7 @@ type options struct {
 	clean         bool
 	logStart      int64
 	logger        *slog.Logger
+	onFailure     func(error)
 }
 
 // WithClock injects the clock used for segment.ms, retention.ms,
@@ -140,6 +141,12 @@ type Log struct {
 
 	producers *producer.State // internally locked; mutated under mu
 
+	// failure is set once, by the first I/O error that takes the log
+	// offline (failure.go); shut is set by Close. Both are read lock-free.
+	failure   atomic.Pointer[storageError]
+	shut      atomic.Bool
+	onFailure func(error)
+
 	flush    flusher
 	notifyMu sync.Mutex
 	notify   chan struct{}
@@ -164,8 +171,8 @@ func (l *Log) SetConfig(cfg Config) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return err
 	}
 	l.cfg = cfg
 	return nil
@@ -238,6 +245,12 @@ func (l *Log) AppendNotify() <-chan struct{} {
 // setLEO publishes a new log end offset and wakes waiters.
 func (l *Log) setLEO(leo int64) {
 	l.leo.Store(leo)
+	l.wake()
+}
+
+// wake closes the AppendNotify channel: the LEO moved, or the log went
+// offline or closed (waiters then see the error on their next call).
+func (l *Log) wake() {
 	l.notifyMu.Lock()
 	if l.notify != nil {
 		close(l.notify)
@@ -267,7 +280,7 @@ func Open(dir string, cfg Config, opts ...Option) (*Log, error) {
 			return nil, err
 		}
 	}
-	l := &Log{dir: dir, cfg: cfg, now: o.clock, logger: o.logger.With("dir", dir), latestEpoch: -1}
+	l := &Log{dir: dir, cfg: cfg, now: o.clock, logger: o.logger.With("dir", dir), latestEpoch: -1, onFailure: o.onFailure}
 	var err error
 	if l.epochs, err = epoch.Open(dir); err != nil {
 		return nil, err
@@ -493,12 +506,23 @@ func (l *Log) Close() error {
 		return ErrClosed
 	}
 	l.closed = true
+	l.shut.Store(true)
+	l.wake() // long polls return and see ErrClosed
 	l.mu.Unlock()
 	l.bg.Wait()
 	err := l.flushTo(l.leo.Load())
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	err = errors.Join(err, l.snapshotProducers(l.leo.Load()))
+	if err == nil {
+		err = l.snapshotProducers(l.leo.Load())
+	}
+	if err = l.fail(err); err != nil || l.Failure() != nil {
+		// Offline: release the files without writing to them.
+		for _, s := range l.segments() {
+			s.Drop(l.logCloseErr)
+		}
+		return l.Failure()
+	}
 	for _, s := range l.segments() {
 		err = errors.Join(err, s.Retire(false, l.logCloseErr))
 	}

@@ -17,9 +17,14 @@ import (
 func (l *Log) TruncateTo(offset int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return err
 	}
+	return l.fail(l.truncateToLocked(offset))
+}
+
+// truncateToLocked is TruncateTo. REQUIRES: l.mu.
+func (l *Log) truncateToLocked(offset int64) error {
 	if offset >= l.leo.Load() {
 		return nil
 	}
@@ -104,8 +109,8 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return 0, ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return 0, err
 	}
 	if leo := l.leo.Load(); offset > leo {
 		return l.logStart.Load(), fmt.Errorf("%w: delete records before %d, log end %d", ErrOffsetOutOfRange, offset, leo)
@@ -119,7 +124,7 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	for n+1 < len(segs) && segs[n+1].BaseOffset() <= offset {
 		n++
 	}
-	return offset, l.deleteOldestLocked(n)
+	return offset, l.fail(l.deleteOldestLocked(n))
 }
 
 // EnforceRetention deletes the oldest segments that retention.ms (by the
@@ -129,8 +134,8 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 func (l *Log) EnforceRetention() (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return 0, ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return 0, err
 	}
 	if !l.cfg.deletes() {
 		return 0, nil
@@ -161,7 +166,7 @@ func (l *Log) EnforceRetention() (int, error) {
 	if base := segs[n].BaseOffset(); base > l.logStart.Load() {
 		l.logStart.Store(base)
 	}
-	return n, l.deleteOldestLocked(n)
+	return n, l.fail(l.deleteOldestLocked(n))
 }
 
 // deleteOldestLocked retires the n oldest segments and trims the epoch

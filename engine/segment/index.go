@@ -173,6 +173,33 @@ func (ix *mmapIndex) appendLocked(e []byte) error {
 	return nil
 }
 
+// truncate keeps the first n entries.
+func (ix *mmapIndex) truncate(n int) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.truncateLocked(n)
+}
+
+// free returns how many more entries fit the file.
+func (ix *mmapIndex) free() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.mm)/ix.entrySize - ix.n
+}
+
+// ensureFree grows the file (at least doubling it) so that k more entries
+// fit; a no-op when they do. Recovery and oversized multi-batch appends
+// use it: index capacity is never a reason to refuse or cut valid data.
+func (ix *mmapIndex) ensureFree(k int) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	need := (ix.n + k) * ix.entrySize
+	if need <= len(ix.mm) {
+		return nil
+	}
+	return ix.remap(max(need, 2*len(ix.mm)))
+}
+
 // entries returns the entry count.
 func (ix *mmapIndex) entries() int {
 	ix.mu.RLock()

@@ -87,20 +87,24 @@ func Inject(root string, inj Injector) (disarm func()) {
 	}
 	list = append(list, a)
 	injected.Store(&list)
-	return func() {
-		mu.Lock()
-		defer mu.Unlock()
-		var rest []armed
-		for _, x := range *injected.Load() {
-			if x != a {
-				rest = append(rest, x)
-			}
+	var once sync.Once
+	return func() { once.Do(func() { unarm(a) }) }
+}
+
+// unarm removes a from the armed injectors.
+func unarm(a armed) {
+	mu.Lock()
+	defer mu.Unlock()
+	var rest []armed
+	for _, x := range *injected.Load() {
+		if x != a {
+			rest = append(rest, x)
 		}
-		if len(rest) == 0 {
-			injected.Store(nil)
-		} else {
-			injected.Store(&rest)
-		}
+	}
+	if len(rest) == 0 {
+		injected.Store(nil)
+	} else {
+		injected.Store(&rest)
 	}
 }
 
