@@ -14,6 +14,7 @@ import (
 
 	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/record"
+	"github.com/strom-broker/strom/engine/segment"
 )
 
 // Regression tests of issue #11 (failed writes and unlucky timing lose
@@ -334,4 +335,105 @@ func osStat(p string) (int64, error) {
 		return 0, err
 	}
 	return st.Size(), nil
+}
+
+// openFDs counts this process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	des, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	return len(des)
+}
+
+// TestFailedOpenLeaksNothing checks the suspicion "file descriptors and
+// mmaps leak when Open fails late" (proved real: a failure after the
+// segments were opened, e.g. activating the last one or rewriting the
+// epoch checkpoint, left every segment's three files open and mapped).
+// Open is failed at every file-system call it makes, in turn, on a log
+// that needs recovery; each failure must leave the descriptor count as it
+// was, and a plain Open afterwards must read everything back.
+func TestFailedOpenLeaksNothing(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, smallConfig())
+	for i := 0; i < 40; i++ {
+		_, err := l.Append(makeBatch(3, int64(i), "o"), int32(i/10))
+		require.NoError(t, err)
+	}
+	want := readAllBytes(t, l)
+	l.crash()
+	count := &fsio.Nth{}
+	disarm := fsio.Inject(dir, count)
+	l = openLog(t, dir, smallConfig(), WithLogStartOffset(7))
+	disarm()
+	require.NoError(t, l.Close())
+	l.crash()
+	calls := count.Count()
+	require.Greater(t, calls, 10)
+	for n := 1; n <= calls; n++ {
+		before := openFDs(t)
+		disarm := fsio.Inject(dir, &fsio.Nth{N: n})
+		l, err := Open(dir, smallConfig(), WithLogger(quiet), WithLogStartOffset(7))
+		disarm()
+		if err == nil {
+			l.crash()
+			continue
+		}
+		assert.Equal(t, before, openFDs(t), "Open failed at call %d (%v) and leaked descriptors", n, err)
+	}
+	l = openLog(t, dir, smallConfig(), WithLogStartOffset(7))
+	defer l.Close()
+	got := readAllBytes(t, l)
+	assert.True(t, bytes.HasSuffix(want, got) && len(got) > 0)
+}
+
+// TestFollowerAppendSpanningRelativeOffsets checks the suspicion "a
+// follower append spanning more than 2^31 offsets overflows the 32-bit
+// relative offsets of the index" (proved real: the second batch's relative
+// offset wrapped negative in one segment, its index entry was refused
+// after the bytes were written). Now such an append is split over
+// consecutive segments.
+func TestFollowerAppendSpanningRelativeOffsets(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.IndexIntervalBytes = 1
+	dir := t.TempDir()
+	l := openLog(t, dir, cfg)
+	a, b, c := makeBatch(2, 1, "a"), makeBatch(2, 2, "b"), makeBatch(2, 3, "c")
+	record.SetBaseOffset(b, 1<<31+5)
+	record.SetBaseOffset(c, 1<<31+7)
+	payload := append(append(append([]byte(nil), a...), b...), c...)
+	_, err := l.AppendAsFollower(payload)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1<<31+9), l.LogEndOffset())
+	assert.Equal(t, []int64{0, 1<<31 + 5}, l.SegmentBaseOffsets())
+	assert.Equal(t, payload, readAllBytes(t, l))
+	got, err := l.ReadBytes(1<<31+6, 1<<20, l.LogEndOffset())
+	require.NoError(t, err)
+	assert.Equal(t, append(append([]byte(nil), b...), c...), got)
+	l.crash()
+	for _, clean := range []bool{false, true} {
+		l = openLog(t, dir, cfg, WithCleanShutdown(clean))
+		assert.Equal(t, payload, readAllBytes(t, l), "clean=%v", clean)
+		require.NoError(t, l.Close())
+	}
+}
+
+// TestRetentionOfSegmentsWithoutTimestamps checks the suspicion "segments
+// whose batches carry no timestamp are deleted by time retention at once"
+// (proved real: their max timestamp -1 made them look 56 years old). As in
+// Kafka (LogSegment.largestTimestamp), such a segment's age is taken from
+// its file's modification time.
+func TestRetentionOfSegmentsWithoutTimestamps(t *testing.T) {
+	cfg := smallConfig()
+	cfg.RetentionMs = time.Hour.Milliseconds()
+	l := openLog(t, t.TempDir(), cfg) // real clock: file times are real
+	defer l.Close()
+	for i := 0; i < 100; i++ {
+		_, err := l.Append(makeBatch(1, segment.NoTimestamp, "n"), 0)
+		require.NoError(t, err)
+	}
+	require.Greater(t, l.SegmentCount(), 2)
+	n, err := l.EnforceRetention()
+	require.NoError(t, err)
+	assert.Zero(t, n, "segments written just now are not an hour old")
+	assert.Zero(t, l.LogStartOffset())
 }

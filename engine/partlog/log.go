@@ -289,6 +289,11 @@ func Open(dir string, cfg Config, opts ...Option) (*Log, error) {
 		l.latestEpoch = e
 	}
 	if err := l.load(o); err != nil {
+		if segs := l.segs.Load(); segs != nil {
+			for _, s := range *segs {
+				s.Drop(nil) // release the files and mappings, write nothing
+			}
+		}
 		return nil, fmt.Errorf("partlog %s: %w", dir, err)
 	}
 	return l, nil
@@ -384,11 +389,11 @@ func (l *Log) load(o options) error {
 		}
 		segs = append(segs, seg)
 	}
+	l.publish(segs) // from here on, a failed Open drops them (Open)
 	last := segs[len(segs)-1]
 	if err := last.Activate(); err != nil {
 		return err
 	}
-	l.publish(segs)
 	l.activeCreated = l.now()
 	l.lastFlush = l.activeCreated
 	leo := last.NextOffset()
@@ -526,7 +531,7 @@ func (l *Log) Close() error {
 	for _, s := range l.segments() {
 		err = errors.Join(err, s.Retire(false, l.logCloseErr))
 	}
-	return err
+	return l.fail(err)
 }
 
 func (l *Log) logCloseErr(err error) {

@@ -144,7 +144,14 @@ func (l *Log) EnforceRetention() (int, error) {
 	n := 0
 	if l.cfg.RetentionMs >= 0 {
 		now := l.now().UnixMilli()
-		for n < len(segs)-1 && now-segs[n].MaxTimestamp() > l.cfg.RetentionMs {
+		for n < len(segs)-1 {
+			ts, err := segs[n].RetentionTimestamp()
+			if err != nil {
+				return 0, l.fail(err)
+			}
+			if now-ts <= l.cfg.RetentionMs {
+				break
+			}
 			n++
 		}
 	}

@@ -140,6 +140,21 @@ func (s *Segment) publish(size, next int64) {
 // NoTimestamp. REQUIRES: the writer lock.
 func (s *Segment) MaxTimestamp() int64 { return s.writer.maxTS }
 
+// RetentionTimestamp returns the time (ms) time-based retention measures
+// the segment's age from: its largest batch timestamp, or, when no batch
+// carries one, the .log file's modification time (Kafka's
+// LogSegment.largestTimestamp). REQUIRES: the writer lock.
+func (s *Segment) RetentionTimestamp() (int64, error) {
+	if s.writer.maxTS != NoTimestamp {
+		return s.writer.maxTS, nil
+	}
+	st, err := s.log.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("segment %d: %w", s.base, err)
+	}
+	return st.ModTime().UnixMilli(), nil
+}
+
 // FirstBatchTimestamp returns the first batch's maxTimestamp (Kafka's
 // rolling-based timestamp for segment.ms), or NoTimestamp.
 // REQUIRES: the writer lock.
