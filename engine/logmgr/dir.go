@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -49,6 +50,9 @@ type logDir struct {
 	clean          bool // the clean-shutdown marker existed
 	recoveryPoints checkpoint.Offsets
 	logStarts      checkpoint.Offsets
+
+	// offline is set once an I/O error took the dir offline (offline.go).
+	offline atomic.Bool
 
 	// cpMu serialises writes of this dir's checkpoint files and marker
 	// (checkpoint.WriteFileAtomic shares one .tmp name per file).
