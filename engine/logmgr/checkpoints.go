@@ -74,6 +74,20 @@ func (m *Manager) writeDirCheckpoints(d *logDir) error {
 		m.writeOffsetFiles(dirs, parts, checkpoint.LogStartOffsetFile, logStart))
 }
 
+// truncated rewrites d's recovery-point checkpoint after one of its logs
+// was truncated (called by the log under its writer lock, before any new
+// append): the old checkpoint may claim offsets that were cut and will be
+// rewritten unflushed. Other logs' recovery points are read lock-free.
+func (m *Manager) truncated(d *logDir) error {
+	if d.offline.Load() {
+		return nil
+	}
+	m.mu.Lock()
+	parts := m.partitionsLocked()
+	m.mu.Unlock()
+	return m.writeOffsetFiles([]*logDir{d}, parts, checkpoint.RecoveryPointFile, recoveryPoint)
+}
+
 // WriteHighWatermarks writes replication-offset-checkpoint in every dir:
 // each dir gets the entries of hws for the partitions it holds, so a
 // partition left out (or no longer hosted) disappears from the files.

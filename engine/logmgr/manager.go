@@ -307,7 +307,8 @@ func (m *Manager) openExisting(j loadJob) (*partition, error) {
 // openLog opens tp's log in d.
 func (m *Manager) openLog(tp TopicPartition, d *logDir, cfg partlog.Config, opts ...partlog.Option) (*partition, error) {
 	opts = append(opts, partlog.WithClock(m.now), partlog.WithLogger(m.logger.With("partition", tp.String())),
-		partlog.WithFailureHandler(func(err error) { m.dirFailed(d, err) }))
+		partlog.WithFailureHandler(func(err error) { m.dirFailed(d, err) }),
+		partlog.WithTruncationHandler(func() error { return m.truncated(d) }))
 	l, err := partlog.Open(filepath.Join(d.path, tp.String()), cfg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("logmgr: open %s in %s: %w", tp, d.path, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strom-broker/strom/engine/checkpoint"
 	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/partlog"
 )
@@ -185,4 +186,29 @@ func TestENOSPCOnFullDisk(t *testing.T) {
 	require.True(t, ok)
 	_, err = l.Append(makeBatch(3, 1, "again"), 0)
 	assert.NoError(t, err)
+}
+
+// TestTruncationRewritesRecoveryPoint checks the suspicion "the
+// recovery-point checkpoint is not rewritten right after a truncation"
+// (proved real: it kept the old, higher recovery point until the next
+// periodic write, so a crash after new appends at the truncated offsets
+// would have skipped rescanning them). Kafka's LogManager.truncateTo
+// checkpoints the dir at once; so does the manager now, before the
+// truncation returns.
+func TestTruncationRewritesRecoveryPoint(t *testing.T) {
+	e := newEnv(t, 1)
+	m := e.open(t)
+	defer m.Close()
+	l := create(t, m, "t", 0)
+	leo := appendN(t, l, 30, 1)
+	require.NoError(t, l.Flush())
+	require.NoError(t, m.WriteRecoveryPoints())
+	rp := func() int64 {
+		offs, err := checkpoint.Read(filepath.Join(e.cfg.LogDirs[0], checkpoint.RecoveryPointFile))
+		require.NoError(t, err)
+		return offs[TopicPartition{Topic: "t", Partition: 0}]
+	}
+	require.Equal(t, leo, rp())
+	require.NoError(t, l.TruncateTo(leo/2))
+	assert.LessOrEqual(t, rp(), l.LogEndOffset(), "the checkpoint still claims offsets that were cut")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strom-broker/strom/engine/internal/fsio"
+	"github.com/strom-broker/strom/engine/producer"
 	"github.com/strom-broker/strom/engine/record"
 	"github.com/strom-broker/strom/engine/segment"
 )
@@ -436,4 +437,42 @@ func TestRetentionOfSegmentsWithoutTimestamps(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "segments written just now are not an hour old")
 	assert.Zero(t, l.LogStartOffset())
+}
+
+// TestProducerStateSurvivesLogStartMove checks the suspicion "producer
+// state of a still-active producer is dropped when the log start moves"
+// (proved real: DeleteRecords past an idempotent producer's last batch
+// forgot it, so its retried batch was appended a second time and a
+// sequence gap was accepted). Kafka keeps producer state when the log
+// start moves (onLogStartOffsetIncremented only drops unreplicated
+// transactions; KAFKA-7190) and forgets producers only by expiry.
+func TestProducerStateSurvivesLogStartMove(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, smallConfig())
+	idem := func(seq int32, tag string) []byte {
+		return record.NewBuilder(0).SetProducer(7, 0, seq).Add(1, nil, []byte(tag)).Build()
+	}
+	for seq := int32(0); seq < 3; seq++ {
+		_, err := l.Append(idem(seq, "v"), 0)
+		require.NoError(t, err)
+	}
+	for i := 0; i < 40; i++ { // other data, several segments
+		_, err := l.Append(makeBatch(2, 1, "o"), 0)
+		require.NoError(t, err)
+	}
+	_, err := l.DeleteRecordsBefore(l.LogEndOffset())
+	require.NoError(t, err)
+	leo := l.LogEndOffset()
+	info, err := l.Append(idem(2, "v"), 0) // a retry of the last batch
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), info.FirstOffset, "the retry is a duplicate of offset 2")
+	assert.Equal(t, leo, l.LogEndOffset(), "the retry was appended a second time")
+	_, err = l.Append(idem(9, "gap"), 0)
+	assert.ErrorIs(t, err, producer.ErrOutOfOrderSequence)
+	require.NoError(t, l.Close())
+	l = openLog(t, dir, smallConfig(), WithCleanShutdown(true), WithLogStartOffset(leo))
+	defer l.Close()
+	_, err = l.Append(idem(2, "v"), 0)
+	require.NoError(t, err)
+	assert.Equal(t, leo, l.LogEndOffset(), "after a restart too")
 }

@@ -89,6 +89,7 @@ type options struct {
 	logStart      int64
 	logger        *slog.Logger
 	onFailure     func(error)
+	onTruncate    func() error
 }
 
 // WithClock injects the clock used for segment.ms, retention.ms,
@@ -107,6 +108,14 @@ func WithCleanShutdown(clean bool) Option { return func(o *options) { o.clean = 
 // WithLogStartOffset gives the log start offset from
 // log-start-offset-checkpoint. Default: the first segment's base offset.
 func WithLogStartOffset(offset int64) Option { return func(o *options) { o.logStart = offset } }
+
+// WithTruncationHandler sets a function TruncateTo calls after cutting
+// the log and before returning (under the writer lock, so before any new
+// append): the log manager rewrites the dir's recovery-point checkpoint
+// there, as Kafka's LogManager.truncateTo does, so that a crash never
+// trusts a recovery point above the cut. Its error is an I/O error of the
+// log (see failure.go).
+func WithTruncationHandler(fn func() error) Option { return func(o *options) { o.onTruncate = fn } }
 
 // WithLogger sets the logger for operator-worthy events (recovery,
 // truncation, deleted segments). Default slog.Default().
@@ -143,9 +152,10 @@ type Log struct {
 
 	// failure is set once, by the first I/O error that takes the log
 	// offline (failure.go); shut is set by Close. Both are read lock-free.
-	failure   atomic.Pointer[storageError]
-	shut      atomic.Bool
-	onFailure func(error)
+	failure    atomic.Pointer[storageError]
+	shut       atomic.Bool
+	onFailure  func(error)
+	onTruncate func() error
 
 	flush    flusher
 	notifyMu sync.Mutex
@@ -280,7 +290,7 @@ func Open(dir string, cfg Config, opts ...Option) (*Log, error) {
 			return nil, err
 		}
 	}
-	l := &Log{dir: dir, cfg: cfg, now: o.clock, logger: o.logger.With("dir", dir), latestEpoch: -1, onFailure: o.onFailure}
+	l := &Log{dir: dir, cfg: cfg, now: o.clock, logger: o.logger.With("dir", dir), latestEpoch: -1, onFailure: o.onFailure, onTruncate: o.onTruncate}
 	var err error
 	if l.epochs, err = epoch.Open(dir); err != nil {
 		return nil, err
@@ -423,7 +433,8 @@ func (l *Log) load(o options) error {
 			}
 		}
 	}
-	l.producers.TruncateHead(start)
+	// Producer state is kept when the log start moved (see
+	// truncateProducersHead).
 	rp := min(o.recoveryPoint, leo)
 	if o.clean {
 		rp = leo

@@ -20,7 +20,13 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := l.usableLocked(); err != nil {
 		return err
 	}
-	return l.fail(l.truncateToLocked(offset))
+	if err := l.truncateToLocked(offset); err != nil {
+		return l.fail(err)
+	}
+	if l.onTruncate != nil {
+		return l.fail(l.onTruncate())
+	}
+	return nil
 }
 
 // truncateToLocked is TruncateTo. REQUIRES: l.mu.
@@ -195,5 +201,5 @@ func (l *Log) deleteOldestLocked(n int) error {
 	if err := l.epochs.TruncateFromStart(start); err != nil {
 		return err
 	}
-	return l.truncateProducersHead(start)
+	return l.truncateProducersHead()
 }

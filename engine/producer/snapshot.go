@@ -204,7 +204,7 @@ type Loaded struct {
 // LoadLatestSnapshot loads the newest valid snapshot in dir. A snapshot
 // whose content is corrupt (ErrCorruptSnapshot) is deleted and the next
 // older one tried, as Kafka does. I/O errors are returned. The caller then
-// applies TruncateHead(logStartOffset) and RemoveExpired, and replays the
+// applies RemoveExpired, and replays the
 // log from Offset.
 func LoadLatestSnapshot(dir string) (Loaded, error) {
 	res := Loaded{State: New(), Offset: -1}
