@@ -61,7 +61,7 @@ fuzz:
 # seed and a few sites per kind); see engine/partlog/faults_test.go.
 FAULT_SEEDS ?= 3
 engine-faults:
-	cd engine && FAULT_SEEDS=$(FAULT_SEEDS) FAULT_STRIDE=1 $(GO) test -count=1 -timeout 60m -run 'TestFaultInjection$$' -v ./partlog/ | grep -v -e '^=== ' -e '^    --- PASS' -e 'did not surface'
+	set -o pipefail; cd engine && FAULT_SEEDS=$(FAULT_SEEDS) FAULT_STRIDE=1 $(GO) test -count=1 -timeout 60m -run 'TestFaultInjection$$|TestCleanWithInjectedFaults$$' -v ./partlog/ ./cleaner/ | grep -v -e '^=== ' -e '^    --- PASS' -e 'did not surface'
 
 lint:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi

@@ -16,6 +16,8 @@ package logmgr
 import (
 	"errors"
 	"fmt"
+	"os"
+	"syscall"
 
 	"github.com/strom-broker/strom/engine/partlog"
 )
@@ -88,6 +90,16 @@ func (m *Manager) ioErr(d *logDir, err error) error {
 		m.dirFailed(d, err)
 	}
 	return err
+}
+
+// isIOError reports whether err comes from a file-system call (as
+// opposed to, say, a batch the cleaner could not parse).
+func isIOError(err error) bool {
+	var pe *os.PathError
+	var le *os.LinkError
+	var se *os.SyscallError
+	var errno syscall.Errno
+	return errors.As(err, &pe) || errors.As(err, &le) || errors.As(err, &se) || errors.As(err, &errno)
 }
 
 // quietOffline drops errors of logs that are already offline (reported once,

@@ -81,7 +81,13 @@ func (m *Manager) RunCleaner() error {
 		if !strings.Contains(p.log.Config().CleanupPolicy, partlog.CleanupCompact) {
 			continue
 		}
-		errs = append(errs, quietOffline(m.cleaner.Clean(p.tp, p.log)))
+		err := m.cleaner.Clean(p.tp, p.log)
+		if isIOError(err) {
+			// Kafka's cleaner takes the dir offline on an IOException
+			// too (its files live in the partition dir).
+			m.ioErr(p.dir, err)
+		}
+		errs = append(errs, quietOffline(err))
 	}
 	return errors.Join(errs...)
 }
