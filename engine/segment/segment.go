@@ -23,8 +23,9 @@
 // monotonic, inside the log, size a multiple of the entry size, the last
 // indexed batch really ends at the indexed offset), or recovers: it scans
 // the .log from the start, validating every batch (size, magic, CRC,
-// offsets increasing), rebuilds both indexes, and truncates the .log at the
-// first invalid byte. An index that fails the sanity check is rebuilt,
+// offsets increasing), rebuilds both indexes (growing them if they fill:
+// index capacity never ends recovery), and truncates the .log at the first
+// invalid byte. An index that fails the sanity check is rebuilt,
 // never trusted.
 //
 // # Concurrency
@@ -33,8 +34,10 @@
 // methods: Append, TruncateTo, Seal, Activate, Flush. Readers may call
 // Translate, ReadBoundary, FindOffsetByTimestamp, Size and NextOffset at
 // any time: Append writes the bytes, then the index entries, and only then
-// publishes the new size and next offset, so a reader never sees a partial
-// batch. Readers that hand file positions to someone else pin the segment
+// publishes the new size and next offset, together in one atomic word, so
+// a reader never sees a partial batch nor a size that holds offsets past
+// the next offset it read. A failed Append puts the segment back to its
+// published state (file cut, index entries dropped) before returning. Readers that hand file positions to someone else pin the segment
 // with Acquire/Release; Retire closes (and optionally deletes) the files
 // only once the last reader released, and TruncateTo's caller waits for
 // readers with WaitForReaders before cutting bytes a reader might hold.
