@@ -20,6 +20,9 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := l.usableLocked(); err != nil {
 		return err
 	}
+	if offset >= l.leo.Load() {
+		return nil // nothing to cut, no checkpoint to rewrite
+	}
 	if err := l.truncateToLocked(offset); err != nil {
 		return l.fail(err)
 	}
@@ -30,10 +33,8 @@ func (l *Log) TruncateTo(offset int64) error {
 }
 
 // truncateToLocked is TruncateTo. REQUIRES: l.mu.
+// REQUIRES: offset below the LEO.
 func (l *Log) truncateToLocked(offset int64) error {
-	if offset >= l.leo.Load() {
-		return nil
-	}
 	if offset < l.logStart.Load() {
 		return l.truncateFullyLocked(offset)
 	}
