@@ -394,8 +394,10 @@ func (s *Segment) headerAt(pos, limit int64) (record.Header, error) {
 // within CanHold.
 func (s *Segment) Append(batches []byte, hs []record.Header) error {
 	pos, _ := s.published()
-	if err := s.ensureIndexRoom(s.indexEntriesFor(hs)); err != nil {
-		return fmt.Errorf("segment %d: %w", s.base, err)
+	if k := s.indexEntriesFor(hs); !s.hasIndexRoom(k) {
+		if err := s.ensureIndexRoom(k); err != nil {
+			return fmt.Errorf("segment %d: %w", s.base, err)
+		}
 	}
 	saved := s.writer
 	nIdx, nTidx := s.idx.ix.entries(), s.tidx.ix.entries()
@@ -445,7 +447,11 @@ func (s *Segment) indexEntriesFor(hs []record.Header) int {
 // hs needs (the log rolls first when not; Append grows the indexes of a
 // segment that cannot hold even one append).
 func (s *Segment) IndexRoomFor(hs []record.Header) bool {
-	k := s.indexEntriesFor(hs)
+	return s.hasIndexRoom(s.indexEntriesFor(hs))
+}
+
+// hasIndexRoom reports whether k more entries fit both indexes.
+func (s *Segment) hasIndexRoom(k int) bool {
 	return s.idx.ix.free() >= k && s.tidx.ix.free() >= k+1 // +1: the seal's entry
 }
 
