@@ -212,3 +212,22 @@ func TestTruncationRewritesRecoveryPoint(t *testing.T) {
 	require.NoError(t, l.TruncateTo(leo/2))
 	assert.LessOrEqual(t, rp(), l.LogEndOffset(), "the checkpoint still claims offsets that were cut")
 }
+
+// TestLastDirOffline: with the only log dir offline the handler learns
+// that none is left online (the broker then stops, as Kafka's does) and
+// no partition can be placed.
+func TestLastDirOffline(t *testing.T) {
+	e := newEnv(t, 1)
+	rec := &offlineRecorder{}
+	m := e.open(t, WithDirOfflineHandler(rec.handle))
+	l := create(t, m, "t", 0)
+	appendN(t, l, 3, 1)
+	disarm := fsio.Inject(e.cfg.LogDirs[0], &fsio.Nth{Ops: []fsio.Op{fsio.OpSync}, N: 1})
+	assert.ErrorIs(t, l.Flush(), partlog.ErrStorage)
+	disarm()
+	assert.Equal(t, []int{0}, rec.online)
+	_, err := m.GetOrCreate("t", 1, m.TopicConfig("t"))
+	assert.ErrorIs(t, err, ErrAllDirsOffline)
+	assert.ErrorIs(t, err, partlog.ErrStorage)
+	assert.ErrorIs(t, m.Close(), partlog.ErrStorage)
+}
