@@ -164,6 +164,11 @@ func (m *Manager) create(reqs []CreateRequest, jobs []createJob, logs []*partlog
 			j.err = synced[j.c.dir]
 		}
 		delete(m.mu.creating, j.tp)
+		if j.err == nil && j.c.dir.offline.Load() {
+			// The dir went offline while the log was opened (dirFailed
+			// did not see it in m.mu.logs yet).
+			j.p.log.MarkOffline(fmt.Errorf("logmgr: log dir %s is offline: %w", j.c.dir.path, partlog.ErrStorage))
+		}
 		if j.err == nil {
 			m.mu.logs[j.tp] = j.p
 			logs[j.i] = j.p.log
