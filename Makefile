@@ -14,7 +14,7 @@ TESTFLAGS ?= -race -count=1 -timeout 15m
 BENCHTIME ?= 1s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run cluster test test-deps test-go bench bench-check fuzz lint clean
+.PHONY: all build run cluster test test-deps test-go bench bench-check fuzz lint clean engine-faults
 
 all: build
 
@@ -62,6 +62,13 @@ bench-check:
 # fuzz runs every Fuzz target of the fuzz and engine modules for FUZZTIME each.
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
+
+# engine-faults fails every file-system call site of the engine's
+# randomized workload in turn, for FAULT_SEEDS seeds (make test runs one
+# seed and a few sites per kind); see engine/partlog/faults_test.go.
+FAULT_SEEDS ?= 3
+engine-faults:
+	set -o pipefail; cd engine && FAULT_SEEDS=$(FAULT_SEEDS) FAULT_STRIDE=1 $(GO) test -count=1 -timeout 60m -run 'TestFaultInjection$$|TestCleanWithInjectedFaults$$' -v ./partlog/ ./cleaner/ | grep -v -e '^=== ' -e '^    --- PASS' -e 'did not surface'
 
 lint:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/strom-broker/strom/engine/internal/fsio"
 )
 
 // TmpSuffix is appended to a path to name the temporary file WriteFileAtomic
@@ -16,22 +18,22 @@ const TmpSuffix = ".tmp"
 // containing directory so the rename itself is durable.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	tmp := path + TmpSuffix
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	f, err := fsio.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return fmt.Errorf("checkpoint: create %s: %w", tmp, err)
 	}
-	if _, err := f.Write(data); err != nil {
+	if _, err := fsio.Write(f, data); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("checkpoint: write %s: %w", tmp, err)
 	}
-	if err := f.Sync(); err != nil {
+	if err := fsio.Sync(f); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("checkpoint: fsync %s: %w", tmp, err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("checkpoint: close %s: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := fsio.Rename(tmp, path); err != nil {
 		return fmt.Errorf("checkpoint: rename %s: %w", tmp, err)
 	}
 	return SyncDir(filepath.Dir(path))
@@ -44,7 +46,7 @@ func SyncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: open dir %s: %w", dir, err)
 	}
-	err = d.Sync()
+	err = fsio.Sync(d)
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/partlog"
 	"github.com/strom-broker/strom/engine/record"
 	"github.com/strom-broker/strom/engine/segment"
@@ -68,10 +69,10 @@ func (p *pass) rewrite(segs []segInfo) error {
 		p.rw.minOpaque = min(p.rw.minOpaque, s.minOpaque)
 	}
 	staging := filepath.Join(p.l.Dir(), partlog.CleanerStagingDir)
-	if err := os.MkdirAll(staging, 0o755); err != nil {
+	if err := fsio.MkdirAll(staging, 0o755); err != nil {
 		return err
 	}
-	defer os.RemoveAll(staging)
+	defer fsio.RemoveAll(staging)
 	for _, g := range groups(segs, p.cfg) {
 		if err := p.cleanGroup(staging, g); err != nil {
 			return err
@@ -145,7 +146,7 @@ func (p *pass) cleanGroup(staging string, g []segInfo) error {
 		if err := syncFile(from); err != nil {
 			return err
 		}
-		if err := os.Rename(from, segment.FileName(p.l.Dir(), base, suf)+partlog.CleanedSuffix); err != nil {
+		if err := fsio.Rename(from, segment.FileName(p.l.Dir(), base, suf)+partlog.CleanedSuffix); err != nil {
 			return errors.Join(err, p.l.RemoveCleaned(base))
 		}
 	}
@@ -191,10 +192,10 @@ func (p *pass) flushOut(seg *segment.Segment) error {
 }
 
 func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := fsio.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
-	err = f.Sync()
+	err = fsio.Sync(f)
 	return errors.Join(err, f.Close())
 }

@@ -35,12 +35,13 @@ func (m *Manager) writeEach(name string, value func(*partition) int64) error {
 		return err
 	}
 	defer m.ops.Done()
-	return writeOffsetFiles(m.dirs, parts, name, value)
+	return m.writeOffsetFiles(m.dirs, parts, name, value)
 }
 
-// writeOffsetFiles writes name in every dir of dirs from parts; a dir with
-// no partition gets an empty checkpoint.
-func writeOffsetFiles(dirs []*logDir, parts []*partition, name string, value func(*partition) int64) error {
+// writeOffsetFiles writes name in every online dir of dirs from parts; a
+// dir with no partition gets an empty checkpoint. A failed write takes
+// the dir offline.
+func (m *Manager) writeOffsetFiles(dirs []*logDir, parts []*partition, name string, value func(*partition) int64) error {
 	per := make(map[*logDir]checkpoint.Offsets, len(dirs))
 	for _, d := range dirs {
 		per[d] = checkpoint.Offsets{}
@@ -52,7 +53,10 @@ func writeOffsetFiles(dirs []*logDir, parts []*partition, name string, value fun
 	}
 	var errs []error
 	for _, d := range dirs {
-		errs = append(errs, d.writeOffsets(name, per[d]))
+		if d.offline.Load() {
+			continue // an offline dir is written no more
+		}
+		errs = append(errs, m.ioErr(d, d.writeOffsets(name, per[d])))
 	}
 	return errors.Join(errs...)
 }
@@ -66,8 +70,22 @@ func (m *Manager) writeDirCheckpoints(d *logDir) error {
 	m.mu.Unlock()
 	dirs := []*logDir{d}
 	return errors.Join(
-		writeOffsetFiles(dirs, parts, checkpoint.RecoveryPointFile, recoveryPoint),
-		writeOffsetFiles(dirs, parts, checkpoint.LogStartOffsetFile, logStart))
+		m.writeOffsetFiles(dirs, parts, checkpoint.RecoveryPointFile, recoveryPoint),
+		m.writeOffsetFiles(dirs, parts, checkpoint.LogStartOffsetFile, logStart))
+}
+
+// truncated rewrites d's recovery-point checkpoint after one of its logs
+// was truncated (called by the log under its writer lock, before any new
+// append): the old checkpoint may claim offsets that were cut and will be
+// rewritten unflushed. Other logs' recovery points are read lock-free.
+func (m *Manager) truncated(d *logDir) error {
+	if d.offline.Load() {
+		return nil
+	}
+	m.mu.Lock()
+	parts := m.partitionsLocked()
+	m.mu.Unlock()
+	return m.writeOffsetFiles([]*logDir{d}, parts, checkpoint.RecoveryPointFile, recoveryPoint)
 }
 
 // WriteHighWatermarks writes replication-offset-checkpoint in every dir:
@@ -88,7 +106,7 @@ func (m *Manager) WriteHighWatermarks(hws map[TopicPartition]int64) error {
 			present = append(present, p)
 		}
 	}
-	return writeOffsetFiles(m.dirs, present, checkpoint.ReplicationOffsetFile,
+	return m.writeOffsetFiles(m.dirs, present, checkpoint.ReplicationOffsetFile,
 		func(p *partition) int64 { return hws[p.tp] })
 }
 

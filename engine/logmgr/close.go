@@ -36,16 +36,21 @@ func (m *Manager) Close() error {
 	failed := m.closeLogs(parts)
 	var errs []error
 	for _, d := range m.dirs {
+		if d.offline.Load() {
+			m.logger.Error("log dir not marked clean: it is offline", "dir", d.path)
+			errs = append(errs, fmt.Errorf("logmgr: log dir %s is offline, not marked clean: %w", d.path, partlog.ErrStorage), d.unlock())
+			continue
+		}
 		if err := failed[d]; err != nil {
 			errs = append(errs, err)
 			m.logger.Error("log dir not marked clean: a log failed to close", "dir", d.path, "err", err)
 		} else {
 			// The logs are closed, so RecoveryPoint is each log end offset.
 			err := errors.Join(
-				writeOffsetFiles([]*logDir{d}, parts, checkpoint.RecoveryPointFile, recoveryPoint),
-				writeOffsetFiles([]*logDir{d}, parts, checkpoint.LogStartOffsetFile, logStart))
+				m.writeOffsetFiles([]*logDir{d}, parts, checkpoint.RecoveryPointFile, recoveryPoint),
+				m.writeOffsetFiles([]*logDir{d}, parts, checkpoint.LogStartOffsetFile, logStart))
 			if err == nil {
-				err = d.setClean(true)
+				err = m.ioErr(d, d.setClean(true))
 			}
 			errs = append(errs, err)
 		}

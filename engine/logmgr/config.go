@@ -142,6 +142,8 @@ type options struct {
 	logger  *slog.Logger
 	cleaner Cleaner
 	topics  map[string]partlog.Config
+
+	onDirOffline func(dir string, err error, online int)
 }
 
 // WithClock injects the clock the manager and every log it opens use

@@ -115,7 +115,12 @@ func (m *Manager) claim(reqs []CreateRequest, logs []*partlog.Log, errs []error)
 			if counts == nil {
 				counts = m.dirCountsLocked()
 			}
-			c := &creation{dir: m.leastLoadedDir(counts), done: make(chan struct{})}
+			d := m.leastLoadedDir(counts)
+			if d == nil {
+				errs[i] = ErrAllDirsOffline
+				continue
+			}
+			c := &creation{dir: d, done: make(chan struct{})}
 			counts[c.dir]++
 			m.mu.creating[tp] = c
 			jobs = append(jobs, createJob{i: i, tp: tp, c: c})
@@ -138,6 +143,9 @@ func (m *Manager) create(reqs []CreateRequest, jobs []createJob, logs []*partlog
 		wg.Go(func() {
 			defer func() { <-sem }()
 			j.p, j.err = m.openLog(j.tp, j.c.dir, reqs[j.i].Config, partlog.WithCleanShutdown(true))
+			if j.err != nil && !errors.Is(j.err, partlog.ErrInvalidConfig) {
+				m.ioErr(j.c.dir, j.err)
+			}
 		})
 	}
 	wg.Wait()
@@ -145,7 +153,7 @@ func (m *Manager) create(reqs []CreateRequest, jobs []createJob, logs []*partlog
 	synced := map[*logDir]error{}
 	for _, j := range jobs {
 		if _, done := synced[j.c.dir]; j.err == nil && !done {
-			synced[j.c.dir] = checkpoint.SyncDir(j.c.dir.path)
+			synced[j.c.dir] = m.ioErr(j.c.dir, checkpoint.SyncDir(j.c.dir.path))
 		}
 	}
 	var failed []*partition
@@ -156,6 +164,11 @@ func (m *Manager) create(reqs []CreateRequest, jobs []createJob, logs []*partlog
 			j.err = synced[j.c.dir]
 		}
 		delete(m.mu.creating, j.tp)
+		if j.err == nil && j.c.dir.offline.Load() {
+			// The dir went offline while the log was opened (dirFailed
+			// did not see it in m.mu.logs yet).
+			j.p.log.MarkOffline(fmt.Errorf("logmgr: log dir %s is offline: %w", j.c.dir.path, partlog.ErrStorage))
+		}
 		if j.err == nil {
 			m.mu.logs[j.tp] = j.p
 			logs[j.i] = j.p.log

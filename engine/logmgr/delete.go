@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/strom-broker/strom/engine/checkpoint"
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/partlog"
 )
 
@@ -54,7 +54,7 @@ func (m *Manager) Delete(topic string, partition int32) error {
 		m.logger.Warn("closing a deleted partition log failed", "partition", tp.String(), "err", err)
 	}
 	target := filepath.Join(p.dir.path, deleteDirName(tp))
-	if err := os.Rename(p.log.Dir(), target); err != nil {
+	if err := fsio.Rename(p.log.Dir(), target); err != nil {
 		return fmt.Errorf("logmgr: delete %s: rename: %w", tp, err)
 	}
 	if err := checkpoint.SyncDir(p.dir.path); err != nil {
@@ -126,7 +126,7 @@ func (d *deleter) run() {
 		d.queue = d.queue[1:]
 		d.busy = true
 		d.mu.Unlock()
-		err := os.RemoveAll(path)
+		err := fsio.RemoveAll(path)
 		if err == nil {
 			err = checkpoint.SyncDir(filepath.Dir(path))
 		}

@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/strom-broker/strom/engine/checkpoint"
+	"github.com/strom-broker/strom/engine/internal/fsio"
 )
 
 // File names in a log dir. They are part of the on-disk layout.
@@ -49,6 +51,9 @@ type logDir struct {
 	recoveryPoints checkpoint.Offsets
 	logStarts      checkpoint.Offsets
 
+	// offline is set once an I/O error took the dir offline (offline.go).
+	offline atomic.Bool
+
 	// cpMu serialises writes of this dir's checkpoint files and marker
 	// (checkpoint.WriteFileAtomic shares one .tmp name per file).
 	cpMu sync.Mutex
@@ -56,11 +61,11 @@ type logDir struct {
 
 // lockDir creates path if missing and takes its lock.
 func lockDir(path string) (*logDir, error) {
-	if err := os.MkdirAll(path, 0o755); err != nil {
+	if err := fsio.MkdirAll(path, 0o755); err != nil {
 		return nil, fmt.Errorf("logmgr: create log dir: %w", err)
 	}
 	lockPath := filepath.Join(path, LockFile)
-	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := fsio.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("logmgr: open lock file: %w", err)
 	}
@@ -136,7 +141,7 @@ func (d *logDir) setClean(clean bool) error {
 	if clean {
 		return checkpoint.WriteFileAtomic(path, nil, 0o644)
 	}
-	if err := os.Remove(path); err != nil {
+	if err := fsio.Remove(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}

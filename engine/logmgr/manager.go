@@ -27,6 +27,8 @@ type Manager struct {
 	logger    *slog.Logger
 	cleaner   Cleaner
 
+	onDirOffline func(dir string, err error, online int)
+
 	mu struct {
 		sync.Mutex
 		closed bool
@@ -88,6 +90,8 @@ func Open(cfg Config, opts ...Option) (*Manager, error) {
 		logger:    o.logger,
 		cleaner:   o.cleaner,
 		stop:      make(chan struct{}),
+
+		onDirOffline: o.onDirOffline,
 	}
 	m.mu.logs = map[TopicPartition]*partition{}
 	m.mu.deleting = map[TopicPartition]bool{}
@@ -302,7 +306,9 @@ func (m *Manager) openExisting(j loadJob) (*partition, error) {
 
 // openLog opens tp's log in d.
 func (m *Manager) openLog(tp TopicPartition, d *logDir, cfg partlog.Config, opts ...partlog.Option) (*partition, error) {
-	opts = append(opts, partlog.WithClock(m.now), partlog.WithLogger(m.logger.With("partition", tp.String())))
+	opts = append(opts, partlog.WithClock(m.now), partlog.WithLogger(m.logger.With("partition", tp.String())),
+		partlog.WithFailureHandler(func(err error) { m.dirFailed(d, err) }),
+		partlog.WithTruncationHandler(func() error { return m.truncated(d) }))
 	l, err := partlog.Open(filepath.Join(d.path, tp.String()), cfg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("logmgr: open %s in %s: %w", tp, d.path, err)
@@ -354,10 +360,11 @@ func (m *Manager) dirCountsLocked() map[*logDir]int {
 
 // leastLoadedDir picks the dir with the fewest partitions by count, the
 // earliest configured on a tie.
+// Offline dirs are skipped; nil when every dir is offline.
 func (m *Manager) leastLoadedDir(count map[*logDir]int) *logDir {
-	best := m.dirs[0]
-	for _, d := range m.dirs[1:] {
-		if count[d] < count[best] {
+	var best *logDir
+	for _, d := range m.onlineDirs() {
+		if best == nil || count[d] < count[best] {
 			best = d
 		}
 	}

@@ -34,8 +34,8 @@ func (m *Manager) FlushDirty() error {
 		if elapsed < p.log.Config().FlushMs {
 			continue
 		}
-		if err := p.log.Flush(); err != nil && !errors.Is(err, partlog.ErrClosed) {
-			errs = append(errs, err)
+		if err := p.log.Flush(); err != nil {
+			errs = append(errs, quietOffline(err))
 			continue
 		}
 		p.lastFlush.Store(now.UnixNano())
@@ -59,9 +59,7 @@ func (m *Manager) RunRetention() (int, error) {
 	for _, p := range parts {
 		n, err := p.log.EnforceRetention()
 		total += n
-		if err != nil && !errors.Is(err, partlog.ErrClosed) {
-			errs = append(errs, err)
-		}
+		errs = append(errs, quietOffline(err))
 	}
 	return total, errors.Join(errs...)
 }
@@ -83,9 +81,13 @@ func (m *Manager) RunCleaner() error {
 		if !strings.Contains(p.log.Config().CleanupPolicy, partlog.CleanupCompact) {
 			continue
 		}
-		if err := m.cleaner.Clean(p.tp, p.log); err != nil && !errors.Is(err, partlog.ErrClosed) {
-			errs = append(errs, err)
+		err := m.cleaner.Clean(p.tp, p.log)
+		if isIOError(err) {
+			// Kafka's cleaner takes the dir offline on an IOException
+			// too (its files live in the partition dir).
+			m.ioErr(p.dir, err)
 		}
+		errs = append(errs, quietOffline(err))
 	}
 	return errors.Join(errs...)
 }

@@ -2,8 +2,10 @@ package partlog
 
 import (
 	"fmt"
+	"math"
 	"os"
 
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/record"
 	"github.com/strom-broker/strom/engine/segment"
 )
@@ -51,8 +53,8 @@ func (l *Log) Append(batches []byte, leaderEpoch int32) (AppendInfo, error) {
 }
 
 func (l *Log) appendLocked(batches []byte, leaderEpoch int32) (AppendInfo, bool, error) {
-	if l.closed {
-		return AppendInfo{}, false, ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return AppendInfo{}, false, err
 	}
 	hs, records, err := l.validate(batches, record.FromClient)
 	if err != nil {
@@ -88,7 +90,7 @@ func (l *Log) appendLocked(batches []byte, leaderEpoch int32) (AppendInfo, bool,
 	}
 	info.LastOffset = next - 1
 	if err := l.writeLocked(batches, hs); err != nil {
-		return AppendInfo{}, false, err
+		return AppendInfo{}, false, l.fail(err)
 	}
 	l.updateProducers(hs)
 	info.LogStartOffset = l.logStart.Load()
@@ -110,8 +112,8 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 }
 
 func (l *Log) appendFollowerLocked(batches []byte) (AppendInfo, bool, error) {
-	if l.closed {
-		return AppendInfo{}, false, ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return AppendInfo{}, false, err
 	}
 	hs, records, err := l.validate(batches, record.FromLog)
 	if err != nil {
@@ -131,7 +133,7 @@ func (l *Log) appendFollowerLocked(batches []byte) (AppendInfo, bool, error) {
 	}
 	info.LastOffset = next - 1
 	if err := l.writeLocked(batches, hs); err != nil {
-		return AppendInfo{}, false, err
+		return AppendInfo{}, false, l.fail(err)
 	}
 	l.updateProducers(hs)
 	info.LogStartOffset = l.logStart.Load()
@@ -162,33 +164,45 @@ func (l *Log) validate(batches []byte, mode record.Mode) ([]record.Header, int, 
 	return hs, records, nil
 }
 
-// writeLocked rolls if needed, writes the stamped batches, records new
-// leader epochs and publishes the LEO. REQUIRES: l.mu; hs describe batches.
+// writeLocked records new leader epochs, then writes the stamped batches
+// (rolling where needed) and publishes the LEO. Batches whose offsets span
+// more than a segment's 32-bit relative offsets (a follower's append over
+// a compacted gap) go to consecutive segments. Any error is an I/O error:
+// the caller takes the log offline. The epochs go first so that a failed
+// checkpoint write leaves the segment untouched (a restart drops epoch
+// entries past the log end). REQUIRES: l.mu; hs describe batches.
 func (l *Log) writeLocked(batches []byte, hs []record.Header) error {
-	first, last := hs[0], hs[len(hs)-1]
-	if err := l.maybeRoll(int64(len(batches)), first, last.LastOffset()); err != nil {
-		return err
-	}
-	seg := l.active()
-	if err := seg.Append(batches, hs); err != nil {
-		return err
-	}
 	for i := range hs {
 		if err := l.observeEpoch(hs[i].PartitionLeaderEpoch, hs[i].BaseOffset); err != nil {
 			return err
 		}
 	}
-	l.setLEO(seg.NextOffset())
+	for len(hs) > 0 {
+		n, size := 1, hs[0].Size()
+		for n < len(hs) && hs[n].LastOffset()-hs[0].BaseOffset <= math.MaxInt32 {
+			size += hs[n].Size()
+			n++
+		}
+		if err := l.maybeRoll(int64(size), hs[:n]); err != nil {
+			return err
+		}
+		if err := l.active().Append(batches[:size], hs[:n]); err != nil {
+			return err
+		}
+		batches, hs = batches[size:], hs[n:]
+	}
+	l.setLEO(l.active().NextOffset())
 	return nil
 }
 
-// maybeRoll rolls the active segment when the append would pass
-// segment.bytes, when segment.ms elapsed (measured, as in Kafka, from the
-// first batch's timestamp to the new batch's, or by the clock when
-// timestamps are missing), when the indexes are full, or when the new
-// offsets do not fit the segment's 32-bit relative offsets.
-// REQUIRES: l.mu.
-func (l *Log) maybeRoll(size int64, first record.Header, lastOffset int64) error {
+// maybeRoll rolls the active segment before appending hs (size bytes) when
+// the append would pass segment.bytes, when segment.ms elapsed (measured,
+// as in Kafka, from the first batch's timestamp to the new batch's, or by
+// the clock when timestamps are missing), when the indexes lack the slots
+// the append needs, or when the new offsets do not fit the segment's
+// 32-bit relative offsets. REQUIRES: l.mu.
+func (l *Log) maybeRoll(size int64, hs []record.Header) error {
+	first, lastOffset := hs[0], hs[len(hs)-1].LastOffset()
 	seg := l.active()
 	if seg.Size() == 0 {
 		if seg.CanHold(lastOffset) && first.BaseOffset == seg.BaseOffset() {
@@ -202,7 +216,7 @@ func (l *Log) maybeRoll(size int64, first record.Header, lastOffset int64) error
 	if ts := seg.FirstBatchTimestamp(); ts >= 0 && first.MaxTimestamp >= 0 {
 		waited = first.MaxTimestamp - ts
 	}
-	if seg.Size()+size > l.cfg.SegmentBytes || waited > l.cfg.SegmentMs || seg.IndexFull() || !seg.CanHold(lastOffset) {
+	if seg.Size()+size > l.cfg.SegmentBytes || waited > l.cfg.SegmentMs || !seg.IndexRoomFor(hs) || !seg.CanHold(lastOffset) {
 		return l.rollLocked(first.BaseOffset)
 	}
 	return nil
@@ -213,13 +227,13 @@ func (l *Log) maybeRoll(size int64, first record.Header, lastOffset int64) error
 func (l *Log) Roll() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return err
 	}
 	if l.active().Size() == 0 {
 		return nil
 	}
-	return l.rollLocked(l.leo.Load())
+	return l.fail(l.rollLocked(l.leo.Load()))
 }
 
 // rollLocked starts a new active segment at base (an empty active segment
@@ -229,17 +243,24 @@ func (l *Log) rollLocked(base int64) error {
 	segs := l.segments()
 	old := segs[len(segs)-1]
 	keep := segs
-	if old.Size() == 0 {
-		keep = segs[:len(segs)-1]
-		if err := old.Retire(true, l.logCloseErr); err != nil {
+	if old.Size() > 0 {
+		if err := old.Seal(); err != nil {
 			return err
 		}
-	} else if err := old.Seal(); err != nil {
-		return err
 	}
+	// Create before retiring an empty old segment: if the create fails,
+	// the published list still holds only live segments (a reader never
+	// spins on a retired one).
 	seg, err := segment.Create(l.dir, base, l.cfg.segmentConfig())
 	if err != nil {
 		return err
+	}
+	if old.Size() == 0 {
+		keep = segs[:len(segs)-1]
+		l.publish(append(append([]*segment.Segment(nil), keep...), seg))
+		if err := old.Retire(true, l.logCloseErr); err != nil {
+			return err
+		}
 	}
 	l.publish(append(append([]*segment.Segment(nil), keep...), seg))
 	if err := l.snapshotProducers(base); err != nil {
@@ -277,7 +298,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
+	err = fsio.Sync(d)
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}

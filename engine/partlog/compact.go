@@ -34,6 +34,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/record"
 	"github.com/strom-broker/strom/engine/segment"
 )
@@ -78,8 +79,8 @@ type CleanableView struct {
 func (l *Log) Cleanable() (*CleanableView, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return nil, ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return nil, err
 	}
 	segs := l.segments()
 	return &CleanableView{
@@ -104,7 +105,7 @@ var segmentSuffixes = []string{segment.IndexSuffix, segment.TimeIndexSuffix, seg
 func (l *Log) RemoveCleaned(base int64) error {
 	var errs []error
 	for _, suf := range segmentSuffixes {
-		if err := os.Remove(segment.FileName(l.dir, base, suf) + CleanedSuffix); err != nil && !os.IsNotExist(err) {
+		if err := fsio.Remove(segment.FileName(l.dir, base, suf) + CleanedSuffix); err != nil && !os.IsNotExist(err) {
 			errs = append(errs, err)
 		}
 	}
@@ -128,9 +129,12 @@ func (l *Log) ReplaceSegments(v *CleanableView, old []*segment.Segment) (err err
 		if !committed {
 			err = errors.Join(err, l.RemoveCleaned(base))
 		}
+		if err != nil && !errors.Is(err, ErrCleanConflict) {
+			err = l.fail(err) // an I/O error of the swap: the log goes offline
+		}
 	}()
-	if l.closed {
-		return ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return err
 	}
 	segs := l.segments()
 	i := 0
@@ -148,7 +152,7 @@ func (l *Log) ReplaceSegments(v *CleanableView, old []*segment.Segment) (err err
 	// 1. Commit: .cleaned -> .swap, .log last.
 	for _, suf := range segmentSuffixes {
 		name := segment.FileName(l.dir, base, suf)
-		if err := os.Rename(name+CleanedSuffix, name+SwapSuffix); err != nil {
+		if err := fsio.Rename(name+CleanedSuffix, name+SwapSuffix); err != nil {
 			return fmt.Errorf("partlog: commit cleaned segment %d: %w", base, err)
 		}
 	}
@@ -194,7 +198,7 @@ func finishSwap(dir string, base int64) error {
 				return err
 			}
 		}
-		if err := os.Rename(name+SwapSuffix, name); err != nil && !(os.IsNotExist(err) && suf != segment.LogSuffix) {
+		if err := fsio.Rename(name+SwapSuffix, name); err != nil && !(os.IsNotExist(err) && suf != segment.LogSuffix) {
 			return fmt.Errorf("partlog: finish swap of segment %d: %w", base, err)
 		}
 	}
@@ -205,7 +209,7 @@ func finishSwap(dir string, base int64) error {
 // comment of this file) and removes the cleaner's staging dir. It runs
 // before scanDir, which deletes every other *.swap and *.cleaned file.
 func (l *Log) completeSwaps() error {
-	if err := os.RemoveAll(filepath.Join(l.dir, CleanerStagingDir)); err != nil {
+	if err := fsio.RemoveAll(filepath.Join(l.dir, CleanerStagingDir)); err != nil {
 		return err
 	}
 	des, err := os.ReadDir(l.dir)
@@ -232,7 +236,7 @@ func (l *Log) completeSwaps() error {
 				continue
 			}
 			for _, suf := range segmentSuffixes {
-				if err := os.Remove(segment.FileName(l.dir, b, suf)); err != nil && !os.IsNotExist(err) {
+				if err := fsio.Remove(segment.FileName(l.dir, b, suf)); err != nil && !os.IsNotExist(err) {
 					return err
 				}
 			}

@@ -75,6 +75,9 @@ func (l *Log) flushRounds(target int64, ride bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for f.flushed < target {
+		if err := l.Failure(); err != nil {
+			return err // offline: a failed fsync is never retried
+		}
 		if f.flushing {
 			f.cond.Wait()
 			continue
@@ -92,8 +95,10 @@ func (l *Log) flushRounds(target int64, ride bool) error {
 		f.flushing = false
 		f.cond.Broadcast()
 		if err != nil {
-			f.dirDirty = f.dirDirty || dir
-			return err
+			// fsyncgate: the kernel may have dropped the pages that
+			// failed and cleared the error; a retry could succeed and
+			// claim durability for lost data. The log goes offline.
+			return l.fail(err)
 		}
 		f.rounds++
 		if f.truncs != truncs {

@@ -59,6 +59,7 @@ import (
 	"time"
 
 	"github.com/strom-broker/strom/engine/epoch"
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/producer"
 	"github.com/strom-broker/strom/engine/record"
 	"github.com/strom-broker/strom/engine/segment"
@@ -87,6 +88,8 @@ type options struct {
 	clean         bool
 	logStart      int64
 	logger        *slog.Logger
+	onFailure     func(error)
+	onTruncate    func() error
 }
 
 // WithClock injects the clock used for segment.ms, retention.ms,
@@ -105,6 +108,14 @@ func WithCleanShutdown(clean bool) Option { return func(o *options) { o.clean = 
 // WithLogStartOffset gives the log start offset from
 // log-start-offset-checkpoint. Default: the first segment's base offset.
 func WithLogStartOffset(offset int64) Option { return func(o *options) { o.logStart = offset } }
+
+// WithTruncationHandler sets a function TruncateTo calls after cutting
+// the log and before returning (under the writer lock, so before any new
+// append): the log manager rewrites the dir's recovery-point checkpoint
+// there, as Kafka's LogManager.truncateTo does, so that a crash never
+// trusts a recovery point above the cut. Its error is an I/O error of the
+// log (see failure.go).
+func WithTruncationHandler(fn func() error) Option { return func(o *options) { o.onTruncate = fn } }
 
 // WithLogger sets the logger for operator-worthy events (recovery,
 // truncation, deleted segments). Default slog.Default().
@@ -139,6 +150,13 @@ type Log struct {
 
 	producers *producer.State // internally locked; mutated under mu
 
+	// failure is set once, by the first I/O error that takes the log
+	// offline (failure.go); shut is set by Close. Both are read lock-free.
+	failure    atomic.Pointer[storageError]
+	shut       atomic.Bool
+	onFailure  func(error)
+	onTruncate func() error
+
 	flush    flusher
 	notifyMu sync.Mutex
 	notify   chan struct{}
@@ -163,8 +181,8 @@ func (l *Log) SetConfig(cfg Config) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return err
 	}
 	l.cfg = cfg
 	return nil
@@ -237,6 +255,12 @@ func (l *Log) AppendNotify() <-chan struct{} {
 // setLEO publishes a new log end offset and wakes waiters.
 func (l *Log) setLEO(leo int64) {
 	l.leo.Store(leo)
+	l.wake()
+}
+
+// wake closes the AppendNotify channel: the LEO moved, or the log went
+// offline or closed (waiters then see the error on their next call).
+func (l *Log) wake() {
 	l.notifyMu.Lock()
 	if l.notify != nil {
 		close(l.notify)
@@ -261,12 +285,12 @@ func Open(dir string, cfg Config, opts ...Option) (*Log, error) {
 	// Mkdir first: a new partition's dir is one system call, where
 	// MkdirAll would stat it and its parent too (lookups that wait on the
 	// parent dir's lock while other partitions are created in it).
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fsio.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := fsio.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
 	}
-	l := &Log{dir: dir, cfg: cfg, now: o.clock, logger: o.logger.With("dir", dir), latestEpoch: -1}
+	l := &Log{dir: dir, cfg: cfg, now: o.clock, logger: o.logger.With("dir", dir), latestEpoch: -1, onFailure: o.onFailure, onTruncate: o.onTruncate}
 	var err error
 	if l.epochs, err = epoch.Open(dir); err != nil {
 		return nil, err
@@ -275,6 +299,11 @@ func Open(dir string, cfg Config, opts ...Option) (*Log, error) {
 		l.latestEpoch = e
 	}
 	if err := l.load(o); err != nil {
+		if segs := l.segs.Load(); segs != nil {
+			for _, s := range *segs {
+				s.Drop(nil) // release the files and mappings, write nothing
+			}
+		}
 		return nil, fmt.Errorf("partlog %s: %w", dir, err)
 	}
 	return l, nil
@@ -353,7 +382,7 @@ func (l *Log) load(o options) error {
 			for _, later := range bases[i+1:] {
 				l.logger.Warn("partition log recovery deleted a segment after the invalid tail", "segment", later)
 				for _, suf := range []string{segment.LogSuffix, segment.IndexSuffix, segment.TimeIndexSuffix} {
-					if err := os.Remove(segment.FileName(l.dir, later, suf)); err != nil && !os.IsNotExist(err) {
+					if err := fsio.Remove(segment.FileName(l.dir, later, suf)); err != nil && !os.IsNotExist(err) {
 						return err
 					}
 				}
@@ -370,11 +399,11 @@ func (l *Log) load(o options) error {
 		}
 		segs = append(segs, seg)
 	}
+	l.publish(segs) // from here on, a failed Open drops them (Open)
 	last := segs[len(segs)-1]
 	if err := last.Activate(); err != nil {
 		return err
 	}
-	l.publish(segs)
 	l.activeCreated = l.now()
 	l.lastFlush = l.activeCreated
 	leo := last.NextOffset()
@@ -404,7 +433,8 @@ func (l *Log) load(o options) error {
 			}
 		}
 	}
-	l.producers.TruncateHead(start)
+	// Producer state is kept when the log start moved (see
+	// truncateProducersHead).
 	rp := min(o.recoveryPoint, leo)
 	if o.clean {
 		rp = leo
@@ -435,7 +465,7 @@ func (l *Log) scanDir() ([]int64, error) {
 		name := de.Name()
 		switch {
 		case strings.HasSuffix(name, segment.DeletedSuffix), strings.HasSuffix(name, ".cleaned"), strings.HasSuffix(name, ".swap"):
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !os.IsNotExist(err) {
+			if err := fsio.Remove(filepath.Join(l.dir, name)); err != nil && !os.IsNotExist(err) {
 				return nil, err
 			}
 		case strings.HasSuffix(name, segment.LogSuffix):
@@ -449,7 +479,7 @@ func (l *Log) scanDir() ([]int64, error) {
 	for _, name := range idx {
 		suf := filepath.Ext(name)
 		if b, ok := parseBase(name, suf); ok && !logs[b] {
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !os.IsNotExist(err) {
+			if err := fsio.Remove(filepath.Join(l.dir, name)); err != nil && !os.IsNotExist(err) {
 				return nil, err
 			}
 		}
@@ -492,16 +522,27 @@ func (l *Log) Close() error {
 		return ErrClosed
 	}
 	l.closed = true
+	l.shut.Store(true)
+	l.wake() // long polls return and see ErrClosed
 	l.mu.Unlock()
 	l.bg.Wait()
 	err := l.flushTo(l.leo.Load())
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	err = errors.Join(err, l.snapshotProducers(l.leo.Load()))
+	if err == nil {
+		err = l.snapshotProducers(l.leo.Load())
+	}
+	if err = l.fail(err); err != nil || l.Failure() != nil {
+		// Offline: release the files without writing to them.
+		for _, s := range l.segments() {
+			s.Drop(l.logCloseErr)
+		}
+		return l.Failure()
+	}
 	for _, s := range l.segments() {
 		err = errors.Join(err, s.Retire(false, l.logCloseErr))
 	}
-	return err
+	return l.fail(err)
 }
 
 func (l *Log) logCloseErr(err error) {

@@ -24,8 +24,11 @@ import (
 //     the LEO and replays the batches after it, taking them from the
 //     recovery scan where segments are rescanned.
 //   - TruncateTo forgets batches at or above the new LEO and deletes later
-//     snapshots; moving the log start forgets batches below it and deletes
-//     snapshots below the first segment.
+//     snapshots. Moving the log start (retention, DeleteRecords) keeps the
+//     producer state, as Kafka does since KAFKA-7190 (an active producer
+//     whose records were all deleted keeps its sequences, so its retries
+//     are still recognised); it only deletes snapshots below the first
+//     segment. Producers are forgotten by expiry (ProducerState).
 
 // ProducerState returns the partition's idempotent-producer state (for
 // expiry and transaction markers by the broker).
@@ -164,8 +167,8 @@ func (l *Log) resetProducers() error {
 	return producer.DeleteSnapshotsAfter(l.dir, -1)
 }
 
-// truncateProducersHead applies a new log start offset. REQUIRES: l.mu.
-func (l *Log) truncateProducersHead(start int64) error {
-	l.producers.TruncateHead(start)
+// truncateProducersHead applies a new log start offset: the state stays
+// (see the list above), older snapshots go. REQUIRES: l.mu.
+func (l *Log) truncateProducersHead() error {
 	return producer.DeleteSnapshotsBefore(l.dir, l.segments()[0].BaseOffset())
 }

@@ -75,6 +75,12 @@ func (r *ReadResult) WriteTo(w io.Writer) (int64, error) {
 // Release on the result.
 func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (*ReadResult, error) {
 	for {
+		// Checked on every round: after Close, or once the log went
+		// offline, the published segments may all be retired and the
+		// retry below would spin forever.
+		if err := l.usable(); err != nil {
+			return nil, err
+		}
 		gen := l.truncations.Load()
 		leo := l.leo.Load()
 		segs := l.segments()
@@ -179,8 +185,8 @@ type TimestampOffset struct {
 func (l *Log) OffsetForTimestamp(ts int64) (TimestampOffset, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return TimestampOffset{}, false, ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return TimestampOffset{}, false, err
 	}
 	start := l.logStart.Load()
 	switch ts {

@@ -17,12 +17,24 @@ import (
 func (l *Log) TruncateTo(offset int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return err
 	}
 	if offset >= l.leo.Load() {
-		return nil
+		return nil // nothing to cut, no checkpoint to rewrite
 	}
+	if err := l.truncateToLocked(offset); err != nil {
+		return l.fail(err)
+	}
+	if l.onTruncate != nil {
+		return l.fail(l.onTruncate())
+	}
+	return nil
+}
+
+// truncateToLocked is TruncateTo. REQUIRES: l.mu.
+// REQUIRES: offset below the LEO.
+func (l *Log) truncateToLocked(offset int64) error {
 	if offset < l.logStart.Load() {
 		return l.truncateFullyLocked(offset)
 	}
@@ -104,8 +116,8 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return 0, ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return 0, err
 	}
 	if leo := l.leo.Load(); offset > leo {
 		return l.logStart.Load(), fmt.Errorf("%w: delete records before %d, log end %d", ErrOffsetOutOfRange, offset, leo)
@@ -119,7 +131,7 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	for n+1 < len(segs) && segs[n+1].BaseOffset() <= offset {
 		n++
 	}
-	return offset, l.deleteOldestLocked(n)
+	return offset, l.fail(l.deleteOldestLocked(n))
 }
 
 // EnforceRetention deletes the oldest segments that retention.ms (by the
@@ -129,8 +141,8 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 func (l *Log) EnforceRetention() (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return 0, ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return 0, err
 	}
 	if !l.cfg.deletes() {
 		return 0, nil
@@ -139,7 +151,14 @@ func (l *Log) EnforceRetention() (int, error) {
 	n := 0
 	if l.cfg.RetentionMs >= 0 {
 		now := l.now().UnixMilli()
-		for n < len(segs)-1 && now-segs[n].MaxTimestamp() > l.cfg.RetentionMs {
+		for n < len(segs)-1 {
+			ts, err := segs[n].RetentionTimestamp()
+			if err != nil {
+				return 0, l.fail(err)
+			}
+			if now-ts <= l.cfg.RetentionMs {
+				break
+			}
 			n++
 		}
 	}
@@ -161,7 +180,7 @@ func (l *Log) EnforceRetention() (int, error) {
 	if base := segs[n].BaseOffset(); base > l.logStart.Load() {
 		l.logStart.Store(base)
 	}
-	return n, l.deleteOldestLocked(n)
+	return n, l.fail(l.deleteOldestLocked(n))
 }
 
 // deleteOldestLocked retires the n oldest segments and trims the epoch
@@ -183,5 +202,5 @@ func (l *Log) deleteOldestLocked(n int) error {
 	if err := l.epochs.TruncateFromStart(start); err != nil {
 		return err
 	}
-	return l.truncateProducersHead(start)
+	return l.truncateProducersHead()
 }

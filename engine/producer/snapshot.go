@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/strom-broker/strom/engine/checkpoint"
+	"github.com/strom-broker/strom/engine/internal/fsio"
 )
 
 // Snapshot format constants; they are part of the on-disk format (see the
@@ -203,7 +204,7 @@ type Loaded struct {
 // LoadLatestSnapshot loads the newest valid snapshot in dir. A snapshot
 // whose content is corrupt (ErrCorruptSnapshot) is deleted and the next
 // older one tried, as Kafka does. I/O errors are returned. The caller then
-// applies TruncateHead(logStartOffset) and RemoveExpired, and replays the
+// applies RemoveExpired, and replays the
 // log from Offset.
 func LoadLatestSnapshot(dir string) (Loaded, error) {
 	res := Loaded{State: New(), Offset: -1}
@@ -219,7 +220,7 @@ func LoadLatestSnapshot(dir string) (Loaded, error) {
 		}
 		st, err := DecodeSnapshot(data)
 		if err != nil {
-			if rerr := os.Remove(path); rerr != nil {
+			if rerr := fsio.Remove(path); rerr != nil {
 				return res, fmt.Errorf("producer: remove corrupt snapshot %s: %w", path, rerr)
 			}
 			res.Deleted = append(res.Deleted, path)
@@ -254,7 +255,7 @@ func deleteSnapshots(dir string, match func(int64) bool) error {
 		if !match(o) {
 			continue
 		}
-		if err := os.Remove(SnapshotPath(dir, o)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := fsio.Remove(SnapshotPath(dir, o)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("producer: delete snapshot: %w", err)
 		}
 		removed = true

@@ -12,8 +12,9 @@
 //   - Unknown producer id: accepted whatever its first sequence. Clients
 //     (franz-go, librdkafka, the Java client) start a new producer at
 //     sequence 0, but since Kafka 2.5 (KIP-360) a broker that has no state
-//     for a producer, because retention, DeleteRecords or expiry removed it,
-//     accepts any sequence rather than answering UNKNOWN_PRODUCER_ID; Strom
+//     for a producer, because expiry removed it (or TruncateHead, which
+//     the partition log no longer calls when its start moves, as Kafka
+//     keeps the state since KAFKA-7190), accepts any sequence rather than answering UNKNOWN_PRODUCER_ID; Strom
 //     does the same, so a long-idle producer keeps working.
 //   - Same epoch and exactly the sequence range of one of the retained
 //     batches: Duplicate, with that batch's offsets and timestamp.

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/edsrzf/mmap-go"
+
+	"github.com/strom-broker/strom/engine/internal/fsio"
 )
 
 // ErrIndexFull is returned by an index append when the preallocated file
@@ -46,7 +48,7 @@ type mmapIndex struct {
 // openIndex opens or creates path. An existing file's entries are the whole
 // file; a size that is not a multiple of entrySize is errIndexInvalid.
 func openIndex(path string, entrySize int) (*mmapIndex, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := fsio.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +83,7 @@ func (ix *mmapIndex) remap(size int) error {
 	if size != old {
 		// A size change is a metadata update under the file system's
 		// journal: skip it when there is none (a new, empty index).
-		if err := ix.f.Truncate(int64(size)); err != nil {
+		if err := fsio.Truncate(ix.f, int64(size)); err != nil {
 			return fmt.Errorf("%s: resize: %w", ix.path, err)
 		}
 	}
@@ -146,9 +148,9 @@ func (ix *mmapIndex) truncateLocked(n int) error {
 		return nil
 	}
 	ix.n = n // even on error: entries past n are no longer valid
-	err := ix.f.Truncate(int64(n * ix.entrySize))
+	err := fsio.Truncate(ix.f, int64(n*ix.entrySize))
 	if err == nil {
-		err = ix.f.Truncate(int64(len(ix.mm)))
+		err = fsio.Truncate(ix.f, int64(len(ix.mm)))
 	}
 	if err == nil {
 		return nil
@@ -164,11 +166,38 @@ func (ix *mmapIndex) truncateLocked(n int) error {
 // appendLocked writes entry e (entrySize bytes) after the last entry.
 // REQUIRES: mu held exclusively, !fullLocked(0).
 func (ix *mmapIndex) appendLocked(e []byte) error {
-	if _, err := ix.f.WriteAt(e, int64(ix.n*ix.entrySize)); err != nil {
+	if _, err := fsio.WriteAt(ix.f, e, int64(ix.n*ix.entrySize)); err != nil {
 		return fmt.Errorf("%s: write entry %d: %w", ix.path, ix.n, err)
 	}
 	ix.n++
 	return nil
+}
+
+// truncate keeps the first n entries.
+func (ix *mmapIndex) truncate(n int) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.truncateLocked(n)
+}
+
+// free returns how many more entries fit the file.
+func (ix *mmapIndex) free() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.mm)/ix.entrySize - ix.n
+}
+
+// ensureFree grows the file (at least doubling it) so that k more entries
+// fit; a no-op when they do. Recovery and oversized multi-batch appends
+// use it: index capacity is never a reason to refuse or cut valid data.
+func (ix *mmapIndex) ensureFree(k int) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	need := (ix.n + k) * ix.entrySize
+	if need <= len(ix.mm) {
+		return nil
+	}
+	return ix.remap(max(need, 2*len(ix.mm)))
 }
 
 // entries returns the entry count.
@@ -193,7 +222,7 @@ func (ix *mmapIndex) entry(i int) []byte {
 func (ix *mmapIndex) flush() error {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if err := ix.f.Sync(); err != nil {
+	if err := fsio.Sync(ix.f); err != nil {
 		return fmt.Errorf("%s: fsync: %w", ix.path, err)
 	}
 	return nil
@@ -210,7 +239,7 @@ func (ix *mmapIndex) close(trim bool) error {
 		ix.mm = nil
 	}
 	if trim && size != ix.n*ix.entrySize {
-		err = errors.Join(err, ix.f.Truncate(int64(ix.n*ix.entrySize)))
+		err = errors.Join(err, fsio.Truncate(ix.f, int64(ix.n*ix.entrySize)))
 	}
 	ix.n = 0
 	return errors.Join(err, ix.f.Close())

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/record"
 )
 
@@ -13,8 +14,13 @@ import (
 // offset is >= offset) and returns its position and header. ok is false
 // when the segment holds no such batch.
 func (s *Segment) Translate(offset int64) (pos int64, h record.Header, ok bool, err error) {
-	size := s.size.Load()
-	if offset >= s.next.Load() || size == 0 {
+	size, next := s.published()
+	return s.translate(offset, size, next)
+}
+
+// translate is Translate within the published extent (size, next).
+func (s *Segment) translate(offset, size, next int64) (pos int64, h record.Header, ok bool, err error) {
+	if offset >= next || size == 0 {
 		return 0, h, false, nil
 	}
 	if offset > s.base {
@@ -39,9 +45,9 @@ func (s *Segment) Translate(offset int64) (pos int64, h record.Header, ok bool, 
 // consumer always makes progress) when minOne is set. It returns start when
 // nothing is readable.
 func (s *Segment) ReadBoundary(start int64, maxBytes int, maxOffset int64, minOne bool) (int64, error) {
-	end := s.size.Load()
-	if maxOffset < s.next.Load() {
-		p, _, ok, err := s.Translate(maxOffset)
+	end, next := s.published() // one load: the size and the offsets it holds
+	if maxOffset < next {
+		p, _, ok, err := s.translate(maxOffset, end, next)
 		if err != nil {
 			return start, err
 		}
@@ -130,17 +136,17 @@ func (s *Segment) TruncateTo(offset int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	size := s.size.Load()
+	size := s.Size()
 	if !ok {
 		return 0, s.Activate()
 	}
-	if err := s.log.Truncate(pos); err != nil {
+	if err := fsio.Truncate(s.log, pos); err != nil {
 		return 0, fmt.Errorf("segment %d: truncate to %d: %w", s.base, pos, err)
 	}
 	if err := errors.Join(s.idx.truncateFromPos(pos), s.tidx.truncateFromOffset(int32(h.BaseOffset-s.base))); err != nil {
 		return 0, fmt.Errorf("segment %d: %w", s.base, err)
 	}
-	s.maxTS, s.maxTSRel, s.firstTS = NoTimestamp, 0, NoTimestamp
+	s.writer.maxTS, s.writer.maxTSRel, s.writer.firstTS = NoTimestamp, 0, NoTimestamp
 	if err := s.loadTrusted(pos); err != nil {
 		return 0, err
 	}
@@ -216,40 +222,54 @@ func (s *Segment) WaitForReaders() {
 // and closed then. Readers pinning the segment keep valid file handles
 // until they Release. onErr, if non-nil, receives a deferred close error.
 func (s *Segment) Retire(remove bool, onErr func(error)) error {
-	var err error
-	if remove {
-		err = s.rename("", DeletedSuffix)
-	} else {
-		err = s.Seal()
+	if !remove {
+		err := s.Seal()
+		s.retire(func() error { return s.closeFiles(true) }, onErr)
+		return err
 	}
-	last := func() {
-		var e error
-		if remove {
-			e = s.closeFiles(false)
-			for _, suf := range []string{LogSuffix, IndexSuffix, TimeIndexSuffix} {
-				if rerr := os.Remove(FileName(s.dir, s.base, suf) + DeletedSuffix); rerr != nil && !os.IsNotExist(rerr) {
-					e = errors.Join(e, rerr)
-				}
+	err := s.rename("", DeletedSuffix)
+	s.retire(func() error {
+		e := s.closeFiles(false)
+		for _, suf := range []string{LogSuffix, IndexSuffix, TimeIndexSuffix} {
+			if rerr := fsio.Remove(FileName(s.dir, s.base, suf) + DeletedSuffix); rerr != nil && !os.IsNotExist(rerr) {
+				e = errors.Join(e, rerr)
 			}
-		} else {
-			e = s.closeFiles(true)
 		}
-		if e != nil && onErr != nil {
+		return e
+	}, onErr)
+	return err
+}
+
+// Drop ends the owner's use of the segment without writing to it: the
+// files are closed as they are (indexes untrimmed) once the last reader
+// released. For a log that an I/O error took offline.
+func (s *Segment) Drop(onErr func(error)) {
+	s.retire(func() error { return s.closeFiles(false) }, onErr)
+}
+
+// retire marks the segment retired (Acquire fails from now on) and runs
+// last once no reader pins it.
+func (s *Segment) retire(last func() error, onErr func(error)) {
+	run := func() {
+		if e := last(); e != nil && onErr != nil {
 			onErr(e)
 		}
 	}
 	s.life.mu.Lock()
+	if s.life.retired {
+		s.life.mu.Unlock()
+		return
+	}
 	s.life.retired = true
-	s.life.onLast = last
-	run := s.life.readers[0]+s.life.readers[1] == 0 && !s.life.done
-	if run {
+	s.life.onLast = run
+	now := s.life.readers[0]+s.life.readers[1] == 0 && !s.life.done
+	if now {
 		s.life.done = true
 	}
 	s.life.mu.Unlock()
-	if run {
-		last()
+	if now {
+		run()
 	}
-	return err
 }
 
 // Abandon closes the files without sealing or flushing, as a crash would

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/record"
 )
 
@@ -21,7 +22,7 @@ func (s *Segment) recover(logSize int64, scratch *[]byte, onBatch func(record.He
 	if err := s.Activate(); err != nil {
 		return 0, err
 	}
-	s.maxTS, s.maxTSRel, s.firstTS, s.bytesSinceIndex = NoTimestamp, 0, NoTimestamp, 0
+	s.writer.maxTS, s.writer.maxTSRel, s.writer.firstTS, s.writer.bytesSinceIndex = NoTimestamp, 0, NoTimestamp, 0
 	if cap(*scratch) < recoverChunk {
 		*scratch = make([]byte, recoverChunk)
 	}
@@ -78,11 +79,17 @@ func (s *Segment) recover(logSize int64, scratch *[]byte, onBatch func(record.He
 			break
 		}
 		h, err := record.ValidateMode(buf[lo:lo+int(size)], record.FromLog)
-		if err != nil || h.BaseOffset < next || !s.CanHold(h.LastOffset()) || s.IndexFull() {
+		if err != nil || h.BaseOffset < next || !s.CanHold(h.LastOffset()) {
 			break
 		}
-		if s.firstTS == NoTimestamp {
-			s.firstTS = h.MaxTimestamp
+		if s.writer.firstTS == NoTimestamp {
+			s.writer.firstTS = h.MaxTimestamp
+		}
+		// Only invalid bytes end recovery: a full index grows (an append
+		// may have filled its last slot on a batch that was not its last,
+		// or segment.index.bytes was lowered since).
+		if err := s.ensureIndexRoom(1); err != nil {
+			return 0, fmt.Errorf("segment %d: %w", s.base, err)
 		}
 		if err := s.index(&h, pos); err != nil {
 			return 0, err
@@ -97,11 +104,10 @@ func (s *Segment) recover(logSize int64, scratch *[]byte, onBatch func(record.He
 	}
 	cut := logSize - valid
 	if cut > 0 {
-		if err := s.log.Truncate(valid); err != nil {
+		if err := fsio.Truncate(s.log, valid); err != nil {
 			return 0, fmt.Errorf("segment %d: truncate to %d: %w", s.base, valid, err)
 		}
 	}
-	s.size.Store(valid)
-	s.next.Store(next)
+	s.publish(valid, next)
 	return cut, nil
 }

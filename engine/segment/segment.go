@@ -23,8 +23,9 @@
 // monotonic, inside the log, size a multiple of the entry size, the last
 // indexed batch really ends at the indexed offset), or recovers: it scans
 // the .log from the start, validating every batch (size, magic, CRC,
-// offsets increasing), rebuilds both indexes, and truncates the .log at the
-// first invalid byte. An index that fails the sanity check is rebuilt,
+// offsets increasing), rebuilds both indexes (growing them if they fill:
+// index capacity never ends recovery), and truncates the .log at the first
+// invalid byte. An index that fails the sanity check is rebuilt,
 // never trusted.
 //
 // # Concurrency
@@ -33,8 +34,10 @@
 // methods: Append, TruncateTo, Seal, Activate, Flush. Readers may call
 // Translate, ReadBoundary, FindOffsetByTimestamp, Size and NextOffset at
 // any time: Append writes the bytes, then the index entries, and only then
-// publishes the new size and next offset, so a reader never sees a partial
-// batch. Readers that hand file positions to someone else pin the segment
+// publishes the new size and next offset, together in one atomic word, so
+// a reader never sees a partial batch nor a size that holds offsets past
+// the next offset it read. A failed Append puts the segment back to its
+// published state (file cut, index entries dropped) before returning. Readers that hand file positions to someone else pin the segment
 // with Acquire/Release; Retire closes (and optionally deletes) the files
 // only once the last reader released, and TruncateTo's caller waits for
 // readers with WaitForReaders before cutting bytes a reader might hold.
@@ -49,6 +52,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
+	"github.com/strom-broker/strom/engine/internal/fsio"
 	"github.com/strom-broker/strom/engine/record"
 )
 
@@ -90,39 +94,74 @@ type Segment struct {
 	idx  OffsetIndex
 	tidx TimeIndex
 
-	// Writer-owned fields (REQUIRES: the owning log's write lock).
+	// Writer-owned (REQUIRES: the owning log's write lock).
+	writer writerState
+
+	// extent is what readers see, published as one word so that a reader
+	// never pairs a size with the next offset of another moment: the .log
+	// size in the low 32 bits, next offset - base in the high 32 (both fit:
+	// segment.bytes <= 2^31-1 and relative offsets <= 2^31). It moves only
+	// forward except under TruncateTo. Invariant: bytes [0, size) are whole
+	// valid batches whose offsets end at next-1 (next == base when empty).
+	extent atomic.Uint64
+
+	life lifecycle
+}
+
+// writerState is the writer's bookkeeping of a segment, restored as a
+// whole when an append rolls back.
+type writerState struct {
 	bytesSinceIndex int64
 	maxTS           int64 // NoTimestamp when no batch
 	maxTSRel        int32 // relative last offset of the batch with maxTS
 	firstTS         int64 // maxTimestamp of the first batch, NoTimestamp if none
-
-	// Published for readers; size and next move only forward except under
-	// TruncateTo. Invariant: bytes [0, size) are whole valid batches whose
-	// offsets end at next-1 (next == base when empty).
-	size atomic.Int64
-	next atomic.Int64
-
-	life lifecycle
 }
 
 // BaseOffset returns the segment's base offset.
 func (s *Segment) BaseOffset() int64 { return s.base }
 
 // Size returns the published size of the .log in bytes.
-func (s *Segment) Size() int64 { return s.size.Load() }
+func (s *Segment) Size() int64 { size, _ := s.published(); return size }
 
 // NextOffset returns the offset after the segment's last batch (the base
 // offset when empty).
-func (s *Segment) NextOffset() int64 { return s.next.Load() }
+func (s *Segment) NextOffset() int64 { _, next := s.published(); return next }
+
+// published returns the published size and next offset, loaded together.
+func (s *Segment) published() (size, next int64) {
+	e := s.extent.Load()
+	return int64(uint32(e)), s.base + int64(e>>32)
+}
+
+// publish makes [0, size) and offsets below next visible to readers at
+// once. REQUIRES: the writer lock; size < 2^32, next-base <= 2^31.
+func (s *Segment) publish(size, next int64) {
+	s.extent.Store(uint64(next-s.base)<<32 | uint64(uint32(size)))
+}
 
 // MaxTimestamp returns the largest batch maxTimestamp in the segment, or
 // NoTimestamp. REQUIRES: the writer lock.
-func (s *Segment) MaxTimestamp() int64 { return s.maxTS }
+func (s *Segment) MaxTimestamp() int64 { return s.writer.maxTS }
+
+// RetentionTimestamp returns the time (ms) time-based retention measures
+// the segment's age from: its largest batch timestamp, or, when no batch
+// carries one, the .log file's modification time (Kafka's
+// LogSegment.largestTimestamp). REQUIRES: the writer lock.
+func (s *Segment) RetentionTimestamp() (int64, error) {
+	if s.writer.maxTS != NoTimestamp {
+		return s.writer.maxTS, nil
+	}
+	st, err := s.log.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("segment %d: %w", s.base, err)
+	}
+	return st.ModTime().UnixMilli(), nil
+}
 
 // FirstBatchTimestamp returns the first batch's maxTimestamp (Kafka's
 // rolling-based timestamp for segment.ms), or NoTimestamp.
 // REQUIRES: the writer lock.
-func (s *Segment) FirstBatchTimestamp() int64 { return s.firstTS }
+func (s *Segment) FirstBatchTimestamp() int64 { return s.writer.firstTS }
 
 // File returns the .log file; positions below Size are valid batches.
 func (s *Segment) File() *os.File { return s.log }
@@ -150,11 +189,11 @@ func (s *Segment) CanHold(last int64) bool { return last-s.base <= math.MaxInt32
 // preallocated indexes.
 func Create(dir string, base int64, cfg Config) (*Segment, error) {
 	for _, suf := range []string{IndexSuffix, TimeIndexSuffix} {
-		if err := os.Remove(FileName(dir, base, suf)); err != nil && !os.IsNotExist(err) {
+		if err := fsio.Remove(FileName(dir, base, suf)); err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}
 	}
-	f, err := os.OpenFile(FileName(dir, base, LogSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := fsio.OpenFile(FileName(dir, base, LogSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +209,7 @@ func Create(dir string, base int64, cfg Config) (*Segment, error) {
 }
 
 func newSegment(dir string, base int64, cfg Config, f *os.File) (*Segment, error) {
-	s := &Segment{dir: dir, base: base, cfg: cfg, log: f, maxTS: NoTimestamp, firstTS: NoTimestamp}
-	s.next.Store(base)
+	s := &Segment{dir: dir, base: base, cfg: cfg, log: f, writer: writerState{maxTS: NoTimestamp, firstTS: NoTimestamp}}
 	s.life.init()
 	ix, err := openIndex(FileName(dir, base, IndexSuffix), OffsetIndexEntrySize)
 	if err != nil {
@@ -213,7 +251,7 @@ type OpenResult struct {
 // call Activate to append to it.
 func Open(dir string, base int64, cfg Config, opts OpenOptions) (*Segment, OpenResult, error) {
 	var res OpenResult
-	f, err := os.OpenFile(FileName(dir, base, LogSuffix), os.O_RDWR, 0o644)
+	f, err := fsio.OpenFile(FileName(dir, base, LogSuffix), os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, res, err
 	}
@@ -221,9 +259,9 @@ func Open(dir string, base int64, cfg Config, opts OpenOptions) (*Segment, OpenR
 	if errors.Is(err, errIndexInvalid) {
 		// A torn index size: drop both and rebuild.
 		for _, suf := range []string{IndexSuffix, TimeIndexSuffix} {
-			os.Remove(FileName(dir, base, suf))
+			fsio.Remove(FileName(dir, base, suf))
 		}
-		if f, err = os.OpenFile(FileName(dir, base, LogSuffix), os.O_RDWR, 0o644); err != nil {
+		if f, err = fsio.OpenFile(FileName(dir, base, LogSuffix), os.O_RDWR, 0o644); err != nil {
 			return nil, res, err
 		}
 		s, err = newSegment(dir, base, cfg, f)
@@ -233,6 +271,9 @@ func Open(dir string, base int64, cfg Config, opts OpenOptions) (*Segment, OpenR
 		return nil, res, err
 	}
 	st, err := f.Stat()
+	if err == nil && st.Size() > math.MaxUint32 {
+		err = fmt.Errorf("segment %d: .log of %d bytes is larger than a segment can be", base, st.Size())
+	}
 	if err != nil {
 		s.closeFiles(false)
 		return nil, res, err
@@ -278,7 +319,7 @@ func (s *Segment) loadTrusted(logSize int64) error {
 		start = int64(pos)
 	}
 	if ts, rel, ok := s.tidx.last(); ok {
-		s.maxTS, s.maxTSRel = ts, rel
+		s.writer.maxTS, s.writer.maxTSRel = ts, rel
 	}
 	if s.idx.ix.entries() > 0 && s.tidx.ix.entries() == 0 {
 		return fmt.Errorf("%w: offset index has entries, time index none", errIndexInvalid)
@@ -310,18 +351,17 @@ func (s *Segment) loadTrusted(logSize int64) error {
 		if err != nil {
 			return err
 		}
-		s.firstTS = first.MaxTimestamp
+		s.writer.firstTS = first.MaxTimestamp
 	}
-	s.bytesSinceIndex = since
-	s.size.Store(logSize)
-	s.next.Store(next)
+	s.writer.bytesSinceIndex = since
+	s.publish(logSize, next)
 	return nil
 }
 
 // observe folds a batch header into the max-timestamp bookkeeping.
 func (s *Segment) observe(h record.Header) {
-	if h.MaxTimestamp > s.maxTS {
-		s.maxTS, s.maxTSRel = h.MaxTimestamp, int32(h.LastOffset()-s.base)
+	if h.MaxTimestamp > s.writer.maxTS {
+		s.writer.maxTS, s.writer.maxTSRel = h.MaxTimestamp, int32(h.LastOffset()-s.base)
 	}
 }
 
@@ -344,44 +384,97 @@ func (s *Segment) headerAt(pos, limit int64) (record.Header, error) {
 
 // Append writes batches (whole, already validated and stamped, described
 // by hs in order) at the end of the .log with one write, adds index
-// entries, and then publishes the new size and next offset.
+// entries (growing the indexes if this one append needs more slots than
+// are left: see IndexRoomFor), and then publishes the new size and next
+// offset. On any error the segment is first put back to its published
+// state (the .log cut back to the published size, the append's index
+// entries dropped), so a failed append leaves nothing behind; if that
+// rollback fails too, the error says so and the caller must stop writing.
 // REQUIRES: the writer lock; hs non-empty; offsets above NextOffset and
-// within CanHold; !IndexFull.
+// within CanHold.
 func (s *Segment) Append(batches []byte, hs []record.Header) error {
-	pos := s.size.Load()
-	if _, err := s.log.WriteAt(batches, pos); err != nil {
-		// A partial write leaves bytes past size that readers never see;
-		// the next append overwrites them and recovery cuts them.
-		return fmt.Errorf("segment %d: write at %d: %w", s.base, pos, err)
-	}
-	if s.firstTS == NoTimestamp && pos == 0 {
-		s.firstTS = hs[0].MaxTimestamp
-	}
-	for i := range hs {
-		if err := s.index(&hs[i], pos); err != nil {
-			return err
+	pos, _ := s.published()
+	if k := s.indexEntriesFor(hs); !s.hasIndexRoom(k) {
+		if err := s.ensureIndexRoom(k); err != nil {
+			return fmt.Errorf("segment %d: %w", s.base, err)
 		}
-		pos += int64(hs[i].Size())
 	}
-	s.size.Store(pos)
-	s.next.Store(hs[len(hs)-1].NextOffset())
+	saved := s.writer
+	nIdx, nTidx := s.idx.ix.entries(), s.tidx.ix.entries()
+	if _, err := fsio.WriteAt(s.log, batches, pos); err != nil {
+		return s.rollback(pos, saved, nIdx, nTidx, fmt.Errorf("segment %d: write at %d: %w", s.base, pos, err))
+	}
+	if s.writer.firstTS == NoTimestamp && pos == 0 {
+		s.writer.firstTS = hs[0].MaxTimestamp
+	}
+	end := pos
+	for i := range hs {
+		if err := s.index(&hs[i], end); err != nil {
+			return s.rollback(pos, saved, nIdx, nTidx, err)
+		}
+		end += int64(hs[i].Size())
+	}
+	s.publish(end, hs[len(hs)-1].NextOffset())
 	return nil
+}
+
+// rollback puts the segment back to its published state after a failed
+// append: .log cut to size, index entries past nIdx/nTidx dropped, writer
+// bookkeeping restored. It returns cause, noting a failed rollback.
+func (s *Segment) rollback(size int64, saved writerState, nIdx, nTidx int, cause error) error {
+	s.writer = saved
+	err := errors.Join(fsio.Truncate(s.log, size), s.idx.ix.truncate(nIdx), s.tidx.ix.truncate(nTidx))
+	if err != nil {
+		return fmt.Errorf("%w (rolling the segment back failed too: %v)", cause, err)
+	}
+	return cause
+}
+
+// indexEntriesFor returns how many offset index entries appending hs adds
+// (Append's indexing rule, replayed).
+func (s *Segment) indexEntriesFor(hs []record.Header) int {
+	n, since := 0, s.writer.bytesSinceIndex
+	for i := range hs {
+		if since > int64(s.cfg.IndexIntervalBytes) {
+			n, since = n+1, 0
+		}
+		since += int64(hs[i].Size())
+	}
+	return n
+}
+
+// IndexRoomFor reports whether the indexes have the slots that appending
+// hs needs (the log rolls first when not; Append grows the indexes of a
+// segment that cannot hold even one append).
+func (s *Segment) IndexRoomFor(hs []record.Header) bool {
+	return s.hasIndexRoom(s.indexEntriesFor(hs))
+}
+
+// hasIndexRoom reports whether k more entries fit both indexes.
+func (s *Segment) hasIndexRoom(k int) bool {
+	return s.idx.ix.free() >= k && s.tidx.ix.free() >= k+1 // +1: the seal's entry
+}
+
+// ensureIndexRoom grows the indexes so that k more entries fit (and the
+// time index keeps its slot for the seal).
+func (s *Segment) ensureIndexRoom(k int) error {
+	return errors.Join(s.idx.ix.ensureFree(k), s.tidx.ix.ensureFree(k+1))
 }
 
 // index maintains the sparse indexes for a batch at pos.
 func (s *Segment) index(h *record.Header, pos int64) error {
 	s.observe(*h)
-	if s.bytesSinceIndex > int64(s.cfg.IndexIntervalBytes) {
+	if s.writer.bytesSinceIndex > int64(s.cfg.IndexIntervalBytes) {
 		rel := int32(h.LastOffset() - s.base)
 		if err := s.idx.append(rel, int32(pos)); err != nil {
 			return fmt.Errorf("segment %d: %w", s.base, err)
 		}
-		if err := s.tidx.maybeAppend(s.maxTS, s.maxTSRel, 1); err != nil {
+		if err := s.tidx.maybeAppend(s.writer.maxTS, s.writer.maxTSRel, 1); err != nil {
 			return fmt.Errorf("segment %d: %w", s.base, err)
 		}
-		s.bytesSinceIndex = 0
+		s.writer.bytesSinceIndex = 0
 	}
-	s.bytesSinceIndex += int64(h.Size())
+	s.writer.bytesSinceIndex += int64(h.Size())
 	return nil
 }
 
@@ -393,8 +486,8 @@ func (s *Segment) Activate() error {
 // Seal records the segment's max timestamp in the time index and trims
 // both indexes to their entries (Kafka's "inactive segment" state).
 func (s *Segment) Seal() error {
-	if s.maxTS != NoTimestamp {
-		if err := s.tidx.maybeAppend(s.maxTS, s.maxTSRel, 0); err != nil && !errors.Is(err, ErrIndexFull) {
+	if s.writer.maxTS != NoTimestamp {
+		if err := s.tidx.maybeAppend(s.writer.maxTS, s.writer.maxTSRel, 0); err != nil && !errors.Is(err, ErrIndexFull) {
 			return err
 		}
 	}
@@ -403,7 +496,7 @@ func (s *Segment) Seal() error {
 
 // Flush fsyncs the .log and msyncs the indexes.
 func (s *Segment) Flush() error {
-	if err := s.log.Sync(); err != nil {
+	if err := fsio.Sync(s.log); err != nil {
 		return fmt.Errorf("segment %d: fsync: %w", s.base, err)
 	}
 	return errors.Join(s.idx.ix.flush(), s.tidx.ix.flush())
@@ -412,7 +505,7 @@ func (s *Segment) Flush() error {
 // ScanHeaders calls fn for every batch header from position from to the
 // published end, reading headers only.
 func (s *Segment) ScanHeaders(from int64, fn func(h record.Header, pos int64) error) error {
-	size := s.size.Load()
+	size := s.Size()
 	for pos := from; pos < size; {
 		h, err := s.headerAt(pos, size)
 		if err != nil {
@@ -445,7 +538,7 @@ func (s *Segment) closeFiles(trim bool) error {
 
 func (s *Segment) rename(from, to string) error {
 	for _, suf := range []string{LogSuffix, IndexSuffix, TimeIndexSuffix} {
-		if err := os.Rename(FileName(s.dir, s.base, suf)+from, FileName(s.dir, s.base, suf)+to); err != nil && !os.IsNotExist(err) {
+		if err := fsio.Rename(FileName(s.dir, s.base, suf)+from, FileName(s.dir, s.base, suf)+to); err != nil && !os.IsNotExist(err) {
 			return err
 		}
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/strom-broker/strom/coord/store"
 	"github.com/strom-broker/strom/engine/cleaner"
 	"github.com/strom-broker/strom/engine/logmgr"
+	"github.com/strom-broker/strom/engine/partlog"
 	"github.com/strom-broker/strom/net/server"
 	"github.com/strom-broker/strom/tools/config"
 )
@@ -111,7 +112,7 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 	lcfg.FlushOffsetCheckpointIntervalMs = cfg.LogFlushOffsetCheckpointIntervalMs
 	lcfg.CleanerBackoffMs = cfg.LogCleanerBackoffMs
 	lcfg.Log = brokerLogConfig(cfg)
-	logOpts := []logmgr.Option{logmgr.WithLogger(b.log)}
+	logOpts := []logmgr.Option{logmgr.WithLogger(b.log), logmgr.WithDirOfflineHandler(b.dirOffline)}
 	if cfg.LogCleanerEnable {
 		logOpts = append(logOpts, logmgr.WithCleaner(cleaner.New(cleaner.WithLogger(b.log))))
 	}
@@ -338,6 +339,18 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// dirOffline is the log manager's report of a log dir taken offline by an
+// I/O error: its partitions answer KAFKA_STORAGE_ERROR while the other
+// dirs keep serving; with none left online the broker stops, as Kafka's
+// does.
+func (b *Broker) dirOffline(dir string, err error, online int) {
+	if online > 0 {
+		return // logged by the log manager
+	}
+	b.log.Error("every log dir is offline; the broker stops", "lastDir", dir, "err", err)
+	go b.Shutdown(context.Background())
+}
+
 // closeAll closes the storage and the store (used by Shutdown and a failed
 // New).
 func (b *Broker) closeAll() error {
@@ -355,7 +368,11 @@ func (b *Broker) closeAll() error {
 				errs = append(errs, err)
 			}
 		}
-		if err := b.logs.Close(); err != nil {
+		if err := b.logs.Close(); errors.Is(err, partlog.ErrStorage) {
+			// A log dir an I/O error took offline is not marked clean;
+			// its logs recover at the next start. Not a shutdown failure.
+			b.log.Warn("log dirs offline at shutdown", "dirs", b.logs.OfflineDirs(), "err", err)
+		} else if err != nil {
 			errs = append(errs, err)
 		}
 		b.logs = nil

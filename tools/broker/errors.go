@@ -43,6 +43,9 @@ var errorCodes = []struct {
 	// A log closed under a request: its topic was deleted or the broker is
 	// stopping. Retriable, so clients refresh their metadata.
 	{partlog.ErrClosed, kerr.NotLeaderForPartition},
+	// The partition's log dir went offline after an I/O error (the
+	// engine's rule, logmgr/offline.go): Kafka's answer, retriable.
+	{partlog.ErrStorage, kerr.KafkaStorageError},
 	{producer.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
 	{producer.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 	{producer.ErrInvalidTxnState, kerr.InvalidTxnState},
