@@ -34,7 +34,6 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/net v0.59.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 )
 
 require (
@@ -44,4 +43,5 @@ require (
 	github.com/strom-broker/strom/engine v0.0.0
 	github.com/strom-broker/strom/net v0.0.0
 	github.com/strom-broker/strom/replication v0.0.0
+	golang.org/x/sys v0.50.0
 )

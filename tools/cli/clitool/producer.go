@@ -19,6 +19,10 @@ var producerIgnored = map[string]bool{
 	"metadata.max.age.ms": true, "retry.backoff.ms": true, "max.block.ms": true,
 }
 
+// DefaultDeliveryTimeout is Kafka's delivery.timeout.ms: how long a record
+// may wait in the client, including retries, before it fails.
+const DefaultDeliveryTimeout = 120 * time.Second
+
 // ProducerOpts maps Kafka producer properties (acks, compression.type,
 // linger.ms, batch.size, enable.idempotence, client.id, retries,
 // request.timeout.ms, delivery.timeout.ms, buffer.memory,
@@ -109,6 +113,9 @@ func ProducerOpts(props map[string]string, warn io.Writer) ([]kgo.Opt, error) {
 				fmt.Fprintf(warn, "WARN: ignoring unknown producer property %s\n", k)
 			}
 		}
+	}
+	if _, ok := props["delivery.timeout.ms"]; !ok {
+		opts = append(opts, kgo.RecordDeliveryTimeout(DefaultDeliveryTimeout))
 	}
 	switch {
 	case idempotence == "true" && !acksAll:

@@ -36,6 +36,10 @@ type args struct {
 	partition, maxMessages          int
 	timeoutMs                       int64
 	props, consumerProps            clitool.StringList
+	// block bounds the wait for a first answer from a broker: --timeout-ms
+	// when set, else default.api.timeout.ms; blockName names which.
+	block     time.Duration
+	blockName string
 }
 
 // Run is the `console-consumer` subcommand.
@@ -84,7 +88,9 @@ func consume(ctx context.Context, a *args, out *bufio.Writer, stderr io.Writer) 
 	if err != nil {
 		return -1, err
 	}
-	cl, err := clitool.NewClient(a.bootstrap, opts...)
+	cl, err := clitool.Dial(ctx, clitool.DialConfig{
+		Bootstrap: a.bootstrap, Opts: opts, Block: a.block, BlockName: a.blockName, Warn: stderr,
+	})
 	if err != nil {
 		return -1, err
 	}
@@ -197,6 +203,14 @@ func (a *args) clientOpts(stderr io.Writer) ([]kgo.Opt, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a.block, err = clitool.BlockFrom(props, "default.api.timeout.ms"); err != nil {
+		return nil, err
+	}
+	a.blockName = "default.api.timeout.ms"
+	if a.timeoutMs > 0 && time.Duration(a.timeoutMs)*time.Millisecond < a.block {
+		a.block, a.blockName = time.Duration(a.timeoutMs)*time.Millisecond, "--timeout-ms"
+	}
+	delete(props, "default.api.timeout.ms")
 	more, err := consumerOpts(props, stderr)
 	if err != nil {
 		return nil, err

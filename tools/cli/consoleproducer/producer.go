@@ -5,7 +5,6 @@
 package consoleproducer
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -28,6 +27,15 @@ Reads lines from standard input and produces each as one record to TOPIC.
 
 // maxLine bounds one input line (one record value).
 const maxLine = 64 << 20
+
+// stopGrace is how long lines are still taken after a signal when the
+// input cannot be interrupted (a terminal): lines typed before it are
+// already read.
+const stopGrace = 200 * time.Millisecond
+
+// flushBound bounds the final flush; records have their own
+// delivery.timeout.ms (120 s by default) inside it.
+const flushBound = 3 * time.Minute
 
 // readerProps are the --property keys the line reader understands.
 type readerProps struct {
@@ -98,12 +106,25 @@ func run(ctx context.Context, a runArgs, stdin io.Reader, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cl, err := clitool.NewClient(a.bootstrap, append(opts, kgo.DefaultProduceTopic(a.topic))...)
+	block, err := clitool.BlockFrom(pp, "max.block.ms")
+	if err != nil {
+		return err
+	}
+	cl, err := clitool.Dial(ctx, clitool.DialConfig{
+		Bootstrap: a.bootstrap, Opts: append(opts, kgo.DefaultProduceTopic(a.topic)),
+		Topics: []string{a.topic}, AutoCreate: true, Block: block, BlockName: "max.block.ms", Warn: stderr,
+	})
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	return produceLines(ctx, cl, a, rp, stdin, stderr)
+}
 
+// produceLines produces every line of stdin until end of input, a bad
+// line or ctx ends (a signal), then flushes: every line read before any of
+// these is produced, as Kafka's shutdown hook does by closing the producer.
+func produceLines(ctx context.Context, cl *kgo.Client, a runArgs, rp readerProps, stdin io.Reader, stderr io.Writer) error {
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -120,33 +141,66 @@ func run(ctx context.Context, a runArgs, stdin io.Reader, stderr io.Writer) erro
 			firstErr = err
 		}
 	}
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64<<10), maxLine)
-	lineNo := 0
-	for sc.Scan() {
-		lineNo++
-		rec, err := rp.record(strings.TrimSuffix(sc.Text(), "\r"), lineNo)
-		if err != nil {
-			return err
-		}
-		if a.sync {
-			record(nil, cl.ProduceSync(ctx, rec).FirstErr())
-		} else {
-			cl.Produce(ctx, rec, record)
+	// Records outlive an interrupt: they are flushed after it.
+	produceCtx := context.WithoutCancel(ctx)
+	lr := newLineReader(stdin)
+	lines, lineNo, closed := lr.C, 0, false
+	var badLine error
+	var grace <-chan time.Time // set when reading stops without a deadline
+	stop := func() {
+		if !lr.Stop() {
+			grace = time.After(stopGrace)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading input: %w", err)
+	done := ctx.Done()
+read:
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				closed = true
+				break read
+			}
+			if badLine != nil {
+				continue // draining after a bad line
+			}
+			lineNo++
+			rec, err := rp.record(line, lineNo)
+			if err != nil {
+				badLine = err
+				done = nil
+				stop()
+				continue
+			}
+			if a.sync {
+				record(nil, cl.ProduceSync(produceCtx, rec).FirstErr())
+			} else {
+				cl.Produce(produceCtx, rec, record)
+			}
+		case <-done:
+			done = nil
+			stop()
+		case <-grace:
+			break read
+		}
 	}
-	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	if closed && lr.Dropped > 0 {
+		fmt.Fprintf(stderr, "WARN: interrupted in the middle of a line; its %d bytes read so far were not produced\n", lr.Dropped)
+	}
+	flushCtx, cancel := context.WithTimeout(produceCtx, flushBound)
 	defer cancel()
 	if err := cl.Flush(flushCtx); err != nil {
 		return fmt.Errorf("flushing records: %w", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if firstErr != nil {
+	switch {
+	case firstErr != nil:
 		return fmt.Errorf("%d of %d records failed to produce to %s: %w", failed, lineNo, a.topic, firstErr)
+	case badLine != nil:
+		return badLine
+	case closed && lr.Err != nil:
+		return lr.Err
 	}
 	return nil
 }

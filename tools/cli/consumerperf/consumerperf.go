@@ -111,7 +111,9 @@ func (p *params) run(ctx context.Context, props []string, stdout, stderr io.Writ
 				}
 			}))
 	}
-	cl, err := clitool.NewClient(p.bootstrap, opts...)
+	cl, err := clitool.Dial(ctx, clitool.DialConfig{
+		Bootstrap: p.bootstrap, Opts: opts, Block: p.timeout, BlockName: "--timeout", Warn: stderr,
+	})
 	if err != nil {
 		return err
 	}

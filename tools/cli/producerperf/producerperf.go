@@ -99,8 +99,15 @@ func (p *params) run(ctx context.Context, props []string, producerConfig string,
 	if err != nil {
 		return err
 	}
+	block, err := clitool.BlockFrom(pp, "max.block.ms")
+	if err != nil {
+		return err
+	}
 	m := &metrics{}
-	cl, err := clitool.NewClient(p.bootstrap, append(opts, kgo.DefaultProduceTopic(p.topic), kgo.WithHooks(m))...)
+	cl, err := clitool.Dial(ctx, clitool.DialConfig{
+		Bootstrap: p.bootstrap, Opts: append(opts, kgo.DefaultProduceTopic(p.topic), kgo.WithHooks(m)),
+		Topics: []string{p.topic}, AutoCreate: true, Block: block, BlockName: "max.block.ms", Warn: stderr,
+	})
 	if err != nil {
 		return err
 	}

@@ -234,7 +234,13 @@ func alter(ctx context.Context, adm *kadm.Client, o *options) error {
 	return nil
 }
 
+// internalTopics are Kafka's internal topics, which the tool never deletes.
+var internalTopics = map[string]bool{"__consumer_offsets": true, "__transaction_state": true}
+
 func deleteTopic(ctx context.Context, adm *kadm.Client, o *options) error {
+	if internalTopics[o.topic] {
+		return fmt.Errorf("Topic %s is a kafka internal topic and is not allowed to be marked for deletion.", o.topic)
+	}
 	r, err := adm.DeleteTopic(ctx, o.topic)
 	switch {
 	case errors.Is(err, kerr.UnknownTopicOrPartition) && o.ifExists:
