@@ -54,6 +54,9 @@ func Main(cmds []Command) clitool.RunFunc {
 		case "-h", "-help", "--help", "help":
 			usage(stdout, cmds)
 			return clitool.ExitOK
+		case "--version", "-version", "version":
+			fmt.Fprintln(stdout, clitool.VersionLine())
+			return clitool.ExitOK
 		}
 		for _, c := range cmds {
 			if c.Name == args[0] {

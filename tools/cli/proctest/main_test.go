@@ -43,6 +43,22 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building strom: %v\n%s", err, out)
 		os.Exit(2)
 	}
+	// Kafka's script names next to the binary, as `make build` installs them.
+	scripts, err := filepath.Glob("../../scripts/*.sh")
+	if err != nil || len(scripts) == 0 {
+		fmt.Fprintf(os.Stderr, "no scripts: %v\n", err)
+		os.Exit(2)
+	}
+	for _, sc := range scripts {
+		b, err := os.ReadFile(sc)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, filepath.Base(sc)), b, 0o755)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -123,6 +139,10 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
 	})
 	return p
 }
+
+// script returns the path of Kafka's script name (kafka-topics.sh, ...)
+// installed next to the binary.
+func script(name string) string { return filepath.Join(filepath.Dir(strom), name) }
 
 // run runs `strom args...` with stdin to completion.
 func run(t *testing.T, stdin string, args ...string) result {

@@ -1,9 +1,8 @@
 // Package producerperf is `strom producer-perf-test`
 // (kafka-producer-perf-test.sh): it sends --num-records records of
 // --record-size bytes at up to --throughput records/s and prints Kafka's
-// summary line. Window lines (every --reporting-interval) go to stderr as
-// progress; the final line, and the metrics with --print-metrics, go to
-// stdout.
+// summary line. Window lines (every --reporting-interval), the final line
+// and the metrics with --print-metrics go to stdout, as Kafka prints them.
 package producerperf
 
 import (
@@ -128,7 +127,7 @@ func (p *params) run(ctx context.Context, props []string, producerConfig string,
 		firstErr error
 		failed   int64
 	)
-	stopProgress := progress(stats, p.interval, stderr)
+	stopProgress := progress(stats, p.interval, stdout)
 	defer stopProgress()
 	for i := int64(0); i < p.numRecords; i++ {
 		if d := throttle.Wait(i, time.Now()); d > 0 {

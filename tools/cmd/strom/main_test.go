@@ -46,7 +46,7 @@ func TestBinary(t *testing.T) {
 	stdout, stderr, code = run("topics", "--bootstrap", "x")
 	assert.Equal(t, 1, code)
 	assert.Empty(t, stdout)
-	assert.Equal(t, "Error: unknown option --bootstrap (see --help)\n", stderr)
+	assert.Equal(t, "Error: unknown option --bootstrap (did you mean --bootstrap-server? see --help)\n", stderr)
 
 	_, stderr, code = run("server", "../../../config/server.properties", "--override", "zookeeper.connect=127.0.0.1:1")
 	assert.Equal(t, 1, code)
