@@ -333,19 +333,26 @@ func alter(ctx context.Context, adm *kadm.Client, o *options) error {
 	}
 	for _, name := range names {
 		r, ok := resps[name]
-		switch {
-		case !ok:
-			return fmt.Errorf("alter topic %s: no response for the topic", name)
-		case errors.Is(r.Err, kerr.UnknownTopicOrPartition) && o.ifExists:
-		case r.Err != nil:
-			msg := r.Err.Error()
-			if r.ErrMessage != "" {
-				msg += ": " + r.ErrMessage
-			}
-			return fmt.Errorf("alter topic %s: %s", name, msg)
+		if err := topicError("alter", name, ok, r.Err, r.ErrMessage, o.ifExists); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// topicError is the error of one topic in an admin response (ok: there
+// was an entry for it), or nil; a topic that no longer exists is fine with
+// ifExists.
+func topicError(verb, name string, ok bool, err error, msg string, ifExists bool) error {
+	switch {
+	case !ok:
+		return fmt.Errorf("%s topic %s: no response for the topic", verb, name)
+	case err == nil, errors.Is(err, kerr.UnknownTopicOrPartition) && ifExists:
+		return nil
+	case msg != "":
+		return fmt.Errorf("%s topic %s: %w: %s", verb, name, err, msg)
+	}
+	return fmt.Errorf("%s topic %s: %w", verb, name, err)
 }
 
 // internalTopics are Kafka's internal topics, which the tool never deletes.
@@ -373,16 +380,8 @@ func deleteTopic(ctx context.Context, adm *kadm.Client, o *options) error {
 	}
 	for _, name := range names {
 		r, ok := resps[name]
-		switch {
-		case !ok:
-			return fmt.Errorf("delete topic %s: no response for the topic", name)
-		case errors.Is(r.Err, kerr.UnknownTopicOrPartition) && o.ifExists:
-		case r.Err != nil:
-			msg := r.Err.Error()
-			if r.ErrMessage != "" {
-				msg += ": " + r.ErrMessage
-			}
-			return fmt.Errorf("delete topic %s: %s", name, msg)
+		if err := topicError("delete", name, ok, r.Err, r.ErrMessage, o.ifExists); err != nil {
+			return err
 		}
 	}
 	return nil
