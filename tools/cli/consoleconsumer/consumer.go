@@ -12,8 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -36,6 +36,8 @@ type args struct {
 	partition, maxMessages          int
 	timeoutMs                       int64
 	props, consumerProps            clitool.StringList
+	include, isolation, formatter   string
+	commandConfig, consumerConfig   string
 	// block bounds the wait for a first answer from a broker: --timeout-ms
 	// when set, else default.api.timeout.ms; blockName names which.
 	block     time.Duration
@@ -47,15 +49,21 @@ func Run(ctx context.Context, argv []string, _ io.Reader, stdout, stderr io.Writ
 	var a args
 	fs := clitool.NewFlagSet("console-consumer", synopsis)
 	bs := clitool.Bootstrap(fs)
-	fs.StringVar(&a.topic, "topic", "", "REQUIRED: the topic to consume.")
+	fs.StringVar(&a.topic, "topic", "", "The topic to consume (this or --include is required).")
+	fs.StringVar(&a.include, "include", "", "A regular expression: consume every topic it matches.")
+	fs.Alias("whitelist", "include")
+	fs.StringVar(&a.isolation, "isolation-level", "", "read_uncommitted or read_committed (default read_uncommitted).")
+	fs.StringVar(&a.formatter, "formatter", "", "Kafka's formatter class: DefaultMessageFormatter (default), NoOpMessageFormatter, or OffsetsMessageFormatter (decodes __consumer_offsets).")
+	fs.StringVar(&a.consumerConfig, "consumer.config", "", "A consumer properties file; --consumer-property wins over it.")
+	a.commandConfigFlag(fs)
 	fs.BoolVar(&a.fromBeginning, "from-beginning", false, "Start at the earliest offset instead of the latest (when there is no committed offset).")
 	fs.IntVar(&a.partition, "partition", -1, "Consume only this partition (-1: all partitions).")
 	fs.StringVar(&a.offset, "offset", "", "With --partition: start offset N, earliest or latest (default latest).")
 	fs.IntVar(&a.maxMessages, "max-messages", -1, "Exit after this many records (-1: no limit).")
 	fs.Int64Var(&a.timeoutMs, "timeout-ms", -1, "Exit when no record arrives for this many ms (-1: wait forever).")
 	fs.StringVar(&a.group, "group", "", "Consume as this consumer group and commit offsets.")
-	fs.Var(&a.props, "property", "Formatter property key=value; repeatable: print.timestamp, print.partition, print.offset, print.headers, print.key, print.value, key.separator, line.separator, headers.separator, null.literal.")
-	fs.Var(&a.consumerProps, "consumer-property", "Consumer property key=value; repeatable: client.id, fetch.max.bytes, max.partition.fetch.bytes, fetch.max.wait.ms, isolation.level.")
+	fs.Var(&a.props, "property", "Formatter property key=value; repeatable: print.timestamp, print.partition, print.offset, print.headers, print.key, print.value, key.separator, line.separator, headers.separator, null.literal, key.deserializer, value.deserializer.")
+	fs.Var(&a.consumerProps, "consumer-property", "Consumer property key=value; repeatable: group.id, auto.offset.reset, client.id, fetch.max.bytes, max.partition.fetch.bytes, fetch.min.bytes, fetch.max.wait.ms, isolation.level, session.timeout.ms, ...")
 	if done, code := fs.Parse(argv, stdout, stderr); done {
 		return code
 	}
@@ -77,10 +85,13 @@ func Run(ctx context.Context, argv []string, _ io.Reader, stdout, stderr io.Writ
 // consume prints records until a stop condition; it returns the count (-1
 // when it failed before consuming).
 func consume(ctx context.Context, a *args, out *bufio.Writer, stderr io.Writer) (int, error) {
-	if err := clitool.Required("bootstrap-server", a.bootstrap, "topic", a.topic); err != nil {
+	if err := clitool.Required("bootstrap-server", a.bootstrap); err != nil {
 		return -1, err
 	}
-	f, err := NewFormatter(a.props)
+	if (a.topic == "") == (a.include == "") {
+		return -1, clitool.Usagef("exactly one of --topic or --include is required")
+	}
+	f, err := NewFormatter(a.props, a.formatter)
 	if err != nil {
 		return -1, err
 	}
@@ -161,8 +172,27 @@ func fetchError(fs kgo.Fetches) error {
 	return nil
 }
 
-// clientOpts turns the flags into consumer options.
+// commandConfigFlag registers --command-config.
+func (a *args) commandConfigFlag(fs *clitool.FlagSet) {
+	fs.StringVar(&a.commandConfig, "command-config", "", "A Java client properties file, applied before --consumer.config and --consumer-property.")
+}
+
+// clientOpts turns the flags and consumer properties into consumer
+// options.
 func (a *args) clientOpts(stderr io.Writer) ([]kgo.Opt, error) {
+	cc, err := clitool.LoadClientConfig([]string{a.commandConfig, a.consumerConfig}, a.consumerProps, "--consumer-property")
+	if err != nil {
+		return nil, err
+	}
+	if g, ok := cc["group.id"]; ok {
+		if a.group != "" && a.group != g {
+			return nil, clitool.Usagef("--group %s and --consumer-property group.id=%s disagree", a.group, g)
+		}
+		a.group = g
+	}
+	if a.isolation != "" {
+		cc["isolation.level"] = a.isolation
+	}
 	if a.offset != "" && a.partition < 0 {
 		return nil, clitool.Usagef("the partition is required when offset is specified")
 	}
@@ -172,15 +202,25 @@ func (a *args) clientOpts(stderr io.Writer) ([]kgo.Opt, error) {
 	if a.group != "" && a.partition >= 0 {
 		return nil, clitool.Usagef("options --group and --partition cannot be specified together")
 	}
+	if a.include != "" && a.partition >= 0 {
+		return nil, clitool.Usagef("options --include and --partition cannot be specified together")
+	}
 	if a.maxMessages == 0 || a.maxMessages < -1 {
 		return nil, clitool.Usagef("--max-messages must be >= 1")
 	}
 	start := kgo.NewOffset().AtEnd()
-	if a.fromBeginning {
+	switch reset := cc["auto.offset.reset"]; {
+	case a.fromBeginning || reset == "earliest":
 		start = kgo.NewOffset().AtStart()
+	case reset == "" || reset == "latest":
+	default:
+		return nil, clitool.Usagef("consumer property auto.offset.reset=%q: want earliest or latest", reset)
 	}
 	switch a.offset {
 	case "", "latest":
+		if a.offset == "latest" {
+			start = kgo.NewOffset().AtEnd()
+		}
 	case "earliest":
 		start = kgo.NewOffset().AtStart()
 	default:
@@ -194,68 +234,27 @@ func (a *args) clientOpts(stderr io.Writer) ([]kgo.Opt, error) {
 	switch {
 	case a.partition >= 0:
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{a.topic: {int32(a.partition): start}}))
-	case a.group != "":
-		opts = append(opts, kgo.ConsumerGroup(a.group), kgo.ConsumeTopics(a.topic))
+	case a.include != "":
+		if _, err := regexp.Compile(a.include); err != nil {
+			return nil, clitool.Usagef("--include %q is not a regular expression: %v", a.include, err)
+		}
+		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics("^(?:"+a.include+")$"))
 	default:
 		opts = append(opts, kgo.ConsumeTopics(a.topic))
 	}
-	props, err := clitool.ParseKV(a.consumerProps, "--consumer-property")
-	if err != nil {
-		return nil, err
+	if a.group != "" {
+		opts = append(opts, kgo.ConsumerGroup(a.group))
 	}
-	if a.block, err = clitool.BlockFrom(props, "default.api.timeout.ms"); err != nil {
+	if a.block, err = clitool.BlockFrom(cc, "default.api.timeout.ms"); err != nil {
 		return nil, err
 	}
 	a.blockName = "default.api.timeout.ms"
 	if a.timeoutMs > 0 && time.Duration(a.timeoutMs)*time.Millisecond < a.block {
 		a.block, a.blockName = time.Duration(a.timeoutMs)*time.Millisecond, "--timeout-ms"
 	}
-	delete(props, "default.api.timeout.ms")
-	more, err := consumerOpts(props, stderr)
+	more, err := clitool.ConsumerOpts(cc, stderr)
 	if err != nil {
 		return nil, err
 	}
 	return append(opts, more...), nil
-}
-
-// consumerOpts maps the Kafka consumer properties franz-go has equivalents
-// for; unknown ones get a warning line.
-func consumerOpts(props map[string]string, warn io.Writer) ([]kgo.Opt, error) {
-	var opts []kgo.Opt
-	for k, v := range props {
-		v = strings.TrimSpace(v)
-		n, nerr := strconv.ParseInt(v, 10, 32)
-		bad := func() error { return clitool.Usagef("consumer property %s=%q: want a positive integer", k, v) }
-		switch k {
-		case "client.id":
-			opts = append(opts, kgo.ClientID(v))
-		case "fetch.max.bytes":
-			if nerr != nil || n < 1 {
-				return nil, bad()
-			}
-			opts = append(opts, kgo.FetchMaxBytes(int32(n)))
-		case "max.partition.fetch.bytes":
-			if nerr != nil || n < 1 {
-				return nil, bad()
-			}
-			opts = append(opts, kgo.FetchMaxPartitionBytes(int32(n)))
-		case "fetch.max.wait.ms":
-			if nerr != nil || n < 1 {
-				return nil, bad()
-			}
-			opts = append(opts, kgo.FetchMaxWait(time.Duration(n)*time.Millisecond))
-		case "isolation.level":
-			switch v {
-			case "read_uncommitted":
-				opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadUncommitted()))
-			case "read_committed":
-				opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-			default:
-				return nil, clitool.Usagef("consumer property isolation.level=%q: want read_uncommitted or read_committed", v)
-			}
-		default:
-			fmt.Fprintf(warn, "WARN: ignoring unknown consumer property %s\n", k)
-		}
-	}
-	return opts, nil
 }

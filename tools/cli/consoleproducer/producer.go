@@ -37,11 +37,17 @@ const stopGrace = 200 * time.Millisecond
 // delivery.timeout.ms (120 s by default) inside it.
 const flushBound = 3 * time.Minute
 
-// readerProps are the --property keys the line reader understands.
+// readerProps are the --property keys the line reader understands
+// (Kafka's LineMessageReader).
 type readerProps struct {
-	parseKey    bool
-	separator   string
-	ignoreError bool
+	parseKey     bool
+	separator    string // key.separator
+	ignoreError  bool
+	parseHeaders bool
+	headersDelim string // headers.delimiter: between the headers and the rest
+	headersSep   string // headers.separator: between headers
+	headerKeySep string // headers.key.separator: between a header's key and value
+	nullMarker   *string
 }
 
 // Run is the `console-producer` subcommand.
@@ -50,9 +56,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	bootstrap := clitool.Bootstrap(fs)
 	topic := fs.String("topic", "", "REQUIRED: the topic to produce to.")
 	var props, producerProps clitool.StringList
-	fs.Var(&props, "property", "Line reader property key=value; repeatable: parse.key (default false), key.separator (default tab), ignore.error (default false).")
+	fs.Var(&props, "property", "Line reader property key=value; repeatable: parse.key (default false), key.separator (default tab), parse.headers (default false), headers.delimiter (default tab), headers.separator (default ,), headers.key.separator (default :), null.marker (default none), ignore.error (default false).")
 	fs.Var(&producerProps, "producer-property", "Producer property key=value; repeatable: acks, compression.type, linger.ms, batch.size, enable.idempotence, client.id, retries, ...")
 	producerConfig := fs.String("producer.config", "", "A producer properties file; --producer-property wins over it.")
+	commandConfig := clitool.CommandConfig(fs)
 	acks := fs.String("request-required-acks", "-1", "Acknowledgements the leader must receive: 0, 1 or -1 (all).")
 	codec := fs.String("compression-codec", "none", "Compression: none, gzip, snappy, lz4 or zstd.")
 	lingerMs := fs.Int("timeout", 1000, "Linger: the longest a record waits for its batch to fill, in ms.")
@@ -60,18 +67,18 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if done, code := fs.Parse(args, stdout, stderr); done {
 		return code
 	}
-	if err := run(ctx, runArgs{*bootstrap, *topic, props, producerProps, *producerConfig, *acks, *codec, *lingerMs, *sync}, stdin, stderr); err != nil {
+	if err := run(ctx, runArgs{*bootstrap, *topic, props, producerProps, *commandConfig, *producerConfig, *acks, *codec, *lingerMs, *sync}, stdin, stderr); err != nil {
 		return clitool.Fail(stderr, err)
 	}
 	return clitool.ExitOK
 }
 
 type runArgs struct {
-	bootstrap, topic            string
-	props, producerProps        []string
-	producerConfig, acks, codec string
-	lingerMs                    int
-	sync                        bool
+	bootstrap, topic                           string
+	props, producerProps                       []string
+	commandConfig, producerConfig, acks, codec string
+	lingerMs                                   int
+	sync                                       bool
 }
 
 func run(ctx context.Context, a runArgs, stdin io.Reader, stderr io.Writer) error {
@@ -90,16 +97,11 @@ func run(ctx context.Context, a runArgs, stdin io.Reader, stderr io.Writer) erro
 	if a.sync {
 		pp["linger.ms"] = "0" // each record is awaited; lingering only adds latency
 	}
-	if a.producerConfig != "" {
-		if err := clitool.MergePropertiesFile(pp, a.producerConfig); err != nil {
-			return err
-		}
-	}
-	cli, err := clitool.ParseKV(a.producerProps, "--producer-property")
+	cc, err := clitool.LoadClientConfig([]string{a.commandConfig, a.producerConfig}, a.producerProps, "--producer-property")
 	if err != nil {
 		return err
 	}
-	for k, v := range cli {
+	for k, v := range cc {
 		pp[k] = v
 	}
 	opts, err := clitool.ProducerOpts(pp, stderr)
@@ -206,40 +208,96 @@ read:
 }
 
 func parseReaderProps(items []string) (readerProps, error) {
-	rp := readerProps{separator: "\t"}
+	rp := readerProps{separator: "\t", headersDelim: "\t", headersSep: ",", headerKeySep: ":"}
 	kv, err := clitool.ParseKV(items, "--property")
 	if err != nil {
 		return rp, err
 	}
+	isTrue := func(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "true") }
 	for k, v := range kv {
 		switch k {
 		case "parse.key":
-			rp.parseKey = strings.EqualFold(strings.TrimSpace(v), "true")
-		case "key.separator":
-			if v == "" {
-				return rp, clitool.Usagef("--property key.separator must not be empty")
-			}
-			rp.separator = v
+			rp.parseKey = isTrue(v)
 		case "ignore.error":
-			rp.ignoreError = strings.EqualFold(strings.TrimSpace(v), "true")
+			rp.ignoreError = isTrue(v)
+		case "parse.headers":
+			rp.parseHeaders = isTrue(v)
+		case "null.marker":
+			rp.nullMarker = &v
+		case "key.separator", "headers.delimiter", "headers.separator", "headers.key.separator":
+			if v == "" {
+				return rp, clitool.Usagef("--property %s must not be empty", k)
+			}
+			*map[string]*string{"key.separator": &rp.separator, "headers.delimiter": &rp.headersDelim,
+				"headers.separator": &rp.headersSep, "headers.key.separator": &rp.headerKeySep}[k] = v
 		default:
-			return rp, clitool.Usagef("unknown --property %s (known: parse.key, key.separator, ignore.error)", k)
+			return rp, clitool.Usagef("unknown --property %s (known: parse.key, key.separator, parse.headers, headers.delimiter, headers.separator, headers.key.separator, null.marker, ignore.error)", k)
 		}
+	}
+	if m := rp.nullMarker; m != nil && rp.parseHeaders && (*m == rp.headersDelim || *m == rp.headersSep || *m == rp.headerKeySep) || m != nil && rp.parseKey && *m == rp.separator {
+		return rp, clitool.Usagef("--property null.marker=%s must differ from the separators", *m)
 	}
 	return rp, nil
 }
 
-// record turns one input line into a record.
+// record turns one input line into a record, as Kafka's LineMessageReader
+// does: [headers<headers.delimiter>][key<key.separator>]value, each header
+// key<headers.key.separator>value, null.marker standing for null.
 func (rp readerProps) record(line string, lineNo int) (*kgo.Record, error) {
-	if !rp.parseKey {
-		return &kgo.Record{Value: []byte(line)}, nil
-	}
-	key, value, ok := strings.Cut(line, rp.separator)
-	if !ok {
-		if rp.ignoreError {
-			return &kgo.Record{Value: []byte(line)}, nil
+	rec := &kgo.Record{}
+	rest := line
+	if rp.parseHeaders {
+		headers, after, ok := strings.Cut(rest, rp.headersDelim)
+		switch {
+		case ok:
+			hs, err := rp.headers(headers, lineNo)
+			if err != nil {
+				return nil, err
+			}
+			rec.Headers, rest = hs, after
+		case !rp.ignoreError:
+			return nil, fmt.Errorf("no headers delimiter found on line number %d: '%s'", lineNo, line)
 		}
-		return nil, fmt.Errorf("no key separator found on line number %d: '%s'", lineNo, line)
 	}
-	return &kgo.Record{Key: []byte(key), Value: []byte(value)}, nil
+	if rp.parseKey {
+		key, value, ok := strings.Cut(rest, rp.separator)
+		switch {
+		case ok:
+			rec.Key, rest = rp.bytes(key), value
+		case !rp.ignoreError:
+			return nil, fmt.Errorf("no key separator found on line number %d: '%s'", lineNo, line)
+		}
+	}
+	rec.Value = rp.bytes(rest)
+	return rec, nil
+}
+
+// headers parses "k:v,k:v".
+func (rp readerProps) headers(s string, lineNo int) ([]kgo.RecordHeader, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var hs []kgo.RecordHeader
+	for _, pair := range strings.Split(s, rp.headersSep) {
+		k, v, ok := strings.Cut(pair, rp.headerKeySep)
+		switch {
+		case !ok && rp.ignoreError:
+			hs = append(hs, kgo.RecordHeader{Key: pair})
+			continue
+		case !ok:
+			return nil, fmt.Errorf("no header key separator found in pair '%s' on line number %d", pair, lineNo)
+		case rp.nullMarker != nil && k == *rp.nullMarker:
+			return nil, fmt.Errorf("header keys should not be equal to the null marker '%s' as they can't be null (line number %d)", k, lineNo)
+		}
+		hs = append(hs, kgo.RecordHeader{Key: k, Value: rp.bytes(v)})
+	}
+	return hs, nil
+}
+
+// bytes is s as bytes, or nil when it is the null marker.
+func (rp readerProps) bytes(s string) []byte {
+	if rp.nullMarker != nil && s == *rp.nullMarker {
+		return nil
+	}
+	return []byte(s)
 }

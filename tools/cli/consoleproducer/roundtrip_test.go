@@ -135,7 +135,7 @@ func TestConsumerErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--bootstrap-server", "127.0.0.1:1"}, "missing required option --topic"},
+		{[]string{"--bootstrap-server", "127.0.0.1:1"}, "exactly one of --topic or --include is required"},
 		{[]string{"--bootstrap-server", "127.0.0.1:1", "--topic", "t", "--offset", "5"}, "the partition is required when offset is specified"},
 		{[]string{"--bootstrap-server", "127.0.0.1:1", "--topic", "t", "--partition", "0", "--offset", "5", "--from-beginning"}, "cannot be specified together"},
 		{[]string{"--bootstrap-server", "127.0.0.1:1", "--topic", "t", "--partition", "0", "--group", "g"}, "--group and --partition"},

@@ -42,7 +42,7 @@ is given (--dry-run is the default). It needs exactly one of --to-earliest,
 
 // options are the parsed flags.
 type options struct {
-	bootstrap *string
+	bootstrap, commandConfig *string
 	list, describe, deleteGroups, reset, deleteOffsets,
 	members, state, verbose, allTopics, allGroups, dryRun, execute bool
 	groups, topics clitool.StringList
@@ -59,6 +59,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	var o options
 	fs := clitool.NewFlagSet("consumer-groups", synopsis)
 	o.bootstrap = clitool.Bootstrap(fs)
+	o.commandConfig = clitool.CommandConfig(fs)
 	fs.BoolVar(&o.list, "list", false, "List all consumer groups (with --state: and their states).")
 	fs.BoolVar(&o.describe, "describe", false, "Describe the groups' committed offsets and lag (with --members: members; with --state: group state).")
 	fs.BoolVar(&o.deleteGroups, "delete", false, "Delete the groups (they must have no active members).")
@@ -96,7 +97,11 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	cl, err := clitool.NewClient(*o.bootstrap)
+	cc, err := clitool.LoadClientConfig([]string{*o.commandConfig}, nil, "")
+	if err != nil {
+		return err
+	}
+	cl, err := clitool.NewClient(clitool.BootstrapFrom(*o.bootstrap, cc), clitool.AdminOpts(cc, stderr)...)
 	if err != nil {
 		return err
 	}

@@ -45,13 +45,15 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	hideHeader := fs.Bool("hide-header", false, "Do not print the header line.")
 	interval := fs.Int64("reporting-interval", 5000, "Milliseconds between progress lines on stderr.")
 	var props clitool.StringList
-	fs.Var(&props, "consumer-property", "Consumer property key=value; only client.id is supported.")
+	fs.Var(&props, "consumer-property", "Consumer property key=value; repeatable (client.id, fetch.max.bytes, fetch.min.bytes, ...).")
+	consumerConfig := fs.String("consumer.config", "", "A consumer properties file; --consumer-property wins over it.")
+	commandConfig := clitool.CommandConfig(fs)
 	if done, code := fs.Parse(args, stdout, stderr); done {
 		return code
 	}
 	p := params{*bootstrap, *topic, *group, *messages, time.Duration(*timeoutMs) * time.Millisecond,
 		*fetchSize, *fromLatest, *hideHeader, time.Duration(*interval) * time.Millisecond}
-	if err := p.run(ctx, props, stdout, stderr); err != nil {
+	if err := p.run(ctx, props, []string{*commandConfig, *consumerConfig}, stdout, stderr); err != nil {
 		return clitool.Fail(stderr, err)
 	}
 	return clitool.ExitOK
@@ -66,7 +68,7 @@ type params struct {
 	interval                time.Duration
 }
 
-func (p *params) run(ctx context.Context, props []string, stdout, stderr io.Writer) error {
+func (p *params) run(ctx context.Context, props, configFiles []string, stdout, stderr io.Writer) error {
 	if err := clitool.Required("bootstrap-server", p.bootstrap, "topic", p.topic); err != nil {
 		return err
 	}
@@ -80,21 +82,23 @@ func (p *params) run(ctx context.Context, props []string, stdout, stderr io.Writ
 	case p.interval <= 0:
 		return clitool.Usagef("--reporting-interval must be >= 1")
 	}
-	kv, err := clitool.ParseKV(props, "--consumer-property")
+	cc, err := clitool.LoadClientConfig(configFiles, props, "--consumer-property")
 	if err != nil {
 		return err
+	}
+	if p.group == "" {
+		p.group = cc["group.id"]
 	}
 	start := kgo.NewOffset().AtStart()
 	if p.fromLatest {
 		start = kgo.NewOffset().AtEnd()
 	}
 	opts := []kgo.Opt{kgo.ConsumeTopics(p.topic), kgo.ConsumeResetOffset(start), kgo.FetchMaxPartitionBytes(int32(p.fetchSize))}
-	for k, v := range kv {
-		if k != "client.id" {
-			return clitool.Usagef("unsupported --consumer-property %s (supported: client.id)", k)
-		}
-		opts = append(opts, kgo.ClientID(v))
+	more, err := clitool.ConsumerOpts(cc, stderr)
+	if err != nil {
+		return err
 	}
+	opts = append(opts, more...)
 
 	begin := time.Now()
 	var (

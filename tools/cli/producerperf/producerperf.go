@@ -38,6 +38,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	var props clitool.StringList
 	fs.Var(&props, "producer-props", "Producer properties key=value, several after one flag or the flag repeated (bootstrap.servers, acks, linger.ms, batch.size, compression.type, ...).")
 	producerConfig := fs.String("producer.config", "", "A producer properties file; --producer-props win over it.")
+	commandConfig := clitool.CommandConfig(fs)
 	printMetrics := fs.Bool("print-metrics", false, "Print producer metrics at the end.")
 	interval := fs.Int64("reporting-interval", 5000, "Milliseconds between progress lines on stderr.")
 	if done, code := fs.Parse(clitool.ExpandMulti(args, "producer-props"), stdout, stderr); done {
@@ -47,7 +48,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 		bootstrap: *bootstrap, topic: *topic, numRecords: *numRecords, recordSize: *recordSize,
 		throughput: *throughput, printMetrics: *printMetrics, interval: time.Duration(*interval) * time.Millisecond,
 	}
-	if err := p.run(ctx, props, *producerConfig, stdout, stderr); err != nil {
+	if err := p.run(ctx, props, []string{*commandConfig, *producerConfig}, stdout, stderr); err != nil {
 		return clitool.Fail(stderr, err)
 	}
 	return clitool.ExitOK
@@ -63,19 +64,10 @@ type params struct {
 	interval         time.Duration
 }
 
-func (p *params) run(ctx context.Context, props []string, producerConfig string, stdout, stderr io.Writer) error {
-	pp := map[string]string{}
-	if producerConfig != "" {
-		if err := clitool.MergePropertiesFile(pp, producerConfig); err != nil {
-			return fmt.Errorf("producer.config: %w", err)
-		}
-	}
-	kv, err := clitool.ParseKV(props, "--producer-props")
+func (p *params) run(ctx context.Context, props, configFiles []string, stdout, stderr io.Writer) error {
+	pp, err := clitool.LoadClientConfig(configFiles, props, "--producer-props")
 	if err != nil {
 		return err
-	}
-	for k, v := range kv {
-		pp[k] = v
 	}
 	if p.bootstrap == "" {
 		p.bootstrap = pp["bootstrap.servers"]

@@ -32,7 +32,7 @@ Create, delete, describe, or change a topic. ACTION is exactly one of
 
 // options are the parsed flags.
 type options struct {
-	bootstrap                              *string
+	bootstrap, commandConfig               *string
 	create, list, describe, alter, delete  bool
 	topic                                  string
 	partitions, replicationFactor          int
@@ -53,6 +53,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	var o options
 	fs := clitool.NewFlagSet("topics", synopsis)
 	o.bootstrap = clitool.Bootstrap(fs)
+	o.commandConfig = clitool.CommandConfig(fs)
 	fs.BoolVar(&o.create, "create", false, "Create a new topic.")
 	fs.BoolVar(&o.list, "list", false, "List all topics.")
 	fs.BoolVar(&o.describe, "describe", false, "Describe the given topic, or all topics.")
@@ -73,13 +74,13 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	if done, code := fs.Parse(args, stdout, stderr); done {
 		return code
 	}
-	if err := run(ctx, &o, stdout); err != nil {
+	if err := run(ctx, &o, stdout, stderr); err != nil {
 		return clitool.Fail(stderr, err)
 	}
 	return clitool.ExitOK
 }
 
-func run(ctx context.Context, o *options, stdout io.Writer) error {
+func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if err := clitool.ExactlyOne("--list, --describe, --create, --alter or --delete", o.create, o.list, o.describe, o.alter, o.delete); err != nil {
 		return err
 	}
@@ -101,7 +102,11 @@ func run(ctx context.Context, o *options, stdout io.Writer) error {
 	if (o.partitionFilter() || o.withOverrides) && !o.describe {
 		return clitool.Usagef("the partition and override filters (--under-replicated-partitions, ..., --topics-with-overrides) are only valid with --describe")
 	}
-	cl, err := clitool.NewClient(*o.bootstrap)
+	cc, err := clitool.LoadClientConfig([]string{*o.commandConfig}, nil, "")
+	if err != nil {
+		return err
+	}
+	cl, err := clitool.NewClient(clitool.BootstrapFrom(*o.bootstrap, cc), clitool.AdminOpts(cc, stderr)...)
 	if err != nil {
 		return err
 	}
