@@ -293,3 +293,6 @@ func lines(prefix string, n int) []string {
 	}
 	return out
 }
+
+// sigint is Ctrl-C.
+const sigint = syscall.SIGINT
