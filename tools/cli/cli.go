@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/strom-broker/strom/tools/cli/apiversions"
 	"github.com/strom-broker/strom/tools/cli/clitool"
+	"github.com/strom-broker/strom/tools/cli/configs"
 	"github.com/strom-broker/strom/tools/cli/consoleconsumer"
 	"github.com/strom-broker/strom/tools/cli/consoleproducer"
 	"github.com/strom-broker/strom/tools/cli/consumergroups"
 	"github.com/strom-broker/strom/tools/cli/consumerperf"
+	"github.com/strom-broker/strom/tools/cli/deleterecords"
 	"github.com/strom-broker/strom/tools/cli/e2elatency"
+	"github.com/strom-broker/strom/tools/cli/getoffsets"
 	"github.com/strom-broker/strom/tools/cli/producerperf"
 	"github.com/strom-broker/strom/tools/cli/server"
 	"github.com/strom-broker/strom/tools/cli/topics"
@@ -40,6 +44,10 @@ func Commands(broker server.BrokerFunc) []Command {
 		{"producer-perf-test", "Measure producer throughput and latency (kafka-producer-perf-test.sh).", producerperf.Run},
 		{"consumer-perf-test", "Measure consumer throughput (kafka-consumer-perf-test.sh).", consumerperf.Run},
 		{"e2e-latency", "Measure produce-to-consume latency (kafka-e2e-latency.sh).", e2elatency.Run},
+		{"configs", "Describe and alter topic and broker configs (kafka-configs.sh).", configs.Run},
+		{"get-offsets", "Print partitions' offsets at a time (kafka-get-offsets.sh).", getoffsets.Run},
+		{"delete-records", "Delete records before offsets (kafka-delete-records.sh).", deleterecords.Run},
+		{"broker-api-versions", "Print the API versions each broker supports (kafka-broker-api-versions.sh).", apiversions.Run},
 	}
 }
 

@@ -185,3 +185,14 @@ func IsolationLevel(v string) (kgo.IsolationLevel, error) {
 	}
 	return kgo.IsolationLevel{}, fmt.Errorf("want read_uncommitted or read_committed")
 }
+
+// AdminClient connects an admin tool's client: the --command-config file
+// (may be "") applied with AdminOpts, its bootstrap.servers used when
+// bootstrap is empty.
+func AdminClient(bootstrap, commandConfig string, warn io.Writer) (*kgo.Client, error) {
+	cc, err := LoadClientConfig([]string{commandConfig}, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	return NewClient(BootstrapFrom(bootstrap, cc), AdminOpts(cc, warn)...)
+}

@@ -105,11 +105,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	cc, err := clitool.LoadClientConfig([]string{*o.commandConfig}, nil, "")
-	if err != nil {
-		return err
-	}
-	cl, err := clitool.NewClient(clitool.BootstrapFrom(*o.bootstrap, cc), clitool.AdminOpts(cc, stderr)...)
+	cl, err := clitool.AdminClient(*o.bootstrap, *o.commandConfig, stderr)
 	if err != nil {
 		return err
 	}

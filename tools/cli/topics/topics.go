@@ -102,11 +102,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if (o.partitionFilter() || o.withOverrides) && !o.describe {
 		return clitool.Usagef("the partition and override filters (--under-replicated-partitions, ..., --topics-with-overrides) are only valid with --describe")
 	}
-	cc, err := clitool.LoadClientConfig([]string{*o.commandConfig}, nil, "")
-	if err != nil {
-		return err
-	}
-	cl, err := clitool.NewClient(clitool.BootstrapFrom(*o.bootstrap, cc), clitool.AdminOpts(cc, stderr)...)
+	cl, err := clitool.AdminClient(*o.bootstrap, *o.commandConfig, stderr)
 	if err != nil {
 		return err
 	}
