@@ -18,6 +18,7 @@ import (
 	"github.com/strom-broker/strom/tools/cli/deleterecords"
 	"github.com/strom-broker/strom/tools/cli/e2elatency"
 	"github.com/strom-broker/strom/tools/cli/getoffsets"
+	"github.com/strom-broker/strom/tools/cli/logdirs"
 	"github.com/strom-broker/strom/tools/cli/producerperf"
 	"github.com/strom-broker/strom/tools/cli/server"
 	"github.com/strom-broker/strom/tools/cli/topics"
@@ -47,6 +48,7 @@ func Commands(broker server.BrokerFunc) []Command {
 		{"configs", "Describe and alter topic and broker configs (kafka-configs.sh).", configs.Run},
 		{"get-offsets", "Print partitions' offsets at a time (kafka-get-offsets.sh).", getoffsets.Run},
 		{"delete-records", "Delete records before offsets (kafka-delete-records.sh).", deleterecords.Run},
+		{"log-dirs", "Describe brokers' log dirs and partition sizes (kafka-log-dirs.sh).", logdirs.Run},
 		{"broker-api-versions", "Print the API versions each broker supports (kafka-broker-api-versions.sh).", apiversions.Run},
 	}
 }

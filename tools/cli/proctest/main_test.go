@@ -68,8 +68,13 @@ func TestMain(m *testing.M) {
 // bootstrap address.
 func startBroker(t *testing.T, overrides ...string) string {
 	t.Helper()
-	b := brokertest.Start(t, append([]string{"group.initial.rebalance.delay.ms=0"}, overrides...)...)
-	return b.Addr()
+	return startBrokerIn(t, overrides...).Addr()
+}
+
+// startBrokerIn is startBroker returning the broker (its Dir, Config).
+func startBrokerIn(t *testing.T, overrides ...string) *brokertest.Broker {
+	t.Helper()
+	return brokertest.Start(t, append([]string{"group.initial.rebalance.delay.ms=0"}, overrides...)...)
 }
 
 // deadPort returns a 127.0.0.1 address nothing listens on.

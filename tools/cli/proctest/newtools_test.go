@@ -2,6 +2,8 @@ package proctest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,4 +141,73 @@ func TestBrokerAPIVersions(t *testing.T) {
 		assert.Regexp(t, `^\t\w+\(\d+\): (UNSUPPORTED|\d+ to \d+ \[usable: (\d+|NONE)\]),$`, l)
 	}
 	assert.NotRegexp(t, `,$`, lines[len(lines)-2], "the last API has no comma")
+}
+
+// TestLogDirs: kafka-log-dirs.sh --describe over the broker's
+// DescribeLogDirs: the broker's dir, each partition with the size of its
+// files on disk.
+func TestLogDirs(t *testing.T) {
+	b := startBrokerIn(t)
+	bs := b.Addr()
+	requireOK(t, run(t, "", "topics", "--bootstrap-server", bs, "--create", "--topic", "ld", "--partitions", "2"))
+	requireOK(t, run(t, "", "topics", "--bootstrap-server", bs, "--create", "--topic", "other"))
+	requireOK(t, run(t, strings.Repeat("some record text\n", 100), "console-producer", "--bootstrap-server", bs, "--topic", "ld"))
+
+	r := runScript(t, nil, "kafka-log-dirs.sh", "--bootstrap-server", bs, "--describe", "--topic-list", "ld")
+	requireOK(t, r)
+	lines := strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n")
+	require.Len(t, lines, 3, r.Stdout)
+	assert.Equal(t, "Querying brokers for log directories information", lines[0])
+	assert.Equal(t, "Received log directory information from brokers 0", lines[1])
+	var out struct {
+		Brokers []struct {
+			Broker  int32
+			LogDirs []struct {
+				LogDir     string
+				Error      *string
+				Partitions []struct {
+					Partition string
+					Size      int64
+					OffsetLag int64
+					IsFuture  bool
+				}
+			}
+		}
+		Version int
+	}
+	require.NoError(t, json.Unmarshal([]byte(lines[2]), &out), lines[2])
+	assert.Equal(t, 1, out.Version)
+	require.Len(t, out.Brokers, 1)
+	require.Len(t, out.Brokers[0].LogDirs, 1)
+	d := out.Brokers[0].LogDirs[0]
+	assert.Equal(t, filepath.Clean(b.Dir), d.LogDir)
+	assert.Nil(t, d.Error)
+	require.Len(t, d.Partitions, 2, "only the listed topic")
+	var total int64
+	for i, p := range d.Partitions {
+		assert.Equal(t, fmt.Sprintf("ld-%d", i), p.Partition)
+		assert.Equal(t, logBytes(t, filepath.Join(b.Dir, p.Partition)), p.Size, p.Partition)
+		total += p.Size
+	}
+	assert.Positive(t, total)
+
+	r = runScript(t, nil, "kafka-log-dirs.sh", "--bootstrap-server", bs, "--describe")
+	requireOK(t, r)
+	assert.Contains(t, r.Stdout, `"partition":"other-0","size":0,"offsetLag":0,"isFuture":false`)
+	r = runScript(t, nil, "kafka-log-dirs.sh", "--bootstrap-server", bs)
+	requireError(t, r, "missing required option --describe")
+}
+
+// logBytes sums the sizes of the .log segment files in a partition dir.
+func logBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	require.NoError(t, err)
+	var n int64
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		require.NoError(t, err)
+		n += fi.Size()
+	}
+	return n
 }
