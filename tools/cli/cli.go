@@ -16,6 +16,7 @@ import (
 	"github.com/strom-broker/strom/tools/cli/consumergroups"
 	"github.com/strom-broker/strom/tools/cli/consumerperf"
 	"github.com/strom-broker/strom/tools/cli/deleterecords"
+	"github.com/strom-broker/strom/tools/cli/dumplog"
 	"github.com/strom-broker/strom/tools/cli/e2elatency"
 	"github.com/strom-broker/strom/tools/cli/getoffsets"
 	"github.com/strom-broker/strom/tools/cli/logdirs"
@@ -49,6 +50,7 @@ func Commands(broker server.BrokerFunc) []Command {
 		{"get-offsets", "Print partitions' offsets at a time (kafka-get-offsets.sh).", getoffsets.Run},
 		{"delete-records", "Delete records before offsets (kafka-delete-records.sh).", deleterecords.Run},
 		{"log-dirs", "Describe brokers' log dirs and partition sizes (kafka-log-dirs.sh).", logdirs.Run},
+		{"dump-log", "Print log segments, indexes and producer snapshots offline (kafka-dump-log.sh).", dumplog.Run},
 		{"broker-api-versions", "Print the API versions each broker supports (kafka-broker-api-versions.sh).", apiversions.Run},
 	}
 }
