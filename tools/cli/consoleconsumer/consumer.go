@@ -37,6 +37,9 @@ type args struct {
 	timeoutMs                       int64
 	props, consumerProps            clitool.StringList
 	include, isolation, formatter   string
+	keyDeser, valueDeser            string
+	formatterConfig                 string
+	skipOnError                     bool
 	commandConfig, consumerConfig   string
 	// block bounds the wait for a first answer from a broker: --timeout-ms
 	// when set, else default.api.timeout.ms; blockName names which.
@@ -54,6 +57,10 @@ func Run(ctx context.Context, argv []string, _ io.Reader, stdout, stderr io.Writ
 	fs.Alias("whitelist", "include")
 	fs.StringVar(&a.isolation, "isolation-level", "", "read_uncommitted or read_committed (default read_uncommitted).")
 	fs.StringVar(&a.formatter, "formatter", "", "Kafka's formatter class: DefaultMessageFormatter (default), NoOpMessageFormatter, or OffsetsMessageFormatter (decodes __consumer_offsets).")
+	fs.StringVar(&a.keyDeser, "key-deserializer", "", "Same as --property key.deserializer=CLASS.")
+	fs.StringVar(&a.valueDeser, "value-deserializer", "", "Same as --property value.deserializer=CLASS.")
+	fs.StringVar(&a.formatterConfig, "formatter-config", "", "A properties file of formatter properties (as --property; --property wins).")
+	fs.BoolVar(&a.skipOnError, "skip-message-on-error", false, "Report a record that cannot be formatted on stderr and go on, instead of failing.")
 	fs.StringVar(&a.consumerConfig, "consumer.config", "", "A consumer properties file; --consumer-property wins over it.")
 	a.commandConfigFlag(fs)
 	fs.BoolVar(&a.fromBeginning, "from-beginning", false, "Start at the earliest offset instead of the latest (when there is no committed offset).")
@@ -91,7 +98,11 @@ func consume(ctx context.Context, a *args, out *bufio.Writer, stderr io.Writer) 
 	if (a.topic == "") == (a.include == "") {
 		return -1, clitool.Usagef("exactly one of --topic or --include is required")
 	}
-	f, err := NewFormatter(a.props, a.formatter)
+	fprops, err := a.formatterProps()
+	if err != nil {
+		return -1, err
+	}
+	f, err := NewFormatter(fprops, a.formatter)
 	if err != nil {
 		return -1, err
 	}
@@ -107,7 +118,7 @@ func consume(ctx context.Context, a *args, out *bufio.Writer, stderr io.Writer) 
 	}
 	defer cl.Close()
 
-	count, err := printRecords(ctx, cl, a, f, out)
+	count, err := printRecords(ctx, cl, a, f, out, stderr)
 	if a.group != "" {
 		// Commit what was printed however the loop ended (--max-messages,
 		// --timeout-ms, interrupt), so a rerun continues after it.
@@ -121,7 +132,7 @@ func consume(ctx context.Context, a *args, out *bufio.Writer, stderr io.Writer) 
 }
 
 // printRecords polls and prints records until a stop condition.
-func printRecords(ctx context.Context, cl *kgo.Client, a *args, f *Formatter, out *bufio.Writer) (int, error) {
+func printRecords(ctx context.Context, cl *kgo.Client, a *args, f *Formatter, out *bufio.Writer, stderr io.Writer) (int, error) {
 	count := 0
 	for a.maxMessages < 0 || count < a.maxMessages {
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
@@ -140,7 +151,14 @@ func printRecords(ctx context.Context, cl *kgo.Client, a *args, f *Formatter, ou
 			return count, err
 		}
 		for it := fetches.RecordIter(); !it.Done(); {
-			if err := f.Format(out, it.Next()); err != nil {
+			err := f.Format(out, it.Next())
+			var fe *FormatError
+			switch {
+			case errors.As(err, &fe) && a.skipOnError:
+				fmt.Fprintf(stderr, "ERROR: Error processing message, skipping this message: %v\n", fe)
+			case fe != nil:
+				return count, err
+			case err != nil:
 				return count, fmt.Errorf("writing output: %w", err)
 			}
 			count++
@@ -170,6 +188,28 @@ func fetchError(fs kgo.Fetches) error {
 		return fmt.Errorf("fetching %s[%d]: %w", e.Topic, e.Partition, e.Err)
 	}
 	return nil
+}
+
+// formatterProps are the formatter's key=value items: --formatter-config,
+// then the deserializer flags, then --property.
+func (a *args) formatterProps() ([]string, error) {
+	var items []string
+	if a.formatterConfig != "" {
+		kv := map[string]string{}
+		if err := clitool.MergePropertiesFile(kv, a.formatterConfig); err != nil {
+			return nil, fmt.Errorf("--formatter-config: %w", err)
+		}
+		for k, v := range kv {
+			items = append(items, k+"="+v)
+		}
+	}
+	if a.keyDeser != "" {
+		items = append(items, "key.deserializer="+a.keyDeser)
+	}
+	if a.valueDeser != "" {
+		items = append(items, "value.deserializer="+a.valueDeser)
+	}
+	return append(items, a.props...), nil
 }
 
 // commandConfigFlag registers --command-config.

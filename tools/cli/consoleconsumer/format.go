@@ -157,6 +157,15 @@ func unescape(s string) string {
 	return strings.NewReplacer(`\t`, "\t", `\n`, "\n", `\r`, "\r").Replace(s)
 }
 
+// FormatError is a record Format could not render (a deserializer
+// refused it); nothing was written for it.
+type FormatError struct{ Err error }
+
+func (e *FormatError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *FormatError) Unwrap() error { return e.Err }
+
 // Format writes one record to w.
 func (f *Formatter) Format(w io.Writer, r *kgo.Record) error {
 	switch f.kind {
@@ -167,11 +176,11 @@ func (f *Formatter) Format(w io.Writer, r *kgo.Record) error {
 	}
 	key, err := f.decode(r.Key, f.KeyDecoder)
 	if err != nil {
-		return fmt.Errorf("key of %s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		return &FormatError{fmt.Errorf("key of %s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)}
 	}
 	value, err := f.decode(r.Value, f.ValueDecoder)
 	if err != nil {
-		return fmt.Errorf("value of %s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		return &FormatError{fmt.Errorf("value of %s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)}
 	}
 	var b strings.Builder
 	type field struct {

@@ -31,7 +31,7 @@ func formatOffsetCommit(w io.Writer, r *kgo.Record) error {
 	}
 	v, err := group.DecodeOffsetValue(r.Value)
 	if err != nil {
-		return fmt.Errorf("%s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		return &FormatError{fmt.Errorf("%s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)}
 	}
 	epoch, expire := "Optional.empty", "None"
 	if v.LeaderEpoch >= 0 {

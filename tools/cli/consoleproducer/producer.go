@@ -6,9 +6,9 @@ package consoleproducer
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +50,25 @@ type readerProps struct {
 	nullMarker   *string
 }
 
+// propertyFlags are Kafka's console-producer flags that set a producer
+// property. As in Kafka, a flag given on the command line wins over the
+// config files and --producer-property; its default (if any) applies only
+// where they leave the key unset.
+var propertyFlags = []struct{ flag, key, def, usage string }{
+	{"request-required-acks", "acks", "-1", "Acknowledgements the leader must receive: 0, 1 or -1 (all)."},
+	{"compression-codec", "compression.type", "none", "Compression: none, gzip, snappy, lz4 or zstd."},
+	{"timeout", "linger.ms", "1000", "Linger: the longest a record waits for its batch to fill, in ms."},
+	{"max-block-ms", "max.block.ms", "", "How long to wait for the broker at start (max.block.ms, default 60000)."},
+	{"request-timeout-ms", "request.timeout.ms", "", "request.timeout.ms."},
+	{"message-send-max-retries", "retries", "", "retries."},
+	{"retry-backoff-ms", "retry.backoff.ms", "", "retry.backoff.ms (accepted; franz-go backs off by itself)."},
+	{"socket-buffer-size", "send.buffer.bytes", "", "send.buffer.bytes (accepted; the OS default is used)."},
+	{"max-memory-bytes", "buffer.memory", "", "buffer.memory."},
+	{"batch-size", "batch.size", "", "batch.size."},
+	{"max-partition-memory-bytes", "batch.size", "", "batch.size (Kafka's older name)."},
+	{"metadata-expiry-ms", "metadata.max.age.ms", "", "metadata.max.age.ms (accepted)."},
+}
+
 // Run is the `console-producer` subcommand.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := clitool.NewFlagSet("console-producer", synopsis)
@@ -60,25 +79,40 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.Var(&producerProps, "producer-property", "Producer property key=value; repeatable: acks, compression.type, linger.ms, batch.size, enable.idempotence, client.id, retries, ...")
 	producerConfig := fs.String("producer.config", "", "A producer properties file; --producer-property wins over it.")
 	commandConfig := clitool.CommandConfig(fs)
-	acks := fs.String("request-required-acks", "-1", "Acknowledgements the leader must receive: 0, 1 or -1 (all).")
-	codec := fs.String("compression-codec", "none", "Compression: none, gzip, snappy, lz4 or zstd.")
-	lingerMs := fs.Int("timeout", 1000, "Linger: the longest a record waits for its batch to fill, in ms.")
+	values := make([]*string, len(propertyFlags))
+	for i, pf := range propertyFlags {
+		values[i] = fs.String(pf.flag, pf.def, pf.usage)
+	}
 	sync := fs.Bool("sync", false, "Send each record synchronously, waiting for its acknowledgement.")
 	if done, code := fs.Parse(args, stdout, stderr); done {
 		return code
 	}
-	if err := run(ctx, runArgs{*bootstrap, *topic, props, producerProps, *commandConfig, *producerConfig, *acks, *codec, *lingerMs, *sync}, stdin, stderr); err != nil {
+	a := runArgs{bootstrap: *bootstrap, topic: *topic, props: props, producerProps: producerProps,
+		commandConfig: *commandConfig, producerConfig: *producerConfig, sync: *sync, flagProps: map[string]string{}, defaults: map[string]string{}}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for i, pf := range propertyFlags {
+		switch {
+		case set[pf.flag]:
+			a.flagProps[pf.key] = *values[i]
+		case pf.def != "":
+			a.defaults[pf.key] = pf.def
+		}
+	}
+	if err := run(ctx, a, stdin, stderr); err != nil {
 		return clitool.Fail(stderr, err)
 	}
 	return clitool.ExitOK
 }
 
 type runArgs struct {
-	bootstrap, topic                           string
-	props, producerProps                       []string
-	commandConfig, producerConfig, acks, codec string
-	lingerMs                                   int
-	sync                                       bool
+	bootstrap, topic              string
+	props, producerProps          []string
+	commandConfig, producerConfig string
+	// flagProps are the producer properties set by flags given on the
+	// command line; defaults those of flags left at their defaults.
+	flagProps, defaults map[string]string
+	sync                bool
 }
 
 func run(ctx context.Context, a runArgs, stdin io.Reader, stderr io.Writer) error {
@@ -89,20 +123,20 @@ func run(ctx context.Context, a runArgs, stdin io.Reader, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	pp := map[string]string{
-		"acks":             a.acks,
-		"compression.type": a.codec,
-		"linger.ms":        strconv.Itoa(a.lingerMs),
-	}
-	if a.sync {
-		pp["linger.ms"] = "0" // each record is awaited; lingering only adds latency
-	}
-	cc, err := clitool.LoadClientConfig([]string{a.commandConfig, a.producerConfig}, a.producerProps, "--producer-property")
+	pp, err := clitool.LoadClientConfig([]string{a.commandConfig, a.producerConfig}, a.producerProps, "--producer-property")
 	if err != nil {
 		return err
 	}
-	for k, v := range cc {
+	for k, v := range a.defaults {
+		if _, ok := pp[k]; !ok {
+			pp[k] = v
+		}
+	}
+	for k, v := range a.flagProps {
 		pp[k] = v
+	}
+	if a.sync {
+		pp["linger.ms"] = "0" // each record is awaited; lingering only adds latency
 	}
 	opts, err := clitool.ProducerOpts(pp, stderr)
 	if err != nil {

@@ -82,6 +82,16 @@ func TestConsoleConsumerRunbookOptions(t *testing.T) {
 	r = run(t, "", "console-consumer", "--bootstrap-server", bs, "--topic", "nums", "--from-beginning", "--max-messages", "1",
 		"--property", "value.deserializer=org.apache.kafka.common.serialization.IntegerDeserializer")
 	requireError(t, r, "size of data received by the deserializer is not 4")
+	r = run(t, "", "console-consumer", "--bootstrap-server", bs, "--topic", "nums", "--from-beginning", "--max-messages", "1",
+		"--value-deserializer", "org.apache.kafka.common.serialization.IntegerDeserializer", "--skip-message-on-error")
+	requireOK(t, r)
+	assert.Empty(t, r.Stdout)
+	assert.Equal(t, "ERROR: Error processing message, skipping this message: value of nums-0@0: size of data received by the deserializer is not 4\nProcessed a total of 1 messages\n", r.Stderr)
+	fc := writeProps(t, "formatter.properties", "print.key=true\nkey.deserializer=org.apache.kafka.common.serialization.IntegerDeserializer\n")
+	r = run(t, "", "console-consumer", "--bootstrap-server", bs, "--topic", "nums", "--from-beginning", "--max-messages", "1",
+		"--formatter-config", fc, "--value-deserializer", "LongDeserializer")
+	requireOK(t, r)
+	assert.Equal(t, "-1\t1099511627818\n", r.Stdout)
 
 	// The classic runbook step: what has group "props" committed?
 	r = run(t, "", "console-consumer", "--bootstrap-server", bs, "--topic", "__consumer_offsets", "--from-beginning", "--timeout-ms", "3000",

@@ -21,6 +21,7 @@ func TestUnreachableBrokerWarnsThenFails(t *testing.T) {
 		bound string
 	}{
 		{"console-producer", []string{"console-producer", "--bootstrap-server", dead, "--topic", "t", "--producer-property", "max.block.ms=4000"}, "4000 ms (max.block.ms)"},
+		{"console-producer --max-block-ms", []string{"console-producer", "--bootstrap-server", dead, "--topic", "t", "--max-block-ms", "3000"}, "3000 ms (max.block.ms)"},
 		{"console-consumer", []string{"console-consumer", "--bootstrap-server", dead, "--topic", "t", "--consumer-property", "default.api.timeout.ms=4000"}, "4000 ms (default.api.timeout.ms)"},
 		{"console-consumer --timeout-ms", []string{"console-consumer", "--bootstrap-server", dead, "--topic", "t", "--timeout-ms", "4000"}, "4000 ms (--timeout-ms)"},
 		{"producer-perf-test", []string{"producer-perf-test", "--bootstrap-server", dead, "--topic", "t", "--num-records", "10", "--record-size", "10", "--throughput", "-1", "--producer-props", "max.block.ms=4000"}, "4000 ms (max.block.ms)"},
