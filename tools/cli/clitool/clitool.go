@@ -255,3 +255,10 @@ func MergePropertiesFile(m map[string]string, path string) error {
 	}
 	return nil
 }
+
+// Unescape turns the two-character escapes a shell passes through ("\t",
+// "\n", "\r") into the characters Kafka users mean in separators and
+// delimiters.
+func Unescape(s string) string {
+	return strings.NewReplacer(`\t`, "\t", `\n`, "\n", `\r`, "\r").Replace(s)
+}

@@ -151,11 +151,8 @@ func NewFormatter(items []string, class string) (*Formatter, error) {
 	return f, nil
 }
 
-// unescape turns the two-character escapes a shell passes through ("\t",
-// "\n") into the characters Kafka users mean.
-func unescape(s string) string {
-	return strings.NewReplacer(`\t`, "\t", `\n`, "\n", `\r`, "\r").Replace(s)
-}
+// unescape is clitool.Unescape.
+var unescape = clitool.Unescape
 
 // FormatError is a record Format could not render (a deserializer
 // refused it); nothing was written for it.

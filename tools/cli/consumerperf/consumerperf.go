@@ -47,9 +47,15 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	var props clitool.StringList
 	fs.Var(&props, "consumer-property", "Consumer property key=value; repeatable (client.id, fetch.max.bytes, fetch.min.bytes, ...).")
 	consumerConfig := fs.String("consumer.config", "", "A consumer properties file; --consumer-property wins over it.")
+	threads := fs.Int("threads", 1, "Deprecated in Kafka and ignored.")
+	fetchThreads := fs.Int("num-fetch-threads", 1, "Deprecated in Kafka and ignored.")
+	fs.Int("socket-buffer-size", 2097152, "Accepted and ignored: the OS default receive buffer is used.")
 	commandConfig := clitool.CommandConfig(fs)
 	if done, code := fs.Parse(args, stdout, stderr); done {
 		return code
+	}
+	if *threads != 1 || *fetchThreads != 1 {
+		fmt.Fprintln(stderr, "WARNING: option [threads] and [num-fetch-threads] have been deprecated and will be ignored by the test")
 	}
 	p := params{*bootstrap, *topic, *group, *messages, time.Duration(*timeoutMs) * time.Millisecond,
 		*fetchSize, *fromLatest, *hideHeader, time.Duration(*interval) * time.Millisecond}
