@@ -77,11 +77,12 @@ func Dial(ctx context.Context, dc DialConfig) (*kgo.Client, error) {
 		defer close(warned)
 		select {
 		case <-answered:
-		case <-probeCtx.Done():
+			return
+		case <-probeCtx.Done(): // the bound or an interrupt came first
 		case <-time.After(WarnAfter):
-			if hook.connected() {
-				return
-			}
+		}
+		// Never fail without having warned, however late the timer fired.
+		if !hook.connected() {
 			fmt.Fprintf(dc.Warn, "WARN: no answer yet from %s%s; the broker may not be available (giving up after %d ms, %s)\n",
 				dc.Bootstrap, hook.cause(), block.Milliseconds(), dc.BlockName)
 		}

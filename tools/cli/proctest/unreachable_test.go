@@ -20,12 +20,12 @@ func TestUnreachableBrokerWarnsThenFails(t *testing.T) {
 		args  []string
 		bound string
 	}{
-		{"console-producer", []string{"console-producer", "--bootstrap-server", dead, "--topic", "t", "--producer-property", "max.block.ms=4000"}, "4000 ms (max.block.ms)"},
-		{"console-producer --max-block-ms", []string{"console-producer", "--bootstrap-server", dead, "--topic", "t", "--max-block-ms", "3000"}, "3000 ms (max.block.ms)"},
-		{"console-consumer", []string{"console-consumer", "--bootstrap-server", dead, "--topic", "t", "--consumer-property", "default.api.timeout.ms=4000"}, "4000 ms (default.api.timeout.ms)"},
-		{"console-consumer --timeout-ms", []string{"console-consumer", "--bootstrap-server", dead, "--topic", "t", "--timeout-ms", "4000"}, "4000 ms (--timeout-ms)"},
-		{"producer-perf-test", []string{"producer-perf-test", "--bootstrap-server", dead, "--topic", "t", "--num-records", "10", "--record-size", "10", "--throughput", "-1", "--producer-props", "max.block.ms=4000"}, "4000 ms (max.block.ms)"},
-		{"consumer-perf-test", []string{"consumer-perf-test", "--bootstrap-server", dead, "--topic", "t", "--messages", "10", "--timeout", "4000"}, "4000 ms (--timeout)"},
+		{"console-producer", []string{"console-producer", "--bootstrap-server", dead, "--topic", "t", "--producer-property", "max.block.ms=2500"}, "2500 ms (max.block.ms)"},
+		{"console-producer --max-block-ms", []string{"console-producer", "--bootstrap-server", dead, "--topic", "t", "--max-block-ms", "2500"}, "2500 ms (max.block.ms)"},
+		{"console-consumer", []string{"console-consumer", "--bootstrap-server", dead, "--topic", "t", "--consumer-property", "default.api.timeout.ms=2500"}, "2500 ms (default.api.timeout.ms)"},
+		{"console-consumer --timeout-ms", []string{"console-consumer", "--bootstrap-server", dead, "--topic", "t", "--timeout-ms", "2500"}, "2500 ms (--timeout-ms)"},
+		{"producer-perf-test", []string{"producer-perf-test", "--bootstrap-server", dead, "--topic", "t", "--num-records", "10", "--record-size", "10", "--throughput", "-1", "--producer-props", "max.block.ms=2500"}, "2500 ms (max.block.ms)"},
+		{"consumer-perf-test", []string{"consumer-perf-test", "--bootstrap-server", dead, "--topic", "t", "--messages", "10", "--timeout", "2500"}, "2500 ms (--timeout)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
