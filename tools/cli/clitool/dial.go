@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -81,13 +82,15 @@ func Dial(ctx context.Context, dc DialConfig) (*kgo.Client, error) {
 		case <-probeCtx.Done(): // the bound or an interrupt came first
 		case <-time.After(WarnAfter):
 		}
-		// Never fail without having warned, however late the timer fired.
-		if !hook.connected() {
+		// Never fail without having warned, however late the timer fired;
+		// a broker that accepts connections but does not answer is warned
+		// about too.
+		if !hook.answered.Load() {
 			fmt.Fprintf(dc.Warn, "WARN: no answer yet from %s%s; the broker may not be available (giving up after %d ms, %s)\n",
 				dc.Bootstrap, hook.cause(), block.Milliseconds(), dc.BlockName)
 		}
 	}()
-	ok, err := probe(probeCtx, cl, dc.Topics, dc.AutoCreate)
+	ok, err := probe(probeCtx, cl, dc.Topics, dc.AutoCreate, &hook.answered)
 	close(answered)
 	<-warned
 	if err == nil {
@@ -112,7 +115,7 @@ func Dial(ctx context.Context, dc DialConfig) (*kgo.Client, error) {
 // for a topic still without a leader, the request is retried. It reports
 // whether any broker answered; when ctx ends after an answer the error is
 // the last topic error.
-func probe(ctx context.Context, cl *kgo.Client, topics []string, autoCreate bool) (answered bool, err error) {
+func probe(ctx context.Context, cl *kgo.Client, topics []string, autoCreate bool, answeredFlag *atomic.Bool) (answered bool, err error) {
 	req := kmsg.NewPtrMetadataRequest()
 	req.AllowAutoTopicCreation = autoCreate
 	req.Topics = []kmsg.MetadataRequestTopic{} // no topics (nil would mean all)
@@ -129,6 +132,7 @@ func probe(ctx context.Context, cl *kgo.Client, topics []string, autoCreate bool
 		raw, err := seeds[attempt%len(seeds)].Request(ctx, req)
 		if err == nil {
 			answered = true
+			answeredFlag.Store(true)
 			if err = topicErrors(raw.(*kmsg.MetadataResponse)); err == nil {
 				return true, nil
 			}
@@ -163,30 +167,21 @@ func topicErrors(resp *kmsg.MetadataResponse) error {
 	return nil
 }
 
-// dialHook remembers whether a connection succeeded and the last failed
-// attempt.
+// dialHook remembers the last failed connection attempt; answered is set
+// once a broker answered the probe.
 type dialHook struct {
-	mu   sync.Mutex
-	ok   bool
-	last error
+	mu       sync.Mutex
+	last     error
+	answered atomic.Bool
 }
 
 // OnBrokerConnect implements kgo.HookBrokerConnect.
 func (h *dialHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	if err != nil {
+		h.mu.Lock()
 		h.last = err
-	} else {
-		h.ok = true
+		h.mu.Unlock()
 	}
-}
-
-// connected reports whether any connection succeeded.
-func (h *dialHook) connected() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.ok
 }
 
 // cause is ": <last connection error>" or "" when there was none.

@@ -1,6 +1,7 @@
 package proctest
 
 import (
+	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,4 +55,33 @@ func TestUnreachableBrokerWarnsBeforeTheBound(t *testing.T) {
 	r := p.wait()
 	requireError(t, r, "interrupted before a broker at "+dead+" answered")
 	assert.Empty(t, r.Stdout)
+}
+
+// TestSilentBrokerWarnsThenFails: a port that accepts connections but
+// never answers (a hung broker, or not Kafka at all) gets the same warning
+// and bounded failure.
+func TestSilentBrokerWarnsThenFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		var held []net.Conn // accepted and never answered
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	addr := ln.Addr().String()
+	r := run(t, "x\n", "console-producer", "--bootstrap-server", addr, "--topic", "t", "--max-block-ms", "2500")
+	assert.Empty(t, r.Stdout)
+	requireError(t, r, "no broker at "+addr+" answered within 2500 ms (max.block.ms)")
+	assert.True(t, strings.HasPrefix(r.Stderr, "WARN: no answer yet from "+addr+"; the broker may not be available"), r.Stderr)
 }
