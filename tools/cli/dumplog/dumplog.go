@@ -22,7 +22,6 @@ import (
 	"github.com/strom-broker/strom/coord/group"
 	"github.com/strom-broker/strom/engine/producer"
 	"github.com/strom-broker/strom/engine/record"
-	"github.com/strom-broker/strom/engine/segment"
 	"github.com/strom-broker/strom/tools/cli/clitool"
 )
 
@@ -36,6 +35,9 @@ time indexes (.index, .timeindex) and producer snapshots (.snapshot).
 // options are the parsed flags.
 type options struct {
 	printData, deep, offsetsDecoder bool
+	// sanityOnly and verifyOnly are --index-sanity-check and
+	// --verify-index-only (index files only).
+	sanityOnly, verifyOnly bool
 }
 
 // Run is the `dump-log` subcommand.
@@ -46,6 +48,8 @@ func Run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 	fs.BoolVar(&o.printData, "print-data-log", false, "Print each record's key and value (implies --deep-iteration).")
 	fs.BoolVar(&o.deep, "deep-iteration", false, "Print every record, not only batch headers.")
 	fs.BoolVar(&o.offsetsDecoder, "offsets-decoder", false, "Decode __consumer_offsets records (implies --print-data-log).")
+	fs.BoolVar(&o.sanityOnly, "index-sanity-check", false, "For index files: only check their structure (the broker's start-up check), without printing entries.")
+	fs.BoolVar(&o.verifyOnly, "verify-index-only", false, "For index files: only check the entries against the segment's .log, without printing them.")
 	if done, code := fs.Parse(args, stdout, stderr); done {
 		return code
 	}
@@ -81,16 +85,12 @@ func dumpFile(w io.Writer, path string, o options) error {
 	switch filepath.Ext(path) {
 	case ".log":
 		return dumpLog(w, path, base, data, o)
-	case ".index":
-		dumpOffsetIndex(w, base, data)
-	case ".timeindex":
-		dumpTimeIndex(w, data)
+	case ".index", ".timeindex":
+		return dumpIndex(w, path, base, data, o)
 	case ".snapshot":
 		return dumpSnapshot(w, path, data)
-	default:
-		return fmt.Errorf("%s: unknown file type (want .log, .index, .timeindex or .snapshot)", path)
 	}
-	return nil
+	return fmt.Errorf("%s: unknown file type (want .log, .index, .timeindex or .snapshot)", path)
 }
 
 // dumpLog prints every batch of a segment, and its records when deep.
@@ -216,31 +216,6 @@ func decodeOffsets(key, value []byte) (string, string) {
 		Members      []string `json:"members"`
 	}{v.ProtocolType, protocol, v.Generation, members})
 	return ks, string(js)
-}
-
-// dumpOffsetIndex prints "offset: N position: P" per entry; zero entries
-// after the first are the preallocated, unused tail.
-func dumpOffsetIndex(w io.Writer, base int64, data []byte) {
-	for i := 0; i+segment.OffsetIndexEntrySize <= len(data); i += segment.OffsetIndexEntrySize {
-		rel := int32(binary.BigEndian.Uint32(data[i:]))
-		pos := int32(binary.BigEndian.Uint32(data[i+4:]))
-		if i > 0 && rel == 0 && pos == 0 {
-			break
-		}
-		fmt.Fprintf(w, "offset: %d position: %d\n", base+int64(rel), pos)
-	}
-}
-
-// dumpTimeIndex prints "timestamp: T offset: N" per entry.
-func dumpTimeIndex(w io.Writer, data []byte) {
-	for i := 0; i+segment.TimeIndexEntrySize <= len(data); i += segment.TimeIndexEntrySize {
-		ts := int64(binary.BigEndian.Uint64(data[i:]))
-		rel := int32(binary.BigEndian.Uint32(data[i+8:]))
-		if ts == 0 && rel == 0 {
-			break
-		}
-		fmt.Fprintf(w, "timestamp: %d offset: %d\n", ts, rel)
-	}
 }
 
 // dumpSnapshot prints one line per producer of a producer-state snapshot.

@@ -64,9 +64,9 @@ func TestDumpLog(t *testing.T) {
 
 	r = dump("--files", seg+".index")
 	requireOK(t, r)
-	idx := strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n")[1:]
-	require.NotEmpty(t, idx)
-	for _, l := range idx {
+	entries := strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n")[1:]
+	require.NotEmpty(t, entries)
+	for _, l := range entries {
 		var off, pos int64
 		_, err := fmt.Sscanf(l, "offset: %d position: %d", &off, &pos)
 		require.NoError(t, err, l)
@@ -76,6 +76,29 @@ func TestDumpLog(t *testing.T) {
 	r = dump("--files", seg+".timeindex")
 	requireOK(t, r)
 	assert.Regexp(t, `^Dumping \S+\.timeindex\n(timestamp: \d{13} offset: \d+\n)+$`, r.Stdout)
+
+	// The index checks, on the real files and on a damaged copy.
+	r = dump("--files", seg+".index,"+seg+".timeindex", "--index-sanity-check")
+	requireOK(t, r)
+	assert.Equal(t, "Dumping "+seg+".index\n"+seg+".index passed sanity check.\nDumping "+seg+".timeindex\n"+seg+".timeindex passed sanity check.\n", r.Stdout)
+	r = dump("--files", seg+".index,"+seg+".timeindex", "--verify-index-only")
+	requireOK(t, r)
+	assert.Equal(t, "Dumping "+seg+".index\n"+seg+".index matches "+seg+".log.\nDumping "+seg+".timeindex\n"+seg+".timeindex matches "+seg+".log.\n", r.Stdout)
+	damaged := filepath.Join(t.TempDir(), "00000000000000000000")
+	logBytes, err := os.ReadFile(seg + ".log")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(damaged+".log", logBytes, 0o644))
+	idx, err := os.ReadFile(seg + ".index")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(idx), 16)
+	idx[15]++ // the second entry's position no longer starts a batch
+	require.NoError(t, os.WriteFile(damaged+".index", idx, 0o644))
+	r = dump("--files", damaged+".index", "--verify-index-only")
+	requireError(t, r, "1 entries do not match")
+	assert.Regexp(t, `Mismatches in :\S+\.index\n  Index offset: \d+, log offset: -1\n`, r.Stdout)
+	require.NoError(t, os.WriteFile(damaged+".index", append(idx, 1, 2, 3), 0o644))
+	r = dump("--files", damaged+".index", "--index-sanity-check")
+	requireError(t, r, "corrupt index: 3 trailing bytes are not a whole entry")
 
 	snaps, err := filepath.Glob(filepath.Join(b.Dir, "dl-0", "*.snapshot"))
 	require.NoError(t, err)
