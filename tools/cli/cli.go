@@ -70,10 +70,16 @@ func Main(cmds []Command) clitool.RunFunc {
 			fmt.Fprintln(stdout, clitool.VersionLine())
 			return clitool.ExitOK
 		}
+		if args[0] == "run-class" {
+			return runClass(cmds)(ctx, args[1:], stdin, stdout, stderr)
+		}
 		for _, c := range cmds {
 			if c.Name == args[0] {
 				return c.Run(ctx, args[1:], stdin, stdout, stderr)
 			}
+		}
+		if s := suggestCommand(cmds, args[0]); s != "" {
+			return clitool.Fail(stderr, fmt.Errorf("unknown command %q (did you mean %q? see strom --help)", args[0], s))
 		}
 		return clitool.Fail(stderr, fmt.Errorf("unknown command %q (see strom --help)", args[0]))
 	}
@@ -90,5 +96,6 @@ func usage(w io.Writer, cmds []Command) {
 	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, c.Name, c.Summary)
 	}
+	fmt.Fprintf(w, "  %-*s  %s\n", width, "run-class", "Run the command doing a Kafka class's job (kafka-run-class.sh kafka.tools.DumpLogSegments ...).")
 	fmt.Fprintln(w, "\nClient tools take --bootstrap-server HOST:PORT (alias --broker-list).")
 }

@@ -110,3 +110,29 @@ func TestVersionAndDidYouMean(t *testing.T) {
 		requireError(t, r, tc.want)
 	}
 }
+
+// TestRunClassAndUnknownCommand: kafka-run-class.sh with the Java class
+// names of older runbooks runs the matching tool; an unknown class or
+// command is one clear error line, with a suggestion when one is close.
+func TestRunClassAndUnknownCommand(t *testing.T) {
+	bs := startBroker(t)
+	requireOK(t, run(t, "a\nb\n", "console-producer", "--bootstrap-server", bs, "--topic", "rc"))
+	r := runScript(t, nil, "kafka-run-class.sh", "kafka.tools.GetOffsetShell", "--broker-list", bs, "--topic", "rc", "--time", "-1")
+	requireOK(t, r)
+	assert.Equal(t, "rc:0:2\n", r.Stdout)
+	r = runScript(t, nil, "kafka-run-class.sh", "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server", bs, "--list")
+	requireOK(t, r)
+	r = runScript(t, nil, "kafka-run-class.sh", "kafka.tools.DumpLogSegments")
+	requireError(t, r, "missing required option --files")
+	r = runScript(t, nil, "kafka-run-class.sh", "kafka.tools.MirrorMaker")
+	requireError(t, r, "kafka-run-class.sh: kafka.tools.MirrorMaker is not a class Strom has a tool for")
+	r = runScript(t, nil, "kafka-run-class.sh", "--help")
+	requireOK(t, r)
+	assert.Contains(t, r.Stdout, "  kafka.tools.DumpLogSegments -> strom dump-log\n")
+
+	r = run(t, "", "topic", "--list")
+	assert.Empty(t, r.Stdout)
+	requireError(t, r, `unknown command "topic" (did you mean "topics"? see strom --help)`)
+	r = run(t, "", "consumer-group")
+	requireError(t, r, `did you mean "consumer-groups"?`)
+}
