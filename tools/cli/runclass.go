@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 
 	"github.com/strom-broker/strom/tools/cli/clitool"
-	"github.com/strom-broker/strom/tools/config"
 )
 
 // javaClasses maps the Java classes older runbooks start with
@@ -81,18 +79,11 @@ func sortedClasses() []string {
 }
 
 // suggestCommand returns the command name an unknown one was probably
-// meant to be ("" when none is close): the only one it is a prefix of, else
-// one within a few edits.
+// meant to be, or "" (see clitool.Suggest).
 func suggestCommand(cmds []Command, name string) string {
-	var names, prefixed []string
-	for _, c := range cmds {
-		names = append(names, c.Name)
-		if strings.HasPrefix(c.Name, name) {
-			prefixed = append(prefixed, c.Name)
-		}
+	names := make([]string, len(cmds))
+	for i, c := range cmds {
+		names[i] = c.Name
 	}
-	if len(prefixed) == 1 {
-		return prefixed[0]
-	}
-	return config.Closest(name, names)
+	return clitool.Suggest(name, names)
 }

@@ -102,21 +102,28 @@ func (fs *FlagSet) Parse(args []string, stdout, stderr io.Writer) (done bool, co
 	return false, ExitOK
 }
 
-// suggest returns the flag name an unknown name was probably meant to be:
-// the only flag it is a prefix of, else one within a few edits, else "".
+// suggest returns the flag name an unknown name was probably meant to be
+// (see Suggest).
 func (fs *FlagSet) suggest(name string) string {
-	name = strings.TrimLeft(name, "-")
-	var names, prefixed []string
-	fs.VisitAll(func(f *flag.Flag) {
-		names = append(names, f.Name)
-		if strings.HasPrefix(f.Name, name) {
-			prefixed = append(prefixed, f.Name)
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return Suggest(strings.TrimLeft(name, "-"), names)
+}
+
+// Suggest returns the candidate an unknown word was probably meant to be:
+// the only one it is a prefix of, else one within a few edits
+// (config.Closest), else "".
+func Suggest(word string, candidates []string) string {
+	var prefixed []string
+	for _, c := range candidates {
+		if strings.HasPrefix(c, word) {
+			prefixed = append(prefixed, c)
 		}
-	})
+	}
 	if len(prefixed) == 1 {
 		return prefixed[0]
 	}
-	return config.Closest(name, names)
+	return config.Closest(word, candidates)
 }
 
 // PrintUsage writes the synopsis and every option, sorted, to w.
