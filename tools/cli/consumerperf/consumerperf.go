@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"sync"
 	"time"
 
@@ -26,12 +27,6 @@ Measures consumer throughput.
 // Header is the first output line (Kafka's column names).
 const Header = "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec"
 
-// formatTime renders t in Kafka's default --date-format,
-// yyyy-MM-dd HH:mm:ss:SSS (Go's layouts cannot put ':' before milliseconds).
-func formatTime(t time.Time) string {
-	return fmt.Sprintf("%s:%03d", t.Format("2006-01-02 15:04:05"), t.Nanosecond()/int(time.Millisecond))
-}
-
 // Run is the `consumer-perf-test` subcommand.
 func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := clitool.NewFlagSet("consumer-perf-test", synopsis)
@@ -43,6 +38,8 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	fetchSize := fs.Int("fetch-size", 1048576, "Bytes to fetch per partition per request.")
 	fromLatest := fs.Bool("from-latest", false, "Start at the latest offset instead of the earliest.")
 	hideHeader := fs.Bool("hide-header", false, "Do not print the header line.")
+	dateFormat := fs.String("date-format", DefaultDateFormat, "How times are printed (Java SimpleDateFormat: y M d H h m s S a E Z, 'text').")
+	include := fs.String("include", "", "A regular expression: consume every topic it matches (instead of --topic).")
 	interval := fs.Int64("reporting-interval", 5000, "Milliseconds between progress lines on stderr.")
 	var props clitool.StringList
 	fs.Var(&props, "consumer-property", "Consumer property key=value; repeatable (client.id, fetch.max.bytes, fetch.min.bytes, ...).")
@@ -57,8 +54,12 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	if *threads != 1 || *fetchThreads != 1 {
 		fmt.Fprintln(stderr, "WARNING: option [threads] and [num-fetch-threads] have been deprecated and will be ignored by the test")
 	}
-	p := params{*bootstrap, *topic, *group, *messages, time.Duration(*timeoutMs) * time.Millisecond,
-		*fetchSize, *fromLatest, *hideHeader, time.Duration(*interval) * time.Millisecond}
+	df, err := ParseDateFormat(*dateFormat)
+	if err != nil {
+		return clitool.Fail(stderr, err)
+	}
+	p := params{*bootstrap, *topic, *include, *group, *messages, time.Duration(*timeoutMs) * time.Millisecond,
+		*fetchSize, *fromLatest, *hideHeader, time.Duration(*interval) * time.Millisecond, df}
 	if err := p.run(ctx, props, []string{*commandConfig, *consumerConfig}, stdout, stderr); err != nil {
 		return clitool.Fail(stderr, err)
 	}
@@ -66,17 +67,28 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 }
 
 type params struct {
-	bootstrap, topic, group string
-	messages                int64
-	timeout                 time.Duration
-	fetchSize               int
-	fromLatest, hideHeader  bool
-	interval                time.Duration
+	bootstrap, topic, include, group string
+	messages                         int64
+	timeout                          time.Duration
+	fetchSize                        int
+	fromLatest, hideHeader           bool
+	interval                         time.Duration
+	dateFormat                       DateFormat
 }
 
 func (p *params) run(ctx context.Context, props, configFiles []string, stdout, stderr io.Writer) error {
-	if err := clitool.Required("bootstrap-server", p.bootstrap, "topic", p.topic); err != nil {
+	if err := clitool.Required("bootstrap-server", p.bootstrap); err != nil {
 		return err
+	}
+	if (p.topic == "") == (p.include == "") {
+		return clitool.Usagef("exactly one of --topic or --include is required")
+	}
+	consume := kgo.ConsumeTopics(p.topic)
+	if p.include != "" {
+		if _, err := regexp.Compile(p.include); err != nil {
+			return clitool.Usagef("--include %q is not a regular expression: %v", p.include, err)
+		}
+		consume = kgo.ConsumeTopics("^(?:" + p.include + ")$")
 	}
 	switch {
 	case p.messages < 1:
@@ -99,7 +111,10 @@ func (p *params) run(ctx context.Context, props, configFiles []string, stdout, s
 	if p.fromLatest {
 		start = kgo.NewOffset().AtEnd()
 	}
-	opts := []kgo.Opt{kgo.ConsumeTopics(p.topic), kgo.ConsumeResetOffset(start), kgo.FetchMaxPartitionBytes(int32(p.fetchSize))}
+	opts := []kgo.Opt{consume, kgo.ConsumeResetOffset(start), kgo.FetchMaxPartitionBytes(int32(p.fetchSize))}
+	if p.include != "" {
+		opts = append(opts, kgo.ConsumeRegex())
+	}
 	more, err := clitool.ConsumerOpts(cc, stderr)
 	if err != nil {
 		return err
@@ -165,18 +180,18 @@ func (p *params) run(ctx context.Context, props, configFiles []string, stdout, s
 	if !p.hideHeader {
 		fmt.Fprintln(stdout, Header)
 	}
-	fmt.Fprintln(stdout, SummaryLine(begin, end, rebalance, stats.Total()))
+	fmt.Fprintln(stdout, SummaryLine(p.dateFormat, begin, end, rebalance, stats.Total()))
 	return consumeErr
 }
 
 // SummaryLine is Kafka's result row for a run from begin to end that spent
 // rebalance joining the group.
-func SummaryLine(begin, end time.Time, rebalance time.Duration, w perfstats.Window) string {
+func SummaryLine(df DateFormat, begin, end time.Time, rebalance time.Duration, w perfstats.Window) string {
 	elapsed := end.Sub(begin)
 	fetch := elapsed - rebalance
 	mb := perfstats.MB(w.Bytes)
 	return fmt.Sprintf("%s, %s, %.4f, %.4f, %d, %.4f, %d, %d, %.4f, %.4f",
-		formatTime(begin), formatTime(end), mb, perfstats.Rate(mb, elapsed),
+		df.Format(begin), df.Format(end), mb, perfstats.Rate(mb, elapsed),
 		w.Count, perfstats.Rate(float64(w.Count), elapsed), rebalance.Milliseconds(), fetch.Milliseconds(),
 		perfstats.Rate(mb, fetch), perfstats.Rate(float64(w.Count), fetch))
 }

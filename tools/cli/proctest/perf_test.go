@@ -44,4 +44,12 @@ func TestPerfToolsOutput(t *testing.T) {
 	require.Len(t, out, 2)
 	assert.Equal(t, "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec", out[0])
 	assert.Regexp(t, regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3}, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3}, [\d.]+, [\d.]+, 30, `), out[1])
+
+	r = runScript(t, nil, "kafka-consumer-perf-test.sh", "--bootstrap-server", bs, "--include", "pe.*", "--messages", "30",
+		"--date-format", "yyyy-MM-dd'T'HH:mm", "--hide-header")
+	requireOK(t, r)
+	assert.Empty(t, r.Stderr)
+	assert.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d, \d{4}-\d\d-\d\dT\d\d:\d\d, [\d.]+, [\d.]+, 30, [^\n]*\n$`, r.Stdout)
+	r = runScript(t, nil, "kafka-consumer-perf-test.sh", "--bootstrap-server", bs, "--topic", "perf", "--messages", "1", "--date-format", "yyyy QQ")
+	requireError(t, r, `pattern letter 'Q' is not supported`)
 }
