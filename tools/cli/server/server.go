@@ -8,6 +8,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,17 +70,24 @@ func New(broker BrokerFunc) clitool.RunFunc {
 		if ignored := cfg.Ignored(); len(ignored) > 0 {
 			log.Warn("config keys accepted for compatibility but ignored", "keys", strings.Join(ignored, ","))
 		}
-		stopped := make(chan struct{})
-		defer close(stopped)
+		// "shutting down" is logged the moment the signal arrives: the
+		// shutdown that follows may take a while (flushing, checkpoints).
+		// The watcher is gone before this returns, so the caller cancelling
+		// ctx afterwards logs nothing.
+		stopped, watcherDone := make(chan struct{}), make(chan struct{})
 		go func() {
+			defer close(watcherDone)
 			select {
 			case <-ctx.Done():
-				// Logged the moment the signal arrives: the shutdown that
-				// follows may take a while (flushing, checkpoints).
-				log.Info("shutting down", "cause", context.Cause(ctx))
+				if cause := context.Cause(ctx); errors.Is(cause, context.Canceled) {
+					log.Info("shutting down")
+				} else {
+					log.Info("shutting down", "cause", cause)
+				}
 			case <-stopped:
 			}
 		}()
+		defer func() { close(stopped); <-watcherDone }()
 		if err := broker(ctx, cfg, log); err != nil {
 			return clitool.Fail(stderr, fmt.Errorf("server: %w", err))
 		}
