@@ -2,8 +2,12 @@
 // (kafka-console-consumer.sh): it prints a topic's records to stdout in
 // Kafka's format and reports "Processed a total of N messages" on stderr.
 //
-// Without --group it reads partitions directly (no group coordinator
-// needed); with --group it joins the group and commits offsets.
+// Without --group (or group.id) it reads partitions directly (no group
+// coordinator needed); with a group it joins it and commits offsets. It
+// first waits for a broker to answer, at most default.api.timeout.ms (or
+// --timeout-ms when smaller), so an unreachable broker is an error, not
+// an empty topic. --formatter picks Kafka's default, no-op or
+// __consumer_offsets formatter.
 package consoleconsumer
 
 import (

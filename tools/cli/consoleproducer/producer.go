@@ -1,7 +1,15 @@
 // Package consoleproducer is `strom console-producer`
-// (kafka-console-producer.sh): each stdin line becomes one record; with
-// parse.key=true the text before key.separator is the key. All records are
-// flushed at end of input; any failed record makes the tool exit non-zero.
+// (kafka-console-producer.sh): each stdin line becomes one record, parsed
+// as Kafka's LineMessageReader does ([headers<delimiter>][key<separator>]
+// value with parse.headers / parse.key).
+//
+// Guarantee: every line read is produced. Reading stops at end of input,
+// at a bad line or when ctx ends (SIGINT/SIGTERM); the lines read before
+// that are then flushed (records outlive the interrupt), as Kafka's
+// shutdown hook closes its producer. A bad line, or any record that failed
+// to produce, makes the tool exit non-zero after the flush. Before reading,
+// the tool waits (at most max.block.ms) for a broker to answer and asks
+// for the topic to be auto-created.
 package consoleproducer
 
 import (

@@ -1,7 +1,9 @@
 // Package consumerperf is `strom consumer-perf-test`
 // (kafka-consumer-perf-test.sh): it consumes --messages records and prints
 // Kafka's summary columns. Without --group it reads partitions directly
-// (rebalance.time.ms is then 0); with --group it joins that group.
+// (rebalance.time.ms is then 0); with --group it joins that group. Running
+// out of --timeout is Kafka's warning and exit 0; a broker that never
+// answered within --timeout is an error.
 package consumerperf
 
 import (
