@@ -2,7 +2,7 @@
 
 package clitool
 
-import "os"
+import "io"
 
-// InterruptibleStdin returns standard input unchanged on this platform.
-func InterruptibleStdin() (*os.File, func()) { return os.Stdin, func() {} }
+// Interruptible returns r unchanged on this platform.
+func Interruptible(r io.Reader) (io.Reader, func()) { return r, func() {} }

@@ -162,6 +162,9 @@ func run(ctx context.Context, a runArgs, stdin io.Reader, stderr io.Writer) erro
 		return err
 	}
 	defer cl.Close()
+	// On a pipe, a signal must be able to cut the blocked read short.
+	stdin, restore := clitool.Interruptible(stdin)
+	defer restore()
 	return produceLines(ctx, cl, a, rp, stdin, stderr)
 }
 

@@ -3,11 +3,13 @@ package proctest
 import (
 	"context"
 	"encoding/binary"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -94,10 +96,34 @@ func TestConsoleConsumerRunbookOptions(t *testing.T) {
 	assert.Equal(t, "-1\t1099511627818\n", r.Stdout)
 
 	// The classic runbook step: what has group "props" committed?
-	r = run(t, "", "console-consumer", "--bootstrap-server", bs, "--topic", "__consumer_offsets", "--from-beginning", "--timeout-ms", "3000",
+	n := recordCount(t, bs, "__consumer_offsets")
+	require.Positive(t, n)
+	r = run(t, "", "console-consumer", "--bootstrap-server", bs, "--topic", "__consumer_offsets", "--from-beginning", "--max-messages", strconv.FormatInt(n, 10),
 		"--formatter", "kafka.coordinator.group.GroupMetadataManager$OffsetsMessageFormatter")
 	requireOK(t, r)
 	assert.Regexp(t, `(?m)^\[props,inc-1,0\]::OffsetAndMetadata\(offset=3, leaderEpoch=(Optional\[\d+\]|Optional\.empty), metadata=[^,]*, commitTimestamp=\d{13}, expireTimestamp=None\)$`, r.Stdout)
+}
+
+// recordCount is the number of records in topic (end minus start offsets).
+func recordCount(t *testing.T, bootstrap, topic string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap))
+	require.NoError(t, err)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	require.NoError(t, err)
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	require.NoError(t, err)
+	var n int64
+	ends.Each(func(e kadm.ListedOffset) {
+		s, ok := starts.Lookup(e.Topic, e.Partition)
+		require.True(t, ok)
+		n += e.Offset - s.Offset
+	})
+	return n
 }
 
 func splitLines(s string) []string {

@@ -33,10 +33,10 @@ func TestUnreachableBrokerWarnsThenFails(t *testing.T) {
 			r := run(t, "x\n", tc.args...)
 			assert.Empty(t, r.Stdout)
 			requireError(t, r, "no broker at "+dead+" answered within "+tc.bound)
-			assert.Contains(t, r.Stderr, "connection refused")
-			errLines := strings.Split(strings.TrimRight(r.Stderr, "\n"), "\n")
-			require.Len(t, errLines, 2, r.Stderr)
-			assert.True(t, strings.HasPrefix(errLines[0], "WARN: no answer yet from "+dead), r.Stderr)
+			assert.Contains(t, r.RawStderr, "connection refused")
+			errLines := strings.Split(strings.TrimRight(r.RawStderr, "\n"), "\n")
+			require.Len(t, errLines, 2, r.RawStderr)
+			assert.True(t, strings.HasPrefix(errLines[0], "WARN: no answer yet from "+dead), r.RawStderr)
 			assert.Contains(t, errLines[0], "the broker may not be available")
 		})
 	}
@@ -83,5 +83,5 @@ func TestSilentBrokerWarnsThenFails(t *testing.T) {
 	r := run(t, "x\n", "console-producer", "--bootstrap-server", addr, "--topic", "t", "--max-block-ms", "2500")
 	assert.Empty(t, r.Stdout)
 	requireError(t, r, "no broker at "+addr+" answered within 2500 ms (max.block.ms)")
-	assert.True(t, strings.HasPrefix(r.Stderr, "WARN: no answer yet from "+addr+"; the broker may not be available"), r.Stderr)
+	assert.True(t, strings.HasPrefix(r.RawStderr, "WARN: no answer yet from "+addr+"; the broker may not be available"), r.RawStderr)
 }

@@ -94,7 +94,7 @@ func TestPerfUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--bootstrap-server", "x:1", "--messages", "1"}, "missing required option --topic"},
+		{[]string{"--bootstrap-server", "x:1", "--messages", "1"}, "exactly one of --topic or --include is required"},
 		{[]string{"--bootstrap-server", "x:1", "--topic", "t"}, "--messages must be >= 1"},
 		{[]string{"--bootstrap-server", "x:1", "--topic", "t", "--messages", "1", "--timeout", "0"}, "--timeout must be >= 1"},
 	}

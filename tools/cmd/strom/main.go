@@ -12,16 +12,13 @@ import (
 
 	"github.com/strom-broker/strom/tools/broker"
 	"github.com/strom-broker/strom/tools/cli"
-	"github.com/strom-broker/strom/tools/cli/clitool"
 	"github.com/strom-broker/strom/tools/config"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	stdin, restore := clitool.InterruptibleStdin()
-	code := cli.Main(cli.Commands(runBroker))(ctx, os.Args[1:], stdin, os.Stdout, os.Stderr)
+	code := cli.Main(cli.Commands(runBroker))(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	restore()
 	os.Exit(code)
 }
 
