@@ -40,6 +40,7 @@ var servedAPIs = []apis.Range{
 	{Key: 23, Min: 0, Max: 4},                       // OffsetForLeaderEpoch
 	{Key: 32, Min: 0, Max: 4},                       // DescribeConfigs
 	{Key: 33, Min: 0, Max: 2},                       // AlterConfigs
+	{Key: 35, Min: 0, Max: 4},                       // DescribeLogDirs
 	{Key: 37, Min: 0, Max: 3},                       // CreatePartitions
 	{Key: 44, Min: 0, Max: 1},                       // IncrementalAlterConfigs
 	{Key: 42, Min: 0, Max: 2},                       // DeleteGroups
@@ -85,6 +86,8 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 		return b.handleDescribeConfigs(ctx, r), nil
 	case *kmsg.AlterConfigsRequest:
 		return b.handleAlterConfigs(ctx, r), nil
+	case *kmsg.DescribeLogDirsRequest:
+		return b.handleDescribeLogDirs(r), nil
 	case *kmsg.CreatePartitionsRequest:
 		return b.handleCreatePartitions(ctx, r), nil
 	case *kmsg.IncrementalAlterConfigsRequest:

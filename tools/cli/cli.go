@@ -8,12 +8,18 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/strom-broker/strom/tools/cli/apiversions"
 	"github.com/strom-broker/strom/tools/cli/clitool"
+	"github.com/strom-broker/strom/tools/cli/configs"
 	"github.com/strom-broker/strom/tools/cli/consoleconsumer"
 	"github.com/strom-broker/strom/tools/cli/consoleproducer"
 	"github.com/strom-broker/strom/tools/cli/consumergroups"
 	"github.com/strom-broker/strom/tools/cli/consumerperf"
+	"github.com/strom-broker/strom/tools/cli/deleterecords"
+	"github.com/strom-broker/strom/tools/cli/dumplog"
 	"github.com/strom-broker/strom/tools/cli/e2elatency"
+	"github.com/strom-broker/strom/tools/cli/getoffsets"
+	"github.com/strom-broker/strom/tools/cli/logdirs"
 	"github.com/strom-broker/strom/tools/cli/producerperf"
 	"github.com/strom-broker/strom/tools/cli/server"
 	"github.com/strom-broker/strom/tools/cli/topics"
@@ -41,6 +47,12 @@ func Commands(broker server.BrokerFunc) []Command {
 		{"producer-perf-test", "Measure producer throughput and latency (kafka-producer-perf-test.sh).", producerperf.Run},
 		{"consumer-perf-test", "Measure consumer throughput (kafka-consumer-perf-test.sh).", consumerperf.Run},
 		{"e2e-latency", "Measure produce-to-consume latency (kafka-e2e-latency.sh).", e2elatency.Run},
+		{"configs", "Describe and alter topic and broker configs (kafka-configs.sh).", configs.Run},
+		{"get-offsets", "Print partitions' offsets at a time (kafka-get-offsets.sh).", getoffsets.Run},
+		{"delete-records", "Delete records before offsets (kafka-delete-records.sh).", deleterecords.Run},
+		{"log-dirs", "Describe brokers' log dirs and partition sizes (kafka-log-dirs.sh).", logdirs.Run},
+		{"dump-log", "Print log segments, indexes and producer snapshots offline (kafka-dump-log.sh).", dumplog.Run},
+		{"broker-api-versions", "Print the API versions each broker supports (kafka-broker-api-versions.sh).", apiversions.Run},
 		{"zookeeper-shell", "Look at and edit a cluster's ZooKeeper znodes (zookeeper-shell.sh).", zkshell.Run},
 	}
 }
@@ -56,11 +68,20 @@ func Main(cmds []Command) clitool.RunFunc {
 		case "-h", "-help", "--help", "help":
 			usage(stdout, cmds)
 			return clitool.ExitOK
+		case "--version", "-version", "version":
+			fmt.Fprintln(stdout, clitool.VersionLine())
+			return clitool.ExitOK
+		}
+		if args[0] == "run-class" {
+			return runClass(cmds)(ctx, args[1:], stdin, stdout, stderr)
 		}
 		for _, c := range cmds {
 			if c.Name == args[0] {
 				return c.Run(ctx, args[1:], stdin, stdout, stderr)
 			}
+		}
+		if s := suggestCommand(cmds, args[0]); s != "" {
+			return clitool.Fail(stderr, fmt.Errorf("unknown command %q (did you mean %q? see strom --help)", args[0], s))
 		}
 		return clitool.Fail(stderr, fmt.Errorf("unknown command %q (see strom --help)", args[0]))
 	}
@@ -77,5 +98,6 @@ func usage(w io.Writer, cmds []Command) {
 	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, c.Name, c.Summary)
 	}
+	fmt.Fprintf(w, "  %-*s  %s\n", width, "run-class", "Run the command doing a Kafka class's job (kafka-run-class.sh kafka.tools.DumpLogSegments ...).")
 	fmt.Fprintln(w, "\nClient tools take --bootstrap-server HOST:PORT (alias --broker-list).")
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,11 +13,11 @@ import (
 
 func TestDispatch(t *testing.T) {
 	var ran bool
-	strom := Main(Commands(func(context.Context, *config.Config) error { ran = true; return nil }))
+	strom := Main(Commands(func(context.Context, *config.Config, *slog.Logger) error { ran = true; return nil }))
 
 	r := clitest.Run(t, strom, "", "--help")
 	clitest.RequireOK(t, r)
-	for _, c := range Commands(func(context.Context, *config.Config) error { return nil }) {
+	for _, c := range Commands(func(context.Context, *config.Config, *slog.Logger) error { return nil }) {
 		assert.Contains(t, r.Stdout, "  "+c.Name+" ")
 	}
 

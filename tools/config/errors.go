@@ -88,18 +88,29 @@ func (e *ValidationError) Unwrap() []error {
 
 // suggest returns the known key closest to key, or "" when none is close.
 func suggest(key string) string {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.name
+	}
+	return Closest(key, names)
+}
+
+// Closest returns the candidate within a few edits of word (a quarter of
+// its length, at least 2), the nearest first, or "" when none is that
+// close. Tools use it for "did you mean" on keys and flags.
+func Closest(word string, candidates []string) string {
 	best, bestDist := "", -1
-	for _, s := range specs {
-		d := editDistance(key, s.name)
+	for _, c := range candidates {
+		d := editDistance(word, c)
 		if bestDist < 0 || d < bestDist {
-			best, bestDist = s.name, d
+			best, bestDist = c, d
 		}
 	}
-	limit := len(key) / 4
+	limit := len(word) / 4
 	if limit < 2 {
 		limit = 2
 	}
-	if bestDist > limit {
+	if bestDist < 0 || bestDist > limit {
 		return ""
 	}
 	return best

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/strom-broker/strom/tools/config"
 	"github.com/strom-broker/strom/tools/properties"
 )
 
@@ -56,6 +57,7 @@ type FlagSet struct {
 	*flag.FlagSet
 	synopsis string
 	aliases  map[string]string // alias -> canonical name
+	version  *bool
 }
 
 // NewFlagSet returns a silent, ContinueOnError flag set; synopsis is the
@@ -63,7 +65,9 @@ type FlagSet struct {
 func NewFlagSet(name, synopsis string) *FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	return &FlagSet{FlagSet: fs, synopsis: synopsis, aliases: map[string]string{}}
+	out := &FlagSet{FlagSet: fs, synopsis: synopsis, aliases: map[string]string{}}
+	out.version = fs.Bool("version", false, "Print the version and exit.")
+	return out
 }
 
 // Alias makes --alias set the same value as --name.
@@ -82,12 +86,44 @@ func (fs *FlagSet) Parse(args []string, stdout, stderr io.Writer) (done bool, co
 		fs.PrintUsage(stdout)
 		return true, ExitOK
 	case err != nil:
+		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+			if s := fs.suggest(name); s != "" {
+				return true, Fail(stderr, fmt.Errorf("unknown option --%s (did you mean --%s? see --help)", name, s))
+			}
+		}
 		msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown option --", 1)
 		msg = strings.Replace(msg, " for flag -", " for option --", 1)
 		msg = strings.Replace(msg, "flag needs an argument: -", "option needs an argument: --", 1)
 		return true, Fail(stderr, fmt.Errorf("%s (see --help)", msg))
+	case *fs.version:
+		fmt.Fprintln(stdout, VersionLine())
+		return true, ExitOK
 	}
 	return false, ExitOK
+}
+
+// suggest returns the flag name an unknown name was probably meant to be
+// (see Suggest).
+func (fs *FlagSet) suggest(name string) string {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return Suggest(strings.TrimLeft(name, "-"), names)
+}
+
+// Suggest returns the candidate an unknown word was probably meant to be:
+// the only one it is a prefix of, else one within a few edits
+// (config.Closest), else "".
+func Suggest(word string, candidates []string) string {
+	var prefixed []string
+	for _, c := range candidates {
+		if strings.HasPrefix(c, word) {
+			prefixed = append(prefixed, c)
+		}
+	}
+	if len(prefixed) == 1 {
+		return prefixed[0]
+	}
+	return config.Closest(word, candidates)
 }
 
 // PrintUsage writes the synopsis and every option, sorted, to w.
@@ -225,4 +261,11 @@ func MergePropertiesFile(m map[string]string, path string) error {
 		m[p.Key] = p.Value
 	}
 	return nil
+}
+
+// Unescape turns the two-character escapes a shell passes through ("\t",
+// "\n", "\r") into the characters Kafka users mean in separators and
+// delimiters.
+func Unescape(s string) string {
+	return strings.NewReplacer(`\t`, "\t", `\n`, "\n", `\r`, "\r").Replace(s)
 }

@@ -84,7 +84,7 @@ func TestProducerOpts(t *testing.T) {
 
 	opts, err = ProducerOpts(map[string]string{"acks": "1"}, &warn)
 	require.NoError(t, err)
-	assert.Len(t, opts, 2, "acks and DisableIdempotentWrite")
+	assert.Len(t, opts, 3, "acks, DisableIdempotentWrite and the default delivery.timeout.ms")
 
 	for _, bad := range []map[string]string{
 		{"acks": "2"}, {"compression.type": "brotli"}, {"linger.ms": "-1"}, {"batch.size": "0"},

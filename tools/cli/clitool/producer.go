@@ -3,7 +3,6 @@ package clitool
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -14,10 +13,12 @@ import (
 // producerIgnored are Java-client producer properties that have no franz-go
 // meaning; they are accepted silently so existing property files work.
 var producerIgnored = map[string]bool{
-	"key.serializer": true, "value.serializer": true, "bootstrap.servers": true,
-	"max.request.size": true, "send.buffer.bytes": true, "receive.buffer.bytes": true,
-	"metadata.max.age.ms": true, "retry.backoff.ms": true, "max.block.ms": true,
+	"max.request.size": true, "partitioner.class": true, "interceptor.classes": true,
 }
+
+// DefaultDeliveryTimeout is Kafka's delivery.timeout.ms: how long a record
+// may wait in the client, including retries, before it fails.
+const DefaultDeliveryTimeout = 120 * time.Second
 
 // ProducerOpts maps Kafka producer properties (acks, compression.type,
 // linger.ms, batch.size, enable.idempotence, client.id, retries,
@@ -27,11 +28,7 @@ var producerIgnored = map[string]bool{
 // line on warn.
 func ProducerOpts(props map[string]string, warn io.Writer) ([]kgo.Opt, error) {
 	var opts []kgo.Opt
-	keys := make([]string, 0, len(props))
-	for k := range props {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := sortedKeys(props)
 	acksAll, idempotence := true, ""
 	for _, k := range keys {
 		v := strings.TrimSpace(props[k])
@@ -79,8 +76,6 @@ func ProducerOpts(props map[string]string, warn io.Writer) ([]kgo.Opt, error) {
 				return nil, bad("want true or false")
 			}
 			idempotence = v
-		case "client.id":
-			opts = append(opts, kgo.ClientID(v))
 		case "retries":
 			n, ok := intAtLeast(v, 32, 0)
 			if !ok {
@@ -105,10 +100,17 @@ func ProducerOpts(props map[string]string, warn io.Writer) ([]kgo.Opt, error) {
 			}
 			opts = append(opts, kgo.MaxProduceRequestsInflightPerBroker(int(n)))
 		default:
-			if !producerIgnored[k] {
+			opt, ok := commonOpt(k, v, warn)
+			switch {
+			case opt != nil:
+				opts = append(opts, opt)
+			case !ok && !producerIgnored[k]:
 				fmt.Fprintf(warn, "WARN: ignoring unknown producer property %s\n", k)
 			}
 		}
+	}
+	if _, ok := props["delivery.timeout.ms"]; !ok {
+		opts = append(opts, kgo.RecordDeliveryTimeout(DefaultDeliveryTimeout))
 	}
 	switch {
 	case idempotence == "true" && !acksAll:

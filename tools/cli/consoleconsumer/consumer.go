@@ -2,8 +2,12 @@
 // (kafka-console-consumer.sh): it prints a topic's records to stdout in
 // Kafka's format and reports "Processed a total of N messages" on stderr.
 //
-// Without --group it reads partitions directly (no group coordinator
-// needed); with --group it joins the group and commits offsets.
+// Without --group (or group.id) it reads partitions directly (no group
+// coordinator needed); with a group it joins it and commits offsets. It
+// first waits for a broker to answer, at most default.api.timeout.ms (or
+// --timeout-ms when smaller), so an unreachable broker is an error, not
+// an empty topic. --formatter picks Kafka's default, no-op or
+// __consumer_offsets formatter.
 package consoleconsumer
 
 import (
@@ -12,8 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -36,6 +40,15 @@ type args struct {
 	partition, maxMessages          int
 	timeoutMs                       int64
 	props, consumerProps            clitool.StringList
+	include, isolation, formatter   string
+	keyDeser, valueDeser            string
+	formatterConfig                 string
+	skipOnError                     bool
+	commandConfig, consumerConfig   string
+	// block bounds the wait for a first answer from a broker: --timeout-ms
+	// when set, else default.api.timeout.ms; blockName names which.
+	block     time.Duration
+	blockName string
 }
 
 // Run is the `console-consumer` subcommand.
@@ -43,15 +56,25 @@ func Run(ctx context.Context, argv []string, _ io.Reader, stdout, stderr io.Writ
 	var a args
 	fs := clitool.NewFlagSet("console-consumer", synopsis)
 	bs := clitool.Bootstrap(fs)
-	fs.StringVar(&a.topic, "topic", "", "REQUIRED: the topic to consume.")
+	fs.StringVar(&a.topic, "topic", "", "The topic to consume (this or --include is required).")
+	fs.StringVar(&a.include, "include", "", "A regular expression: consume every topic it matches.")
+	fs.Alias("whitelist", "include")
+	fs.StringVar(&a.isolation, "isolation-level", "", "read_uncommitted or read_committed (default read_uncommitted).")
+	fs.StringVar(&a.formatter, "formatter", "", "Kafka's formatter class: DefaultMessageFormatter (default), NoOpMessageFormatter, or OffsetsMessageFormatter (decodes __consumer_offsets).")
+	fs.StringVar(&a.keyDeser, "key-deserializer", "", "Same as --property key.deserializer=CLASS.")
+	fs.StringVar(&a.valueDeser, "value-deserializer", "", "Same as --property value.deserializer=CLASS.")
+	fs.StringVar(&a.formatterConfig, "formatter-config", "", "A properties file of formatter properties (as --property; --property wins).")
+	fs.BoolVar(&a.skipOnError, "skip-message-on-error", false, "Report a record that cannot be formatted on stderr and go on, instead of failing.")
+	fs.StringVar(&a.consumerConfig, "consumer.config", "", "A consumer properties file; --consumer-property wins over it.")
+	a.commandConfigFlag(fs)
 	fs.BoolVar(&a.fromBeginning, "from-beginning", false, "Start at the earliest offset instead of the latest (when there is no committed offset).")
 	fs.IntVar(&a.partition, "partition", -1, "Consume only this partition (-1: all partitions).")
 	fs.StringVar(&a.offset, "offset", "", "With --partition: start offset N, earliest or latest (default latest).")
 	fs.IntVar(&a.maxMessages, "max-messages", -1, "Exit after this many records (-1: no limit).")
 	fs.Int64Var(&a.timeoutMs, "timeout-ms", -1, "Exit when no record arrives for this many ms (-1: wait forever).")
 	fs.StringVar(&a.group, "group", "", "Consume as this consumer group and commit offsets.")
-	fs.Var(&a.props, "property", "Formatter property key=value; repeatable: print.timestamp, print.partition, print.offset, print.headers, print.key, print.value, key.separator, line.separator, headers.separator, null.literal.")
-	fs.Var(&a.consumerProps, "consumer-property", "Consumer property key=value; repeatable: client.id, fetch.max.bytes, max.partition.fetch.bytes, fetch.max.wait.ms, isolation.level.")
+	fs.Var(&a.props, "property", "Formatter property key=value; repeatable: print.timestamp, print.partition, print.offset, print.headers, print.key, print.value, key.separator, line.separator, headers.separator, null.literal, key.deserializer, value.deserializer.")
+	fs.Var(&a.consumerProps, "consumer-property", "Consumer property key=value; repeatable: group.id, auto.offset.reset, client.id, fetch.max.bytes, max.partition.fetch.bytes, fetch.min.bytes, fetch.max.wait.ms, isolation.level, session.timeout.ms, ...")
 	if done, code := fs.Parse(argv, stdout, stderr); done {
 		return code
 	}
@@ -73,10 +96,17 @@ func Run(ctx context.Context, argv []string, _ io.Reader, stdout, stderr io.Writ
 // consume prints records until a stop condition; it returns the count (-1
 // when it failed before consuming).
 func consume(ctx context.Context, a *args, out *bufio.Writer, stderr io.Writer) (int, error) {
-	if err := clitool.Required("bootstrap-server", a.bootstrap, "topic", a.topic); err != nil {
+	if err := clitool.Required("bootstrap-server", a.bootstrap); err != nil {
 		return -1, err
 	}
-	f, err := NewFormatter(a.props)
+	if (a.topic == "") == (a.include == "") {
+		return -1, clitool.Usagef("exactly one of --topic or --include is required")
+	}
+	fprops, err := a.formatterProps()
+	if err != nil {
+		return -1, err
+	}
+	f, err := NewFormatter(fprops, a.formatter)
 	if err != nil {
 		return -1, err
 	}
@@ -84,13 +114,15 @@ func consume(ctx context.Context, a *args, out *bufio.Writer, stderr io.Writer) 
 	if err != nil {
 		return -1, err
 	}
-	cl, err := clitool.NewClient(a.bootstrap, opts...)
+	cl, err := clitool.Dial(ctx, clitool.DialConfig{
+		Bootstrap: a.bootstrap, Opts: opts, Block: a.block, BlockName: a.blockName, Warn: stderr,
+	})
 	if err != nil {
 		return -1, err
 	}
 	defer cl.Close()
 
-	count, err := printRecords(ctx, cl, a, f, out)
+	count, err := printRecords(ctx, cl, a, f, out, stderr)
 	if a.group != "" {
 		// Commit what was printed however the loop ended (--max-messages,
 		// --timeout-ms, interrupt), so a rerun continues after it.
@@ -104,7 +136,7 @@ func consume(ctx context.Context, a *args, out *bufio.Writer, stderr io.Writer) 
 }
 
 // printRecords polls and prints records until a stop condition.
-func printRecords(ctx context.Context, cl *kgo.Client, a *args, f *Formatter, out *bufio.Writer) (int, error) {
+func printRecords(ctx context.Context, cl *kgo.Client, a *args, f *Formatter, out *bufio.Writer, stderr io.Writer) (int, error) {
 	count := 0
 	for a.maxMessages < 0 || count < a.maxMessages {
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
@@ -123,7 +155,14 @@ func printRecords(ctx context.Context, cl *kgo.Client, a *args, f *Formatter, ou
 			return count, err
 		}
 		for it := fetches.RecordIter(); !it.Done(); {
-			if err := f.Format(out, it.Next()); err != nil {
+			err := f.Format(out, it.Next())
+			var fe *FormatError
+			switch {
+			case errors.As(err, &fe) && a.skipOnError:
+				fmt.Fprintf(stderr, "ERROR: Error processing message, skipping this message: %v\n", fe)
+			case fe != nil:
+				return count, err
+			case err != nil:
 				return count, fmt.Errorf("writing output: %w", err)
 			}
 			count++
@@ -155,8 +194,49 @@ func fetchError(fs kgo.Fetches) error {
 	return nil
 }
 
-// clientOpts turns the flags into consumer options.
+// formatterProps are the formatter's key=value items: --formatter-config,
+// then the deserializer flags, then --property.
+func (a *args) formatterProps() ([]string, error) {
+	var items []string
+	if a.formatterConfig != "" {
+		kv := map[string]string{}
+		if err := clitool.MergePropertiesFile(kv, a.formatterConfig); err != nil {
+			return nil, fmt.Errorf("--formatter-config: %w", err)
+		}
+		for k, v := range kv {
+			items = append(items, k+"="+v)
+		}
+	}
+	if a.keyDeser != "" {
+		items = append(items, "key.deserializer="+a.keyDeser)
+	}
+	if a.valueDeser != "" {
+		items = append(items, "value.deserializer="+a.valueDeser)
+	}
+	return append(items, a.props...), nil
+}
+
+// commandConfigFlag registers --command-config.
+func (a *args) commandConfigFlag(fs *clitool.FlagSet) {
+	fs.StringVar(&a.commandConfig, "command-config", "", "A Java client properties file, applied before --consumer.config and --consumer-property.")
+}
+
+// clientOpts turns the flags and consumer properties into consumer
+// options.
 func (a *args) clientOpts(stderr io.Writer) ([]kgo.Opt, error) {
+	cc, err := clitool.LoadClientConfig([]string{a.commandConfig, a.consumerConfig}, a.consumerProps, "--consumer-property")
+	if err != nil {
+		return nil, err
+	}
+	if g, ok := cc["group.id"]; ok {
+		if a.group != "" && a.group != g {
+			return nil, clitool.Usagef("--group %s and --consumer-property group.id=%s disagree", a.group, g)
+		}
+		a.group = g
+	}
+	if a.isolation != "" {
+		cc["isolation.level"] = a.isolation
+	}
 	if a.offset != "" && a.partition < 0 {
 		return nil, clitool.Usagef("the partition is required when offset is specified")
 	}
@@ -166,15 +246,25 @@ func (a *args) clientOpts(stderr io.Writer) ([]kgo.Opt, error) {
 	if a.group != "" && a.partition >= 0 {
 		return nil, clitool.Usagef("options --group and --partition cannot be specified together")
 	}
+	if a.include != "" && a.partition >= 0 {
+		return nil, clitool.Usagef("options --include and --partition cannot be specified together")
+	}
 	if a.maxMessages == 0 || a.maxMessages < -1 {
 		return nil, clitool.Usagef("--max-messages must be >= 1")
 	}
 	start := kgo.NewOffset().AtEnd()
-	if a.fromBeginning {
+	switch reset := cc["auto.offset.reset"]; {
+	case a.fromBeginning || reset == "earliest":
 		start = kgo.NewOffset().AtStart()
+	case reset == "" || reset == "latest":
+	default:
+		return nil, clitool.Usagef("consumer property auto.offset.reset=%q: want earliest or latest", reset)
 	}
 	switch a.offset {
 	case "", "latest":
+		if a.offset == "latest" {
+			start = kgo.NewOffset().AtEnd()
+		}
 	case "earliest":
 		start = kgo.NewOffset().AtStart()
 	default:
@@ -188,60 +278,27 @@ func (a *args) clientOpts(stderr io.Writer) ([]kgo.Opt, error) {
 	switch {
 	case a.partition >= 0:
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{a.topic: {int32(a.partition): start}}))
-	case a.group != "":
-		opts = append(opts, kgo.ConsumerGroup(a.group), kgo.ConsumeTopics(a.topic))
+	case a.include != "":
+		if _, err := regexp.Compile(a.include); err != nil {
+			return nil, clitool.Usagef("--include %q is not a regular expression: %v", a.include, err)
+		}
+		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics("^(?:"+a.include+")$"))
 	default:
 		opts = append(opts, kgo.ConsumeTopics(a.topic))
 	}
-	props, err := clitool.ParseKV(a.consumerProps, "--consumer-property")
-	if err != nil {
+	if a.group != "" {
+		opts = append(opts, kgo.ConsumerGroup(a.group))
+	}
+	if a.block, err = clitool.BlockFrom(cc, "default.api.timeout.ms"); err != nil {
 		return nil, err
 	}
-	more, err := consumerOpts(props, stderr)
+	a.blockName = "default.api.timeout.ms"
+	if a.timeoutMs > 0 && time.Duration(a.timeoutMs)*time.Millisecond < a.block {
+		a.block, a.blockName = time.Duration(a.timeoutMs)*time.Millisecond, "--timeout-ms"
+	}
+	more, err := clitool.ConsumerOpts(cc, stderr)
 	if err != nil {
 		return nil, err
 	}
 	return append(opts, more...), nil
-}
-
-// consumerOpts maps the Kafka consumer properties franz-go has equivalents
-// for; unknown ones get a warning line.
-func consumerOpts(props map[string]string, warn io.Writer) ([]kgo.Opt, error) {
-	var opts []kgo.Opt
-	for k, v := range props {
-		v = strings.TrimSpace(v)
-		n, nerr := strconv.ParseInt(v, 10, 32)
-		bad := func() error { return clitool.Usagef("consumer property %s=%q: want a positive integer", k, v) }
-		switch k {
-		case "client.id":
-			opts = append(opts, kgo.ClientID(v))
-		case "fetch.max.bytes":
-			if nerr != nil || n < 1 {
-				return nil, bad()
-			}
-			opts = append(opts, kgo.FetchMaxBytes(int32(n)))
-		case "max.partition.fetch.bytes":
-			if nerr != nil || n < 1 {
-				return nil, bad()
-			}
-			opts = append(opts, kgo.FetchMaxPartitionBytes(int32(n)))
-		case "fetch.max.wait.ms":
-			if nerr != nil || n < 1 {
-				return nil, bad()
-			}
-			opts = append(opts, kgo.FetchMaxWait(time.Duration(n)*time.Millisecond))
-		case "isolation.level":
-			switch v {
-			case "read_uncommitted":
-				opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadUncommitted()))
-			case "read_committed":
-				opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-			default:
-				return nil, clitool.Usagef("consumer property isolation.level=%q: want read_uncommitted or read_committed", v)
-			}
-		default:
-			fmt.Fprintf(warn, "WARN: ignoring unknown consumer property %s\n", k)
-		}
-	}
-	return opts, nil
 }

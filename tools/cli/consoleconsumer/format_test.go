@@ -29,7 +29,7 @@ func TestFormatter(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := NewFormatter(tc.props)
+			f, err := NewFormatter(tc.props, "")
 			require.NoError(t, err)
 			var b bytes.Buffer
 			require.NoError(t, f.Format(&b, rec))
@@ -39,7 +39,7 @@ func TestFormatter(t *testing.T) {
 }
 
 func TestFormatterNulls(t *testing.T) {
-	f, err := NewFormatter([]string{"print.key=true", "print.headers=true", "null.literal=<nil>"})
+	f, err := NewFormatter([]string{"print.key=true", "print.headers=true", "null.literal=<nil>"}, "")
 	require.NoError(t, err)
 	var b bytes.Buffer
 	require.NoError(t, f.Format(&b, &kgo.Record{}))
@@ -47,8 +47,8 @@ func TestFormatterNulls(t *testing.T) {
 }
 
 func TestFormatterErrors(t *testing.T) {
-	_, err := NewFormatter([]string{"print.keys=true"})
+	_, err := NewFormatter([]string{"print.keys=true"}, "")
 	assert.ErrorContains(t, err, "unknown --property print.keys")
-	_, err = NewFormatter([]string{"print.key"})
+	_, err = NewFormatter([]string{"print.key"}, "")
 	assert.ErrorContains(t, err, "not key=value")
 }

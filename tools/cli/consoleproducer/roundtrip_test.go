@@ -120,7 +120,7 @@ func TestProducerErrors(t *testing.T) {
 		{"unknown reader property", "x\n", []string{"--bootstrap-server", bs, "--topic", "t", "--property", "parse.keys=true"}, "unknown --property parse.keys"},
 		{"producer property not kv", "x\n", []string{"--bootstrap-server", bs, "--topic", "t", "--producer-property", "acks"}, `--producer-property "acks" is not key=value`},
 		{"missing producer.config", "x\n", []string{"--bootstrap-server", bs, "--topic", "t", "--producer.config", "/nonexistent/p.properties"}, "no such file"},
-		{"unknown topic", "x\n", []string{"--bootstrap-server", bs, "--topic", "nope", "--producer-property", "delivery.timeout.ms=5000"}, "1 of 1 records failed to produce to nope"},
+		{"unknown topic", "x\n", []string{"--bootstrap-server", bs, "--topic", "nope", "--producer-property", "max.block.ms=1000"}, "topics [nope] not present in metadata after 1000 ms (max.block.ms)"},
 		{"bad flag", "", []string{"--nope"}, "unknown option --nope"},
 	}
 	for _, tc := range tests {
@@ -135,7 +135,7 @@ func TestConsumerErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--bootstrap-server", "127.0.0.1:1"}, "missing required option --topic"},
+		{[]string{"--bootstrap-server", "127.0.0.1:1"}, "exactly one of --topic or --include is required"},
 		{[]string{"--bootstrap-server", "127.0.0.1:1", "--topic", "t", "--offset", "5"}, "the partition is required when offset is specified"},
 		{[]string{"--bootstrap-server", "127.0.0.1:1", "--topic", "t", "--partition", "0", "--offset", "5", "--from-beginning"}, "cannot be specified together"},
 		{[]string{"--bootstrap-server", "127.0.0.1:1", "--topic", "t", "--partition", "0", "--group", "g"}, "--group and --partition"},

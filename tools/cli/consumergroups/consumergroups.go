@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -42,11 +43,14 @@ is given (--dry-run is the default). It needs exactly one of --to-earliest,
 
 // options are the parsed flags.
 type options struct {
-	bootstrap *string
+	bootstrap, commandConfig *string
 	list, describe, deleteGroups, reset, deleteOffsets,
 	members, state, verbose, allTopics, allGroups, dryRun, execute bool
-	groups, topics clitool.StringList
-	timeoutMs      int64
+	offsets, export bool
+	stateFlag       stateFlag
+	fromFile        string
+	groups, topics  clitool.StringList
+	timeoutMs       int64
 
 	toEarliest, toLatest, toCurrent bool
 	toOffset, shiftBy               int64
@@ -59,6 +63,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	var o options
 	fs := clitool.NewFlagSet("consumer-groups", synopsis)
 	o.bootstrap = clitool.Bootstrap(fs)
+	o.commandConfig = clitool.CommandConfig(fs)
 	fs.BoolVar(&o.list, "list", false, "List all consumer groups (with --state: and their states).")
 	fs.BoolVar(&o.describe, "describe", false, "Describe the groups' committed offsets and lag (with --members: members; with --state: group state).")
 	fs.BoolVar(&o.deleteGroups, "delete", false, "Delete the groups (they must have no active members).")
@@ -69,7 +74,10 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	fs.Var(&o.topics, "topic", "TOPIC or TOPIC:P,P,... for --reset-offsets and --delete-offsets; repeatable.")
 	fs.BoolVar(&o.allTopics, "all-topics", false, "With --reset-offsets: every topic the group has committed offsets for.")
 	fs.BoolVar(&o.members, "members", false, "With --describe: list the members.")
-	fs.BoolVar(&o.state, "state", false, "With --describe: the group's state; with --list: each group's state.")
+	fs.Var(&o.stateFlag, "state", "With --describe: the group's state; with --list: each group's state, only those in the given states when a comma-separated list follows (--state Stable,Empty).")
+	fs.BoolVar(&o.offsets, "offsets", false, "With --describe: the committed offsets and lag (the default view).")
+	fs.BoolVar(&o.export, "export", false, "With --reset-offsets: print the plan as CSV (topic,partition,offset; with several groups group,topic,partition,offset), for --from-file.")
+	fs.StringVar(&o.fromFile, "from-file", "", "With --reset-offsets: reset to the offsets in this CSV file (as --export writes it).")
 	fs.BoolVar(&o.verbose, "verbose", false, "With --describe --members: each member's assigned partitions.")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "With --reset-offsets: only print the plan (the default).")
 	fs.BoolVar(&o.execute, "execute", false, "With --reset-offsets: commit the new offsets.")
@@ -81,9 +89,10 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	fs.StringVar(&o.toDatetime, "to-datetime", "", "Reset to the first offset whose timestamp is at or after YYYY-MM-DDTHH:mm:SS.sss[Z|+hh:mm] (no zone: local time).")
 	fs.StringVar(&o.byDuration, "by-duration", "", "Reset to the first offset at or after now minus this ISO-8601 duration (PnDTnHnMnS).")
 	fs.Int64Var(&o.timeoutMs, "timeout", 30000, "Milliseconds to wait for the broker's answers.")
-	if done, code := fs.Parse(args, stdout, stderr); done {
+	if done, code := fs.Parse(joinStateValue(args), stdout, stderr); done {
 		return code
 	}
+	o.state = o.stateFlag.set
 	o.setFlags = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.setFlags[f.Name] = true })
 	if err := run(ctx, &o, stdout, stderr); err != nil {
@@ -96,7 +105,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	cl, err := clitool.NewClient(*o.bootstrap)
+	cl, err := clitool.AdminClient(*o.bootstrap, *o.commandConfig, stderr)
 	if err != nil {
 		return err
 	}
@@ -117,6 +126,12 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	case o.deleteGroups:
 		return deleteGroups(ctx, adm, groups, stdout)
 	case o.reset:
+		if !o.execute && !o.dryRun {
+			fmt.Fprintln(stderr, "WARN: No action will be performed as the --execute option is missing. "+
+				"In a future major release, the default behavior of this command will be to prompt the user before "+
+				"executing the reset rather than doing a dry run. You should add the --dry-run option explicitly "+
+				"if you are scripting this command and want to keep the current default behavior without prompting.")
+		}
 		return resetOffsets(ctx, adm, o, groups, stdout)
 	default:
 		return deleteOffsets(ctx, adm, o, groups[0], stdout)
@@ -146,6 +161,15 @@ func (o *options) validate() error {
 	if o.members && o.state {
 		return clitool.Usagef("options --members and --state cannot be specified together")
 	}
+	if o.offsets && (!o.describe || o.members || o.state) {
+		return clitool.Usagef("--offsets is only valid with --describe, without --members or --state")
+	}
+	if len(o.stateFlag.filter) > 0 && !o.list {
+		return clitool.Usagef("a --state filter (--state %s) is only valid with --list", strings.Join(o.stateFlag.filter, ","))
+	}
+	if (o.export || o.fromFile != "") && !o.reset {
+		return clitool.Usagef("--export and --from-file are only valid with --reset-offsets")
+	}
 	if o.state && !o.describe && !o.list {
 		return clitool.Usagef("--state is only valid with --describe or --list")
 	}
@@ -168,12 +192,12 @@ func (o *options) validate() error {
 		return nil
 	}
 	if len(scenario) != 1 {
-		return clitool.Usagef("option [reset-offsets] takes exactly one of: --to-datetime, --by-duration, --to-earliest, --to-latest, --shift-by, --to-offset, --to-current")
+		return clitool.Usagef("option [reset-offsets] takes exactly one of: --to-datetime, --by-duration, --to-earliest, --to-latest, --shift-by, --to-offset, --to-current, --from-file")
 	}
 	if o.execute && o.dryRun {
 		return clitool.Usagef("options --dry-run and --execute cannot be specified together")
 	}
-	if (len(o.topics) > 0) == o.allTopics {
+	if (len(o.topics) > 0) == o.allTopics && o.fromFile == "" {
 		return clitool.Usagef("option [reset-offsets] takes exactly one of: --topic, --all-topics")
 	}
 	if _, err := parseTopics(o.topics); err != nil {
@@ -189,7 +213,7 @@ func (o *options) validate() error {
 // resetScenarios names the reset scenario flags that were given.
 func (o *options) resetScenarios() []string {
 	var out []string
-	for _, n := range []string{"to-earliest", "to-latest", "to-current", "to-offset", "shift-by", "to-datetime", "by-duration"} {
+	for _, n := range []string{"to-earliest", "to-latest", "to-current", "to-offset", "shift-by", "to-datetime", "by-duration", "from-file"} {
 		if o.setFlags[n] {
 			out = append(out, n)
 		}
@@ -249,7 +273,67 @@ func list(ctx context.Context, adm *kadm.Client, o *options, stdout io.Writer) e
 	}
 	t := newTable(stdout, "GROUP", "STATE")
 	for _, g := range listed.Sorted() {
-		t.row(g.Group, g.State)
+		if o.stateFlag.matches(g.State) {
+			t.row(g.Group, g.State)
+		}
 	}
 	return t.flush()
+}
+
+// stateFlag is --state: a switch that may carry a comma-separated list of
+// group states (with --list, a filter), as Kafka's optional-valued option.
+type stateFlag struct {
+	set    bool
+	filter []string
+}
+
+// String implements flag.Value.
+func (s *stateFlag) String() string { return strings.Join(s.filter, ",") }
+
+// IsBoolFlag lets --state stand alone.
+func (s *stateFlag) IsBoolFlag() bool { return true }
+
+// Set implements flag.Value: "true" (bare --state) or a list of states.
+func (s *stateFlag) Set(v string) error {
+	s.set = true
+	if v == "true" {
+		return nil
+	}
+	for _, st := range strings.Split(v, ",") {
+		if st = strings.TrimSpace(st); st != "" {
+			s.filter = append(s.filter, st)
+		}
+	}
+	return nil
+}
+
+// matches reports whether a group in state passes the filter (states
+// compare case-insensitively, as in Kafka).
+func (s *stateFlag) matches(state string) bool {
+	if len(s.filter) == 0 {
+		return true
+	}
+	for _, f := range s.filter {
+		if strings.EqualFold(f, state) {
+			return true
+		}
+	}
+	return false
+}
+
+// joinStateValue rewrites "--state LIST" into "--state=LIST" so the
+// optional value reaches the flag (a bare --state followed by another
+// option is left alone).
+func joinStateValue(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if (a == "--state" || a == "-state") && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			out = append(out, a+"="+args[i+1])
+			i++
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -246,9 +246,9 @@ func TestDescribeResetDelete(t *testing.T) {
 	assert.Empty(t, r.Stdout)
 	r = f.run(t, "--describe", "--group", "g")
 	clitest.RequireOneLineError(t, r, "consumer group 'g' does not exist")
-	r = f.run(t, "--reset-offsets", "--group", "g", "--topic", "nope", "--to-earliest")
+	r = f.run(t, "--reset-offsets", "--group", "g", "--topic", "nope", "--to-earliest", "--dry-run")
 	clitest.RequireOneLineError(t, r, "topic 'nope' does not exist")
-	r = f.run(t, "--reset-offsets", "--group", "g", "--topic", "t:7", "--to-earliest")
+	r = f.run(t, "--reset-offsets", "--group", "g", "--topic", "t:7", "--to-earliest", "--dry-run")
 	clitest.RequireOneLineError(t, r, "partition t-7 does not exist")
 }
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -120,6 +122,12 @@ func resetOffsets(ctx context.Context, adm *kadm.Client, o *options, groups []st
 	if err != nil {
 		return err
 	}
+	var fromFile map[string][]planned
+	if o.fromFile != "" {
+		if fromFile, err = readPlanFile(o.fromFile, groups); err != nil {
+			return err
+		}
+	}
 	for _, g := range groups {
 		d, err := describeGroup(ctx, adm, g)
 		if err != nil {
@@ -128,9 +136,11 @@ func resetOffsets(ctx context.Context, adm *kadm.Client, o *options, groups []st
 		if d.State != "Empty" && d.State != "Dead" {
 			return fmt.Errorf("assignments can only be reset if the group '%s' is inactive, but the current state is %s: %w", g, d.State, ErrGroupActive)
 		}
-		plan, err := planReset(ctx, adm, o, g, selected)
-		if err != nil {
-			return err
+		plan := fromFile[g]
+		if o.fromFile == "" {
+			if plan, err = planReset(ctx, adm, o, g, selected); err != nil {
+				return err
+			}
 		}
 		if o.execute {
 			offsets := kadm.Offsets{}
@@ -145,6 +155,15 @@ func resetOffsets(ctx context.Context, adm *kadm.Client, o *options, groups []st
 				return fmt.Errorf("committing offsets of group %s: %w", g, err)
 			}
 		}
+		if o.export {
+			for _, p := range plan {
+				if len(groups) > 1 {
+					fmt.Fprintf(stdout, "%s,", g)
+				}
+				fmt.Fprintf(stdout, "%s,%d,%d\n", p.topic, p.partition, p.offset)
+			}
+			continue
+		}
 		fmt.Fprintln(stdout)
 		t := newTable(stdout, "GROUP", "TOPIC", "PARTITION", "NEW-OFFSET")
 		for _, p := range plan {
@@ -155,6 +174,44 @@ func resetOffsets(ctx context.Context, adm *kadm.Client, o *options, groups []st
 		}
 	}
 	return nil
+}
+
+// readPlanFile reads a --from-file CSV: "topic,partition,offset" lines for
+// a single group, "group,topic,partition,offset" lines for several (as
+// --export writes them); blank lines are skipped. Every line must name one
+// of groups.
+func readPlanFile(path string, groups []string) (map[string][]planned, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--from-file: %w", err)
+	}
+	out := map[string][]planned{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		f := strings.Split(line, ",")
+		g := ""
+		switch {
+		case len(f) == 3 && len(groups) == 1:
+			g = groups[0]
+		case len(f) == 4:
+			g, f = f[0], f[1:]
+		default:
+			return nil, fmt.Errorf("--from-file %s:%d: want topic,partition,offset (one group) or group,topic,partition,offset: %q", path, i+1, line)
+		}
+		if !slices.Contains(groups, g) {
+			return nil, fmt.Errorf("--from-file %s:%d: group %q is not one of the groups to reset", path, i+1, g)
+		}
+		p, perr := strconv.ParseInt(f[1], 10, 32)
+		off, oerr := strconv.ParseInt(f[2], 10, 64)
+		if perr != nil || oerr != nil || p < 0 || off < 0 {
+			return nil, fmt.Errorf("--from-file %s:%d: bad partition or offset: %q", path, i+1, line)
+		}
+		out[g] = append(out[g], planned{f[0], int32(p), off})
+	}
+	return out, nil
 }
 
 // planReset computes group g's new offset for every selected partition.

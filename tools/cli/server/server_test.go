@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,7 @@ func TestServerPassesValidatedConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "server.properties")
 	require.NoError(t, os.WriteFile(path, []byte("broker.id=3\nnum.partitions=2\nnum.io.threads=4\n"), 0o644))
 	var got *config.Config
-	run := New(func(_ context.Context, cfg *config.Config) error { got = cfg; return nil })
+	run := New(func(_ context.Context, cfg *config.Config, _ *slog.Logger) error { got = cfg; return nil })
 
 	r := clitest.Run(t, run, "", path, "--override", "num.partitions=6", "--override", "log.dirs=/tmp/x")
 	clitest.RequireOK(t, r)
@@ -38,7 +39,7 @@ func TestServerPassesValidatedConfig(t *testing.T) {
 
 func TestServerShippedConfig(t *testing.T) {
 	var got *config.Config
-	r := clitest.Run(t, New(func(_ context.Context, c *config.Config) error { got = c; return errors.New("boom") }), "", "../../../config/server.properties")
+	r := clitest.Run(t, New(func(_ context.Context, c *config.Config, _ *slog.Logger) error { got = c; return errors.New("boom") }), "", "../../../config/server.properties")
 	clitest.RequireOneLineError(t, r, "server: boom")
 	require.NotNil(t, got)
 	assert.Equal(t, []string{"/tmp/strom-logs"}, got.LogDirs)
@@ -51,7 +52,7 @@ func TestServerErrors(t *testing.T) {
 	typo := filepath.Join(dir, "typo.properties")
 	require.NoError(t, os.WriteFile(typo, []byte("# c\nlog.dirz=/x\n"), 0o644))
 	called := false
-	run := New(func(context.Context, *config.Config) error { called = true; return nil })
+	run := New(func(context.Context, *config.Config, *slog.Logger) error { called = true; return nil })
 	tests := []struct {
 		args []string
 		want string

@@ -8,7 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -28,12 +32,20 @@ Create, delete, describe, or change a topic. ACTION is exactly one of
 
 // options are the parsed flags.
 type options struct {
-	bootstrap                              *string
+	bootstrap, commandConfig               *string
 	create, list, describe, alter, delete  bool
 	topic                                  string
 	partitions, replicationFactor          int
 	configs                                clitool.StringList
 	ifNotExists, ifExists, excludeInternal bool
+	// describe filters (Kafka's report options)
+	underReplicated, unavailable, underMinISR, atMinISR, withOverrides bool
+}
+
+// partitionFilter reports whether a --describe partition filter is set;
+// then only matching partition lines are printed, without topic lines.
+func (o *options) partitionFilter() bool {
+	return o.underReplicated || o.unavailable || o.underMinISR || o.atMinISR
 }
 
 // Run is the `topics` subcommand.
@@ -41,28 +53,34 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	var o options
 	fs := clitool.NewFlagSet("topics", synopsis)
 	o.bootstrap = clitool.Bootstrap(fs)
+	o.commandConfig = clitool.CommandConfig(fs)
 	fs.BoolVar(&o.create, "create", false, "Create a new topic.")
 	fs.BoolVar(&o.list, "list", false, "List all topics.")
 	fs.BoolVar(&o.describe, "describe", false, "Describe the given topic, or all topics.")
 	fs.BoolVar(&o.alter, "alter", false, "Increase the partition count of a topic (with --partitions).")
 	fs.BoolVar(&o.delete, "delete", false, "Delete a topic.")
-	fs.StringVar(&o.topic, "topic", "", "The topic to create, alter, describe or delete.")
+	fs.StringVar(&o.topic, "topic", "", "The topic to create; for --list, --describe, --alter and --delete a regular expression matching whole topic names (a plain name matches itself).")
 	fs.IntVar(&o.partitions, "partitions", -1, "Partition count for --create (-1: the broker's num.partitions) or the new count for --alter.")
 	fs.IntVar(&o.replicationFactor, "replication-factor", -1, "Replication factor for --create (-1: the broker's default.replication.factor).")
 	fs.Var(&o.configs, "config", "A topic config override key=value for --create; repeatable.")
 	fs.BoolVar(&o.ifNotExists, "if-not-exists", false, "With --create: do nothing if the topic exists.")
-	fs.BoolVar(&o.ifExists, "if-exists", false, "With --alter or --delete: do nothing if the topic does not exist.")
-	fs.BoolVar(&o.excludeInternal, "exclude-internal", false, "With --list or --describe: leave out internal topics.")
+	fs.BoolVar(&o.ifExists, "if-exists", false, "With --alter, --describe or --delete: do nothing if no topic matches.")
+	fs.BoolVar(&o.excludeInternal, "exclude-internal", false, "With --list, --describe or --delete: leave out internal topics.")
+	fs.BoolVar(&o.underReplicated, "under-replicated-partitions", false, "With --describe: only partitions whose ISR is smaller than their replica set.")
+	fs.BoolVar(&o.unavailable, "unavailable-partitions", false, "With --describe: only partitions without a live leader.")
+	fs.BoolVar(&o.underMinISR, "under-min-isr-partitions", false, "With --describe: only partitions whose ISR is smaller than min.insync.replicas.")
+	fs.BoolVar(&o.atMinISR, "at-min-isr-partitions", false, "With --describe: only partitions whose ISR is exactly min.insync.replicas.")
+	fs.BoolVar(&o.withOverrides, "topics-with-overrides", false, "With --describe: only topics with config overrides, without their partitions.")
 	if done, code := fs.Parse(args, stdout, stderr); done {
 		return code
 	}
-	if err := run(ctx, &o, stdout); err != nil {
+	if err := run(ctx, &o, stdout, stderr); err != nil {
 		return clitool.Fail(stderr, err)
 	}
 	return clitool.ExitOK
 }
 
-func run(ctx context.Context, o *options, stdout io.Writer) error {
+func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if err := clitool.ExactlyOne("--list, --describe, --create, --alter or --delete", o.create, o.list, o.describe, o.alter, o.delete); err != nil {
 		return err
 	}
@@ -72,13 +90,19 @@ func run(ctx context.Context, o *options, stdout io.Writer) error {
 	if (o.create || o.alter || o.delete) && o.topic == "" {
 		return clitool.Usagef("missing required option --topic")
 	}
+	if len(o.configs) > 0 && o.alter {
+		return clitool.Usagef("--config cannot be used with --alter: to change topic configs use kafka-configs.sh --bootstrap-server HOST:PORT --alter --entity-type topics --entity-name %s --add-config k=v", o.topic)
+	}
 	if o.alter && o.partitions < 1 {
 		return clitool.Usagef("--alter needs --partitions N (N >= 1)")
 	}
 	if len(o.configs) > 0 && !o.create {
 		return clitool.Usagef("--config is only valid with --create")
 	}
-	cl, err := clitool.NewClient(*o.bootstrap)
+	if (o.partitionFilter() || o.withOverrides) && !o.describe {
+		return clitool.Usagef("the partition and override filters (--under-replicated-partitions, ..., --topics-with-overrides) are only valid with --describe")
+	}
+	cl, err := clitool.AdminClient(*o.bootstrap, *o.commandConfig, stderr)
 	if err != nil {
 		return err
 	}
@@ -110,12 +134,17 @@ func create(ctx context.Context, adm *kadm.Client, o *options, stdout io.Writer)
 	if o.partitions == 0 || o.partitions < -1 || o.replicationFactor == 0 || o.replicationFactor < -1 {
 		return clitool.Usagef("--partitions and --replication-factor must be >= 1")
 	}
-	_, err = adm.CreateTopic(ctx, int32(o.partitions), int16(o.replicationFactor), configs, o.topic)
+	resps, err := adm.CreateTopics(ctx, int32(o.partitions), int16(o.replicationFactor), configs, o.topic)
+	if err == nil {
+		err = resps[o.topic].Err
+	}
 	switch {
 	case errors.Is(err, kerr.TopicAlreadyExists) && o.ifNotExists:
 		return nil
 	case errors.Is(err, kerr.TopicAlreadyExists):
 		return fmt.Errorf("topic '%s' already exists", o.topic)
+	case errors.Is(err, kerr.InvalidConfig):
+		return fmt.Errorf("create topic %s: %w", o.topic, badConfig(ctx, adm, o, kv, resps[o.topic].ErrMessage))
 	case err != nil:
 		return fmt.Errorf("create topic %s: %w", o.topic, err)
 	}
@@ -123,51 +152,97 @@ func create(ctx context.Context, adm *kadm.Client, o *options, stdout io.Writer)
 	return nil
 }
 
-func list(ctx context.Context, adm *kadm.Client, o *options, stdout io.Writer) error {
+// matching returns the topics matching o.topic (every topic when it is
+// empty), sorted, without internal ones under --exclude-internal. With
+// required, no match is an error (unless --if-exists).
+func matching(ctx context.Context, adm *kadm.Client, o *options, required bool) (kadm.TopicDetails, []string, error) {
+	var re *regexp.Regexp
+	if o.topic != "" {
+		var err error
+		if re, err = regexp.Compile("^(?:" + o.topic + ")$"); err != nil {
+			return nil, nil, clitool.Usagef("--topic %q is not a regular expression: %v", o.topic, err)
+		}
+	}
 	details, err := adm.ListTopicsWithInternal(ctx)
 	if err != nil {
-		return fmt.Errorf("list topics: %w", err)
+		return nil, nil, fmt.Errorf("listing topics: %w", err)
 	}
+	var names []string
 	for _, d := range details.Sorted() {
-		if d.Err != nil || (o.excludeInternal && d.IsInternal) {
+		if d.Err != nil || (o.excludeInternal && d.IsInternal) || (re != nil && !re.MatchString(d.Topic)) {
 			continue
 		}
-		fmt.Fprintln(stdout, d.Topic)
+		names = append(names, d.Topic)
+	}
+	if required && len(names) == 0 && o.topic != "" && !o.ifExists {
+		return nil, nil, fmt.Errorf("topic '%s' does not exist as expected", o.topic)
+	}
+	return details, names, nil
+}
+
+// badConfig names the --config entry the broker refused: it validates
+// each alone (validate-only CreateTopics) and reports the first refused,
+// with the broker's message.
+func badConfig(ctx context.Context, adm *kadm.Client, o *options, kv map[string]string, msg string) error {
+	keys := slices.Sorted(maps.Keys(kv))
+	for _, k := range keys {
+		resps, err := adm.ValidateCreateTopics(ctx, int32(o.partitions), int16(o.replicationFactor), map[string]*string{k: kadm.StringPtr(kv[k])}, o.topic)
+		if err != nil {
+			break
+		}
+		if r := resps[o.topic]; r.Err != nil {
+			detail := r.Err.Error()
+			if r.ErrMessage != "" {
+				detail = r.ErrMessage
+			}
+			return fmt.Errorf("invalid --config %s=%s: %s", k, kv[k], detail)
+		}
+	}
+	if msg == "" {
+		msg = kerr.InvalidConfig.Error()
+	}
+	return fmt.Errorf("invalid --config (%s): %s", strings.Join(keys, ", "), msg)
+}
+
+func list(ctx context.Context, adm *kadm.Client, o *options, stdout io.Writer) error {
+	_, names, err := matching(ctx, adm, o, false)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		fmt.Fprintln(stdout, name)
 	}
 	return nil
 }
 
 func describe(ctx context.Context, adm *kadm.Client, o *options, stdout io.Writer) error {
-	var topics []string
-	if o.topic != "" {
-		topics = []string{o.topic}
-	}
-	details, err := adm.ListTopicsWithInternal(ctx, topics...)
+	details, names, err := matching(ctx, adm, o, true)
 	if err != nil {
-		return fmt.Errorf("describe topics: %w", err)
+		return err
 	}
-	if o.topic != "" {
-		if d, ok := details[o.topic]; !ok || d.Err != nil {
-			return fmt.Errorf("topic '%s' does not exist as expected", o.topic)
-		}
-	}
-	var names []string
-	for _, d := range details.Sorted() {
-		if d.Err == nil && !(o.excludeInternal && d.IsInternal) {
-			names = append(names, d.Topic)
-		}
-	}
-	configs := dynamicConfigs(ctx, adm, names)
+	configs := topicConfigs(ctx, adm, names)
 	for _, name := range names {
 		d := details[name]
+		c := configs[name]
+		if o.withOverrides && c.overrides == "" {
+			continue
+		}
 		rf := 0
 		parts := d.Partitions.Sorted()
 		if len(parts) > 0 {
 			rf = len(parts[0].Replicas)
 		}
-		fmt.Fprintf(stdout, "Topic: %s\tTopicId: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s\n",
-			name, TopicID(d.ID), len(parts), rf, configs[name])
+		if !o.partitionFilter() {
+			fmt.Fprintf(stdout, "Topic: %s\tTopicId: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s\n",
+				name, TopicID(d.ID), len(parts), rf, c.overrides)
+		}
+		if o.withOverrides {
+			continue
+		}
 		for _, p := range parts {
+			if !o.wants(p, c.minISR) {
+				continue
+			}
 			leader := "none"
 			if p.Leader >= 0 {
 				leader = fmt.Sprint(p.Leader)
@@ -183,11 +258,41 @@ func describe(ctx context.Context, adm *kadm.Client, o *options, stdout io.Write
 	return nil
 }
 
-// dynamicConfigs returns, per topic, the "k=v,k=v" list of configs set on
-// the topic itself (Kafka shows only those). A broker that cannot describe
-// configs yields empty lists rather than failing the describe.
-func dynamicConfigs(ctx context.Context, adm *kadm.Client, topics []string) map[string]string {
-	out := map[string]string{}
+// wants reports whether partition p passes the --describe partition
+// filters (any of them, as in Kafka); minISR is the topic's
+// min.insync.replicas.
+func (o *options) wants(p kadm.PartitionDetail, minISR int) bool {
+	if !o.partitionFilter() {
+		return true
+	}
+	switch {
+	case o.underReplicated && len(p.ISR) < len(p.Replicas):
+	case o.unavailable && (p.Leader < 0 || slices.Contains(p.OfflineReplicas, p.Leader)):
+	case o.underMinISR && len(p.ISR) < minISR:
+	case o.atMinISR && len(p.ISR) == minISR:
+	default:
+		return false
+	}
+	return true
+}
+
+// topicConfig is what --describe shows of a topic's configs.
+type topicConfig struct {
+	// overrides is the "k=v,k=v" list of configs set on the topic itself
+	// (Kafka shows only those).
+	overrides string
+	// minISR is its effective min.insync.replicas.
+	minISR int
+}
+
+// topicConfigs describes the topics' configs. A broker that cannot
+// describe configs yields no overrides and min.insync.replicas 1 rather
+// than failing the describe.
+func topicConfigs(ctx context.Context, adm *kadm.Client, topics []string) map[string]topicConfig {
+	out := map[string]topicConfig{}
+	for _, t := range topics {
+		out[t] = topicConfig{minISR: 1}
+	}
 	if len(topics) == 0 {
 		return out
 	}
@@ -199,52 +304,86 @@ func dynamicConfigs(ctx context.Context, adm *kadm.Client, topics []string) map[
 		if rc.Err != nil {
 			continue
 		}
+		tc := topicConfig{minISR: 1}
 		var kvs []string
 		for _, c := range rc.Configs {
 			if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
 				kvs = append(kvs, c.Key+"="+c.MaybeValue())
 			}
+			if c.Key == "min.insync.replicas" {
+				if n, err := strconv.Atoi(c.MaybeValue()); err == nil {
+					tc.minISR = n
+				}
+			}
 		}
 		sort.Strings(kvs)
-		out[rc.Name] = strings.Join(kvs, ",")
+		tc.overrides = strings.Join(kvs, ",")
+		out[rc.Name] = tc
 	}
 	return out
 }
 
 func alter(ctx context.Context, adm *kadm.Client, o *options) error {
-	resps, err := adm.UpdatePartitions(ctx, o.partitions, o.topic)
-	if err != nil {
-		return fmt.Errorf("alter topic %s: %w", o.topic, err)
+	_, names, err := matching(ctx, adm, o, true)
+	if err != nil || len(names) == 0 {
+		return err // no match is fine with --if-exists
 	}
-	r, ok := resps[o.topic]
-	switch {
-	case !ok:
-		return fmt.Errorf("alter topic %s: no response for the topic", o.topic)
-	case errors.Is(r.Err, kerr.UnknownTopicOrPartition) && o.ifExists:
-		return nil
-	case errors.Is(r.Err, kerr.UnknownTopicOrPartition):
-		return fmt.Errorf("topic '%s' does not exist as expected", o.topic)
-	case r.Err != nil:
-		msg := r.Err.Error()
-		if r.ErrMessage != "" {
-			msg += ": " + r.ErrMessage
+	resps, err := adm.UpdatePartitions(ctx, o.partitions, names...)
+	if err != nil {
+		return fmt.Errorf("alter topics %s: %w", strings.Join(names, ","), err)
+	}
+	for _, name := range names {
+		r, ok := resps[name]
+		if err := topicError("alter", name, ok, r.Err, r.ErrMessage, o.ifExists); err != nil {
+			return err
 		}
-		return fmt.Errorf("alter topic %s: %s", o.topic, msg)
 	}
 	return nil
 }
 
-func deleteTopic(ctx context.Context, adm *kadm.Client, o *options) error {
-	r, err := adm.DeleteTopic(ctx, o.topic)
+// topicError is the error of one topic in an admin response (ok: there
+// was an entry for it), or nil; a topic that no longer exists is fine with
+// ifExists.
+func topicError(verb, name string, ok bool, err error, msg string, ifExists bool) error {
 	switch {
-	case errors.Is(err, kerr.UnknownTopicOrPartition) && o.ifExists:
+	case !ok:
+		return fmt.Errorf("%s topic %s: no response for the topic", verb, name)
+	case err == nil, errors.Is(err, kerr.UnknownTopicOrPartition) && ifExists:
 		return nil
-	case errors.Is(err, kerr.UnknownTopicOrPartition):
-		return fmt.Errorf("topic '%s' does not exist as expected", o.topic)
-	case err != nil:
-		return fmt.Errorf("delete topic %s: %w", o.topic, err)
-	case r.Err != nil:
-		return fmt.Errorf("delete topic %s: %w", o.topic, r.Err)
+	case msg != "":
+		return fmt.Errorf("%s topic %s: %w: %s", verb, name, err, msg)
+	}
+	return fmt.Errorf("%s topic %s: %w", verb, name, err)
+}
+
+// internalTopics are Kafka's internal topics, which the tool never deletes.
+var internalTopics = map[string]bool{"__consumer_offsets": true, "__transaction_state": true}
+
+func deleteTopic(ctx context.Context, adm *kadm.Client, o *options) error {
+	if internalTopics[o.topic] {
+		return fmt.Errorf("Topic %s is a kafka internal topic and is not allowed to be marked for deletion.", o.topic)
+	}
+	details, names, err := matching(ctx, adm, o, true)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if internalTopics[name] || details[name].IsInternal {
+			return fmt.Errorf("Topic %s is a kafka internal topic and is not allowed to be marked for deletion.", name)
+		}
+	}
+	if len(names) == 0 {
+		return nil // --if-exists
+	}
+	resps, err := adm.DeleteTopics(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("delete topics %s: %w", strings.Join(names, ","), err)
+	}
+	for _, name := range names {
+		r, ok := resps[name]
+		if err := topicError("delete", name, ok, r.Err, r.ErrMessage, o.ifExists); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,6 +23,6 @@ func main() {
 }
 
 // runBroker runs the assembled broker until ctx is cancelled.
-func runBroker(ctx context.Context, cfg *config.Config) error {
-	return broker.Run(ctx, cfg)
+func runBroker(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	return broker.Run(ctx, cfg, broker.WithLogger(log))
 }

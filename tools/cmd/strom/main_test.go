@@ -46,7 +46,7 @@ func TestBinary(t *testing.T) {
 	stdout, stderr, code = run("topics", "--bootstrap", "x")
 	assert.Equal(t, 1, code)
 	assert.Empty(t, stdout)
-	assert.Equal(t, "Error: unknown option --bootstrap (see --help)\n", stderr)
+	assert.Equal(t, "Error: unknown option --bootstrap (did you mean --bootstrap-server? see --help)\n", stderr)
 
 	// No ZooKeeper at zookeeper.connect: one clear line after the
 	// connection timeout, exit 1.
