@@ -65,12 +65,33 @@ func Strom(t testing.TB) string {
 		cmd.Dir = module
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("building strom: %v\n%s", err, out)
+			return
+		}
+		// Kafka's script names (kafka-topics.sh, ...) beside the binary,
+		// as make build lays them out in bin/.
+		scripts, _ := filepath.Glob(filepath.Join(module, "scripts", "*.sh"))
+		for _, sc := range scripts {
+			data, err := os.ReadFile(sc)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, filepath.Base(sc)), data, 0o755)
+			}
+			if err != nil {
+				buildErr = err
+				return
+			}
 		}
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// Script returns the path of one of Kafka's script names (kafka-topics.sh,
+// ...) that run the strom binary built by Strom.
+func Script(t testing.TB, name string) string {
+	t.Helper()
+	return filepath.Join(filepath.Dir(Strom(t)), name)
 }
 
 // Cluster is a set of broker processes sharing one ZooKeeper chroot.

@@ -25,7 +25,7 @@ import (
 	"github.com/strom-broker/strom/tools/cli/clitool"
 )
 
-const synopsis = `Usage: strom console-consumer --bootstrap-server HOST:PORT --topic TOPIC [options]
+const synopsis = `Usage: strom console-consumer (--bootstrap-server HOST:PORT | --zookeeper HOST:PORT[/CHROOT]) --topic TOPIC [options]
 
 Prints records of TOPIC to standard output until interrupted, --max-messages
 records were printed, or no record arrived for --timeout-ms.
@@ -49,6 +49,10 @@ type args struct {
 	// when set, else default.api.timeout.ms; blockName names which.
 	block     time.Duration
 	blockName string
+	// zookeeper is --zookeeper; zk is its state once connected
+	// (zookeeper.go).
+	zookeeper string
+	zk        *zkConsumer
 }
 
 // Run is the `console-consumer` subcommand.
@@ -73,6 +77,7 @@ func Run(ctx context.Context, argv []string, _ io.Reader, stdout, stderr io.Writ
 	fs.IntVar(&a.maxMessages, "max-messages", -1, "Exit after this many records (-1: no limit).")
 	fs.Int64Var(&a.timeoutMs, "timeout-ms", -1, "Exit when no record arrives for this many ms (-1: wait forever).")
 	fs.StringVar(&a.group, "group", "", "Consume as this consumer group and commit offsets.")
+	fs.StringVar(&a.zookeeper, "zookeeper", "", "HOST:PORT[,HOST:PORT...][/CHROOT]: find the brokers through the cluster's ZooKeeper, and with --group keep the group's offsets in /consumers/GROUP/offsets/TOPIC/PARTITION, as Kafka 0.8's consumer did.")
 	fs.Var(&a.props, "property", "Formatter property key=value; repeatable: print.timestamp, print.partition, print.offset, print.headers, print.key, print.value, key.separator, line.separator, headers.separator, null.literal, key.deserializer, value.deserializer.")
 	fs.Var(&a.consumerProps, "consumer-property", "Consumer property key=value; repeatable: group.id, auto.offset.reset, client.id, fetch.max.bytes, max.partition.fetch.bytes, fetch.min.bytes, fetch.max.wait.ms, isolation.level, session.timeout.ms, ...")
 	if done, code := fs.Parse(argv, stdout, stderr); done {
@@ -96,6 +101,14 @@ func Run(ctx context.Context, argv []string, _ io.Reader, stdout, stderr io.Writ
 // consume prints records until a stop condition; it returns the count (-1
 // when it failed before consuming).
 func consume(ctx context.Context, a *args, out *bufio.Writer, stderr io.Writer) (int, error) {
+	if a.zookeeper != "" {
+		zc, err := openZooKeeper(ctx, a)
+		if err != nil {
+			return -1, err
+		}
+		defer zc.close()
+		a.zk = zc
+	}
 	if err := clitool.Required("bootstrap-server", a.bootstrap); err != nil {
 		return -1, err
 	}
@@ -123,6 +136,11 @@ func consume(ctx context.Context, a *args, out *bufio.Writer, stderr io.Writer) 
 	defer cl.Close()
 
 	count, err := printRecords(ctx, cl, a, f, out, stderr)
+	if a.zk != nil && a.zk.group != "" {
+		if cerr := a.zk.commit(); cerr != nil && err == nil {
+			err = fmt.Errorf("committing offsets to ZooKeeper: %w", cerr)
+		}
+	}
 	if a.group != "" {
 		// Commit what was printed however the loop ended (--max-messages,
 		// --timeout-ms, interrupt), so a rerun continues after it.
@@ -155,7 +173,11 @@ func printRecords(ctx context.Context, cl *kgo.Client, a *args, f *Formatter, ou
 			return count, err
 		}
 		for it := fetches.RecordIter(); !it.Done(); {
-			err := f.Format(out, it.Next())
+			rec := it.Next()
+			if a.zk != nil {
+				a.zk.consumed(rec)
+			}
+			err := f.Format(out, rec)
 			var fe *FormatError
 			switch {
 			case errors.As(err, &fe) && a.skipOnError:
@@ -276,6 +298,12 @@ func (a *args) clientOpts(stderr io.Writer) ([]kgo.Opt, error) {
 	}
 	opts := []kgo.Opt{kgo.ConsumeResetOffset(start)}
 	switch {
+	case a.zk != nil && a.zk.group != "":
+		assign, err := a.zk.assignment(a.topic, start)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.ConsumePartitions(assign))
 	case a.partition >= 0:
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{a.topic: {int32(a.partition): start}}))
 	case a.include != "":

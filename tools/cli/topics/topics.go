@@ -1,5 +1,7 @@
 // Package topics is `strom topics` (kafka-topics.sh): create, list,
-// describe, alter (add partitions) and delete topics through the admin API.
+// describe, alter (add partitions) and delete topics through the admin API
+// of a broker, or, with --zookeeper, through the cluster's ZooKeeper as
+// Kafka's tool did up to 2.x (zookeeper.go).
 package topics
 
 import (
@@ -22,7 +24,7 @@ import (
 	"github.com/strom-broker/strom/tools/cli/clitool"
 )
 
-const synopsis = `Usage: strom topics --bootstrap-server HOST:PORT ACTION [options]
+const synopsis = `Usage: strom topics (--bootstrap-server HOST:PORT | --zookeeper HOST:PORT[/CHROOT]) ACTION [options]
 
 Create, delete, describe, or change a topic. ACTION is exactly one of
 --create, --list, --describe, --alter, --delete.
@@ -33,6 +35,7 @@ Create, delete, describe, or change a topic. ACTION is exactly one of
 // options are the parsed flags.
 type options struct {
 	bootstrap, commandConfig               *string
+	zookeeper                              string
 	create, list, describe, alter, delete  bool
 	topic                                  string
 	partitions, replicationFactor          int
@@ -54,6 +57,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	fs := clitool.NewFlagSet("topics", synopsis)
 	o.bootstrap = clitool.Bootstrap(fs)
 	o.commandConfig = clitool.CommandConfig(fs)
+	fs.StringVar(&o.zookeeper, "zookeeper", "", "HOST:PORT[,HOST:PORT...][/CHROOT]: work on the cluster's ZooKeeper directly instead of through a broker, as Kafka 0.8's tool did (the controller acts on what it writes).")
 	fs.BoolVar(&o.create, "create", false, "Create a new topic.")
 	fs.BoolVar(&o.list, "list", false, "List all topics.")
 	fs.BoolVar(&o.describe, "describe", false, "Describe the given topic, or all topics.")
@@ -84,8 +88,13 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if err := clitool.ExactlyOne("--list, --describe, --create, --alter or --delete", o.create, o.list, o.describe, o.alter, o.delete); err != nil {
 		return err
 	}
-	if err := clitool.Required("bootstrap-server", *o.bootstrap); err != nil {
-		return err
+	if *o.bootstrap != "" && o.zookeeper != "" {
+		return clitool.Usagef("give either --bootstrap-server or --zookeeper, not both")
+	}
+	if o.zookeeper == "" {
+		if err := clitool.Required("bootstrap-server", *o.bootstrap); err != nil {
+			return err
+		}
 	}
 	if (o.create || o.alter || o.delete) && o.topic == "" {
 		return clitool.Usagef("missing required option --topic")
@@ -101,6 +110,9 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	if (o.partitionFilter() || o.withOverrides) && !o.describe {
 		return clitool.Usagef("the partition and override filters (--under-replicated-partitions, ..., --topics-with-overrides) are only valid with --describe")
+	}
+	if o.zookeeper != "" {
+		return runZooKeeper(ctx, o, stdout)
 	}
 	cl, err := clitool.AdminClient(*o.bootstrap, *o.commandConfig, stderr)
 	if err != nil {
@@ -220,7 +232,13 @@ func describe(ctx context.Context, adm *kadm.Client, o *options, stdout io.Write
 	if err != nil {
 		return err
 	}
-	configs := topicConfigs(ctx, adm, names)
+	printDescribe(details, names, topicConfigs(ctx, adm, names), o, stdout)
+	return nil
+}
+
+// printDescribe prints --describe's lines for names, as Kafka's
+// TopicCommand does.
+func printDescribe(details kadm.TopicDetails, names []string, configs map[string]topicConfig, o *options, stdout io.Writer) {
 	for _, name := range names {
 		d := details[name]
 		c := configs[name]
@@ -255,7 +273,6 @@ func describe(ctx context.Context, adm *kadm.Client, o *options, stdout io.Write
 			fmt.Fprintln(stdout)
 		}
 	}
-	return nil
 }
 
 // wants reports whether partition p passes the --describe partition
