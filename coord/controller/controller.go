@@ -400,7 +400,7 @@ func (c *Controller) OnTopicChange(ctx context.Context, topic string) (err error
 		return c.finishDeletion(ctx, topic)
 	}
 	a, err := c.store.Topic(ctx, topic)
-	if errors.Is(err, store.ErrUnknownTopic) {
+	if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(topic, err) {
 		return nil
 	}
 	if err != nil {
@@ -410,7 +410,10 @@ func (c *Controller) OnTopicChange(ctx context.Context, topic string) (err error
 	if err != nil {
 		return err
 	}
-	return c.reconcileTopic(ctx, a, live)
+	if err := c.reconcileTopic(ctx, a, live); !c.skipCorrupt(topic, err) {
+		return err
+	}
+	return nil
 }
 
 // planTopic validates spec and computes its assignment.
@@ -664,17 +667,30 @@ func (c *Controller) reconcile(ctx context.Context, live map[int32]bool) error {
 	var errs []error
 	for _, name := range topics {
 		a, err := c.store.Topic(ctx, name)
-		if errors.Is(err, store.ErrUnknownTopic) {
-			continue // deleted meanwhile
+		if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {
+			continue // deleted meanwhile, or unreadable
 		}
 		if err == nil {
 			err = c.reconcileTopic(ctx, a, live)
 		}
-		if err != nil {
+		if err != nil && !c.skipCorrupt(name, err) {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// skipCorrupt reports whether err says that a topic's metadata does not
+// decode (hand-written or damaged JSON in its assignment or a partition
+// state), and logs it with the error, which names the znode. Such a topic
+// is left alone, as Kafka's controller does, and every other topic is
+// served.
+func (c *Controller) skipCorrupt(topic string, err error) bool {
+	if !errors.Is(err, store.ErrCorrupt) {
+		return false
+	}
+	c.opts.Logger.Error("skipping topic with unreadable metadata", "topic", topic, "err", err)
+	return true
 }
 
 // reconcileTopic applies the election rules to one topic's partitions:

@@ -124,14 +124,14 @@ func (c *Controller) queueFullState(ctx context.Context, live map[int32]bool, la
 	}
 	for _, name := range topics {
 		a, err := c.store.Topic(ctx, name)
-		if errors.Is(err, store.ErrUnknownTopic) {
+		if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("controller: full state: %w", err)
 		}
 		states, err := c.store.PartitionStates(ctx, name)
-		if errors.Is(err, store.ErrUnknownTopic) {
+		if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {
 			continue
 		}
 		if err != nil {

@@ -155,18 +155,27 @@ func (m *replicaManager) install(r controller.Replica, log *partlog.Log) {
 // logs of the replicas not yet in m.parts in one batch (the log manager
 // creates them concurrently with one directory fsync per log dir). It
 // returns the logs it opened, keyed by partition, and the joined errors of
-// the others; the map is nil only when reading the store failed.
+// the others (a topic whose config cannot be read opens nothing).
 func (m *replicaManager) openNew(ctx context.Context, reps []controller.Replica) (map[store.TopicPartition]*partlog.Log, error) {
 	b := m.b
 	configs := map[string]partlog.Config{}
+	failed := map[string]bool{} // topics whose config could not be read
+	var errs []error
 	var reqs []logmgr.CreateRequest
 	for _, r := range reps {
 		tp := r.Partition
+		if failed[tp.Topic] {
+			continue
+		}
 		lc, ok := configs[tp.Topic]
 		if !ok {
 			overrides, err := b.store.TopicConfig(ctx, tp.Topic)
 			if err != nil {
-				return nil, err
+				// Only this topic waits for its config (a corrupt
+				// znode, an unreachable store); the others open.
+				failed[tp.Topic] = true
+				errs = append(errs, fmt.Errorf("config of topic %s: %w", tp.Topic, err))
+				continue
 			}
 			m.setMinISR(tp.Topic, overrides)
 			if lc, err = applyTopicConfig(brokerLogConfig(b.cfg), overrides); err != nil {
@@ -190,7 +199,7 @@ func (m *replicaManager) openNew(ctx context.Context, reps []controller.Replica)
 	}
 	opened, err := b.logs.GetOrCreateAll(reqs)
 	if err != nil {
-		err = fmt.Errorf("opening partition logs: %w", err)
+		errs = append(errs, fmt.Errorf("opening partition logs: %w", err))
 	}
 	logs := make(map[store.TopicPartition]*partlog.Log, len(reqs))
 	for i, rq := range reqs {
@@ -198,7 +207,7 @@ func (m *replicaManager) openNew(ctx context.Context, reps []controller.Replica)
 			logs[store.TopicPartition{Topic: rq.Topic, Partition: rq.Partition}] = opened[i]
 		}
 	}
-	return logs, err
+	return logs, errors.Join(errs...)
 }
 
 // applyTopicConfig re-reads a topic's overrides and applies them to the
