@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -81,4 +82,69 @@ func validateAssignment(parts map[int32][]int32, firstPartition int32, rf int, r
 		}
 	}
 	return nil
+}
+
+// RackAlternated orders brokers so that consecutive ones are in different
+// racks where possible (Kafka's AdminUtils.getRackAlternatedBrokerList):
+// racks in name order, brokers of a rack in id order, one broker from each
+// rack in turn. racks maps broker id -> rack.
+func RackAlternated(racks map[int32]string) []int32 {
+	byRack := map[string][]int32{}
+	for id, r := range racks {
+		byRack[r] = append(byRack[r], id)
+	}
+	names := slices.Sorted(maps.Keys(byRack))
+	for _, r := range names {
+		slices.Sort(byRack[r])
+	}
+	out := make([]int32, 0, len(racks))
+	for i := 0; len(out) < len(racks); i = (i + 1) % len(names) {
+		if ids := byRack[names[i]]; len(ids) > 0 {
+			out = append(out, ids[0])
+			byRack[names[i]] = ids[1:]
+		}
+	}
+	return out
+}
+
+// AssignReplicasRackAware is AssignReplicas for brokers that all have a
+// rack (Kafka's AdminUtils.assignReplicasToBrokersRackAware): leaders go
+// round-robin over the rack-alternated broker list, and each further
+// replica is the next broker at the shifting distance that is in a rack
+// without a replica yet (once every rack has one, any broker without one).
+// A partition's replicas thus span min(rf, racks) racks.
+//
+// REQUIRES: 1 <= rf <= len(racks); 0 <= startIndex, replicaShift.
+func AssignReplicasRackAware(racks map[int32]string, n int32, rf int, startIndex, replicaShift int, firstPartition int32) map[int32][]int32 {
+	list := RackAlternated(racks)
+	nb := len(list)
+	numRacks := len(slices.Compact(slices.Sorted(maps.Values(racks))))
+	out := make(map[int32][]int32, n)
+	shift := replicaShift
+	for i := range n {
+		p := firstPartition + i
+		if p > 0 && int(p)%nb == 0 {
+			shift++
+		}
+		first := (int(p) + startIndex) % nb
+		leader := list[first]
+		replicas := []int32{leader}
+		racksUsed := map[string]bool{racks[leader]: true}
+		used := map[int32]bool{leader: true}
+		k := 0
+		for range rf - 1 {
+			for {
+				b := list[(first+1+(shift*numRacks+k)%(nb-1))%nb]
+				k++
+				if (!racksUsed[racks[b]] || len(racksUsed) == numRacks) && (!used[b] || len(used) == nb) {
+					replicas = append(replicas, b)
+					racksUsed[racks[b]] = true
+					used[b] = true
+					break
+				}
+			}
+		}
+		out[p] = replicas
+	}
+	return out
 }

@@ -118,3 +118,30 @@ func TestValidateAssignment(t *testing.T) {
 		})
 	}
 }
+
+// TestRackAwareAssignment checks Kafka's own expectations
+// (AdminRackAwareTest.testGetRackAlternatedBrokerListAndAssignReplicasToBrokers)
+// and that every partition spans min(rf, racks) racks.
+func TestRackAwareAssignment(t *testing.T) {
+	racks := map[int32]string{0: "rack1", 1: "rack3", 2: "rack3", 3: "rack2", 4: "rack2", 5: "rack1"}
+	assert.Equal(t, []int32{0, 3, 1, 5, 4, 2}, RackAlternated(racks))
+	without5 := map[int32]string{0: "rack1", 1: "rack3", 2: "rack3", 3: "rack2", 4: "rack2"}
+	assert.Equal(t, []int32{0, 3, 1, 4, 2}, RackAlternated(without5))
+	assert.Equal(t, map[int32][]int32{
+		0: {0, 3, 1}, 1: {3, 1, 5}, 2: {1, 5, 4}, 3: {5, 4, 2}, 4: {4, 2, 0}, 5: {2, 0, 3}, 6: {0, 4, 2},
+	}, AssignReplicasRackAware(racks, 7, 3, 0, 0, 0))
+
+	uneven := map[int32]string{0: "rack1", 1: "rack1", 2: "rack2", 3: "rack3", 4: "rack3", 5: "rack1"}
+	for start := range 6 {
+		for shift := range 6 {
+			for p, reps := range AssignReplicasRackAware(uneven, 12, 3, start, shift, 0) {
+				seen := map[string]bool{}
+				for _, b := range reps {
+					seen[uneven[b]] = true
+				}
+				assert.Len(t, seen, 3, "start %d shift %d partition %d: %v spans every rack", start, shift, p, reps)
+				assert.Len(t, slices.Compact(slices.Sorted(slices.Values(reps))), 3, "no broker twice")
+			}
+		}
+	}
+}

@@ -320,6 +320,46 @@ func (c *Controller) liveBrokers(ctx context.Context, exclude int32) (map[int32]
 	return live, nil
 }
 
+// assign places n partitions (numbered from first) with rf replicas on the
+// live brokers as Kafka's AdminUtils.assignReplicasToBrokers does:
+// rack-aware when every live broker has a rack (broker.rack), rack-unaware
+// when none has, refused when only some have (Kafka's
+// RackAwareMode.Enforced). When adding partitions, after is partition 0's
+// first replica and the round-robin continues from it; otherwise (after
+// -1) startIndex is used.
+// REQUIRES: c.mu is held.
+func (c *Controller) assign(ctx context.Context, live map[int32]bool, n int32, rf, startIndex, shift int, first, after int32) (map[int32][]int32, error) {
+	bs, err := c.store.Brokers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("controller: brokers: %w", err)
+	}
+	racks := map[int32]string{}
+	withRack := 0
+	for _, b := range bs {
+		if live[b.ID] {
+			racks[b.ID] = b.Rack
+			if b.Rack != "" {
+				withRack++
+			}
+		}
+	}
+	switch withRack {
+	case 0:
+		ids := slices.Sorted(maps.Keys(racks))
+		if i := slices.Index(ids, after); i >= 0 {
+			startIndex = i
+		}
+		return AssignReplicas(ids, n, rf, startIndex, shift, first), nil
+	case len(racks):
+		if i := slices.Index(RackAlternated(racks), after); i >= 0 {
+			startIndex = i
+		}
+		return AssignReplicasRackAware(racks, n, rf, startIndex, shift, first), nil
+	}
+	return nil, fmt.Errorf("not all brokers have rack information for replica rack aware assignment (%d of %d have broker.rack): %w",
+		withRack, len(racks), ErrInvalidRequest)
+}
+
 // TopicSpec is one topic of a CreateTopics request.
 type TopicSpec struct {
 	Name string
@@ -461,7 +501,9 @@ func (c *Controller) planTopic(ctx context.Context, spec TopicSpec) (store.Topic
 			return store.TopicAssignment{}, fmt.Errorf("replication factor %d, live brokers %d: %w", rf, len(live), ErrInvalidReplicationFactor)
 		}
 		nb := len(live)
-		a.Partitions = AssignReplicas(slices.Collect(maps.Keys(live)), n, int(rf), c.opts.Rand(nb), c.opts.Rand(nb), 0)
+		if a.Partitions, err = c.assign(ctx, live, n, int(rf), c.opts.Rand(nb), c.opts.Rand(nb), 0, -1); err != nil {
+			return store.TopicAssignment{}, err
+		}
 	}
 	if v := c.opts.ValidateTopicConfig; v != nil {
 		if err := v(spec.Name, spec.Configs); err != nil {
@@ -520,12 +562,9 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, total i
 			if rf > len(live) {
 				return store.TopicAssignment{}, wrap(fmt.Errorf("replication factor %d, live brokers %d: %w", rf, len(live), ErrInvalidReplicationFactor))
 			}
-			sorted := slices.Sorted(maps.Keys(live))
-			start := slices.Index(sorted, a.Partitions[0][0])
-			if start < 0 {
-				start = c.opts.Rand(len(sorted))
+			if added, err = c.assign(ctx, live, total-cur, rf, c.opts.Rand(len(live)), c.opts.Rand(len(live)), cur, a.Partitions[0][0]); err != nil {
+				return store.TopicAssignment{}, wrap(err)
 			}
-			added = AssignReplicas(sorted, total-cur, rf, start, c.opts.Rand(len(sorted)), cur)
 		}
 		next := a.Clone()
 		maps.Copy(next.Partitions, added)

@@ -522,3 +522,44 @@ func TestLargeTopicWrittenInBatches(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, states, int(n))
 }
+
+// TestCreateTopicRackAware: with every broker in a rack, a topic's
+// partitions span the racks; with only some brokers in racks, creation is
+// refused as Kafka refuses it.
+func TestCreateTopicRackAware(t *testing.T) {
+	ctx := context.Background()
+	s, err := embedded.Open(filepath.Join(t.TempDir(), embedded.DefaultFileName))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	racks := map[int32]string{1: "a", 2: "a", 3: "b", 4: "b", 5: "c", 6: "c"}
+	for id, r := range racks {
+		require.NoError(t, s.RegisterBroker(ctx, store.BrokerInfo{ID: id, Rack: r, JMXPort: -1}))
+	}
+	c, err := New(s, 1, quietOptions())
+	require.NoError(t, err)
+	_, err = c.Elect(ctx)
+	require.NoError(t, err)
+	a, err := c.CreateTopic(ctx, TopicSpec{Name: "racked", NumPartitions: 12, ReplicationFactor: 3}, false)
+	require.NoError(t, err)
+	for p, reps := range a.Partitions {
+		seen := map[string]bool{}
+		for _, b := range reps {
+			seen[racks[b]] = true
+		}
+		assert.Len(t, seen, 3, "partition %d %v spans the three racks", p, reps)
+	}
+	grown, err := c.CreatePartitions(ctx, "racked", 18, nil, false)
+	require.NoError(t, err)
+	for p := int32(12); p < 18; p++ {
+		seen := map[string]bool{}
+		for _, b := range grown.Partitions[p] {
+			seen[racks[b]] = true
+		}
+		assert.Len(t, seen, 3, "added partition %d spans the three racks", p)
+	}
+
+	require.NoError(t, s.RegisterBroker(ctx, store.BrokerInfo{ID: 7, JMXPort: -1})) // no rack
+	_, err = c.CreateTopic(ctx, TopicSpec{Name: "mixed", NumPartitions: 1, ReplicationFactor: 1}, false)
+	assert.ErrorIs(t, err, ErrInvalidRequest)
+	assert.Contains(t, err.Error(), "rack")
+}
