@@ -190,6 +190,19 @@ func (c *Cluster) NewBroker(id int32, extra ...string) *Broker {
 	return b
 }
 
+// AppendConfig adds "key=value" lines to the broker's server.properties
+// (a later line wins over an earlier one of the same key); it takes effect
+// at the next Start.
+func (b *Broker) AppendConfig(lines ...string) error {
+	f, err := os.OpenFile(b.conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.WriteString(strings.Join(lines, "\n") + "\n")
+	return err
+}
+
 // Brokers returns the brokers started so far (running or not).
 func (c *Cluster) Brokers() []*Broker {
 	c.mu.Lock()
@@ -373,6 +386,17 @@ func Eventually(t testing.TB, what string, cond func(ctx context.Context) error)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// FreePort returns a loopback port that was free a moment ago (for a
+// second listener).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	p, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // freePort returns a loopback port that was free a moment ago.
