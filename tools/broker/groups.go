@@ -148,7 +148,16 @@ func (g *groups) ensureTopic(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rf := min(int(b.cfg.OffsetsTopicReplicationFactor), len(brokers))
+	rf := int(b.cfg.OffsetsTopicReplicationFactor)
+	switch {
+	case b.cfg.Embedded():
+		rf = min(rf, len(brokers)) // a single broker: 1, whatever the setting
+	case len(brokers) < rf:
+		// Kafka's rule: the offsets topic waits for enough brokers
+		// (FindCoordinator answers COORDINATOR_NOT_AVAILABLE meanwhile).
+		return fmt.Errorf("Number of alive brokers '%d' does not meet the required replication factor '%d' for the offsets topic (configured via 'offsets.topic.replication.factor'). This error can be ignored if the cluster is starting up and not all brokers are up yet.",
+			len(brokers), rf)
+	}
 	_, err = b.ctrl.CreateTopic(ctx, controller.TopicSpec{
 		Name: group.OffsetsTopic, NumPartitions: b.cfg.OffsetsTopicNumPartitions, ReplicationFactor: int16(max(rf, 1)),
 		Configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": strconv.Itoa(int(b.cfg.OffsetsTopicSegmentBytes))},

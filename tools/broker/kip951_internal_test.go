@@ -172,7 +172,10 @@ func TestKIP951AndReplicaState(t *testing.T) {
 		fresp = send[*kmsg.FetchResponse](t, c, fetchV(id, 1, 0, -1, -1), v)
 		assert.Equal(t, kerr.UnknownTopicID.Code, fresp.Topics[0].Partitions[0].ErrorCode, "v%d", v)
 	}
-	_, err = b.ctrl.CreateTopic(ctx, controller.TopicSpec{Name: "kip951", NumPartitions: 2, ReplicationFactor: 1}, false)
+	// (An explicit assignment: broker 2 has a rack and this one none, so
+	// Kafka's placement would refuse to choose.)
+	_, err = b.ctrl.CreateTopic(ctx, controller.TopicSpec{Name: "kip951", NumPartitions: -1, ReplicationFactor: -1,
+		Assignment: map[int32][]int32{0: {me}, 1: {me}}}, false)
 	require.NoError(t, err)
 	fresp = send[*kmsg.FetchResponse](t, c, fetchV(id, 1, 0, -1, -1), 13)
 	assert.Equal(t, kerr.UnknownTopicID.Code, fresp.Topics[0].Partitions[0].ErrorCode, "the old id, after the name is reused")
