@@ -32,12 +32,17 @@ import (
 // it returns the values read.
 type groupConsume func(t *testing.T, bootstrap, topic, group string, n int) []string
 
-// runGroupClient checks that consume reads, commits and resumes.
+// runGroupClient checks that consume reads, commits and resumes, on a
+// broker of its own.
 func runGroupClient(t *testing.T, consume groupConsume) {
 	t.Helper()
-	b := startGroupBroker(t)
-	bs := b.Addr()
-	topic := topicFor(t)
+	runGroupClientOn(t, startGroupBroker(t).Addr(), consume)
+}
+
+// runGroupClientOn is runGroupClient against bootstrap bs.
+func runGroupClientOn(t *testing.T, bs string, consume groupConsume) {
+	t.Helper()
+	topic := topicFor(t) + ".grouped"
 	createTopic(t, bs, topic, 3)
 	// Uncompressed, so that clients without optional codec modules can
 	// read it.
@@ -73,28 +78,38 @@ func runScript(t *testing.T, cmd *exec.Cmd) []string {
 
 func TestKcatGroup(t *testing.T) {
 	requireCommand(t, "kcat")
-	runGroupClient(t, func(t *testing.T, bs, topic, group string, n int) []string {
-		return runScript(t, exec.CommandContext(caseContext(t), "kcat", "-b", bs, "-G", group,
-			"-X", "auto.offset.reset=earliest", "-c", strconv.Itoa(n), "-q", "-f", `%s\n`, topic))
-	})
+	runGroupClient(t, kcatGroup)
+}
+
+// kcatGroup is kcat's balanced consumer (-G).
+func kcatGroup(t *testing.T, bs, topic, group string, n int) []string {
+	return runScript(t, exec.CommandContext(caseContext(t), "kcat", "-b", bs, "-G", group,
+		"-X", "auto.offset.reset=earliest", "-c", strconv.Itoa(n), "-q", "-f", `%s\n`, topic))
 }
 
 func TestKafkaPythonGroup(t *testing.T) {
-	python := requirePythonKafka(t)
-	script := testdataPath(t, "kafka_python_group.py")
-	runGroupClient(t, func(t *testing.T, bs, topic, group string, n int) []string {
+	runGroupClient(t, kafkaPythonGroup(requirePythonKafka(t), testdataPath(t, "kafka_python_group.py")))
+}
+
+// kafkaPythonGroup is kafka-python's KafkaConsumer with a group_id.
+func kafkaPythonGroup(python, script string) groupConsume {
+	return func(t *testing.T, bs, topic, group string, n int) []string {
 		return runScript(t, exec.CommandContext(caseContext(t), python, script, bs, topic, group, strconv.Itoa(n)))
-	})
+	}
 }
 
 func TestKafkaJSGroup(t *testing.T) {
 	node, modules := requireKafkaJS(t)
-	script := testdataPath(t, "kafkajs_group.js")
-	runGroupClient(t, func(t *testing.T, bs, topic, group string, n int) []string {
+	runGroupClient(t, kafkaJSGroup(node, modules, testdataPath(t, "kafkajs_group.js")))
+}
+
+// kafkaJSGroup is a kafkajs consumer in a group.
+func kafkaJSGroup(node, modules, script string) groupConsume {
+	return func(t *testing.T, bs, topic, group string, n int) []string {
 		cmd := exec.CommandContext(caseContext(t), node, script, bs, topic, group, strconv.Itoa(n))
 		cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
 		return runScript(t, cmd)
-	})
+	}
 }
 
 // saramaHandler collects values until it has n, marking each message.
@@ -121,54 +136,56 @@ func (h *saramaHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.Con
 	return nil
 }
 
-func TestSaramaGroup(t *testing.T) {
-	runGroupClient(t, func(t *testing.T, bs, topic, group string, n int) []string {
-		cfg := sarama.NewConfig()
-		cfg.ClientID = "sarama-group"
-		cfg.Version = sarama.V2_8_0_0
-		cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
-		cfg.Consumer.MaxWaitTime = 200 * time.Millisecond
-		cg, err := sarama.NewConsumerGroup([]string{bs}, group, cfg)
+func TestSaramaGroup(t *testing.T) { runGroupClient(t, saramaGroup) }
+
+// saramaGroup is sarama's ConsumerGroup.
+func saramaGroup(t *testing.T, bs, topic, group string, n int) []string {
+	cfg := sarama.NewConfig()
+	cfg.ClientID = "sarama-group"
+	cfg.Version = sarama.V2_8_0_0
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	cfg.Consumer.MaxWaitTime = 200 * time.Millisecond
+	cg, err := sarama.NewConsumerGroup([]string{bs}, group, cfg)
+	require.NoError(t, err)
+	h := &saramaHandler{n: n, done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(caseContext(t))
+	consumed := make(chan error, 1)
+	go func() {
+		var err error
+		for ctx.Err() == nil && err == nil {
+			err = cg.Consume(ctx, []string{topic}, h)
+		}
+		consumed <- err
+	}()
+	select {
+	case <-h.done:
+	case <-ctx.Done():
+	}
+	cancel()
+	if err := <-consumed; err != nil && !errors.Is(err, context.Canceled) {
 		require.NoError(t, err)
-		h := &saramaHandler{n: n, done: make(chan struct{})}
-		ctx, cancel := context.WithCancel(caseContext(t))
-		consumed := make(chan error, 1)
-		go func() {
-			var err error
-			for ctx.Err() == nil && err == nil {
-				err = cg.Consume(ctx, []string{topic}, h)
-			}
-			consumed <- err
-		}()
-		select {
-		case <-h.done:
-		case <-ctx.Done():
-		}
-		cancel()
-		if err := <-consumed; err != nil && !errors.Is(err, context.Canceled) {
-			require.NoError(t, err)
-		}
-		require.NoError(t, cg.Close()) // commits the marked offsets
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		return h.values
-	})
+	}
+	require.NoError(t, cg.Close()) // commits the marked offsets
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.values
 }
 
-func TestKafkaGoGroup(t *testing.T) {
-	runGroupClient(t, func(t *testing.T, bs, topic, group string, n int) []string {
-		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers: []string{bs}, Topic: topic, GroupID: group,
-			StartOffset: kafka.FirstOffset, MaxWait: 200 * time.Millisecond,
-		})
-		ctx := caseContext(t)
-		var values []string
-		for len(values) < n {
-			m, err := r.ReadMessage(ctx) // commits synchronously (CommitInterval 0)
-			require.NoError(t, err, "after %d of %d records", len(values), n)
-			values = append(values, string(m.Value))
-		}
-		require.NoError(t, r.Close())
-		return values
+func TestKafkaGoGroup(t *testing.T) { runGroupClient(t, kafkaGoGroup) }
+
+// kafkaGoGroup is segmentio/kafka-go's Reader with a GroupID.
+func kafkaGoGroup(t *testing.T, bs, topic, group string, n int) []string {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: []string{bs}, Topic: topic, GroupID: group,
+		StartOffset: kafka.FirstOffset, MaxWait: 200 * time.Millisecond,
 	})
+	ctx := caseContext(t)
+	var values []string
+	for len(values) < n {
+		m, err := r.ReadMessage(ctx) // commits synchronously (CommitInterval 0)
+		require.NoError(t, err, "after %d of %d records", len(values), n)
+		values = append(values, string(m.Value))
+	}
+	require.NoError(t, r.Close())
+	return values
 }

@@ -214,6 +214,10 @@ func storedBatches(t *testing.T, bootstrap, topic string, partitions int32) []ba
 	cl := newKgo(t, bootstrap, kgo.MaxVersions(kversion.V3_0_0()))
 	ctx := caseContext(t)
 	ends := endOffsets(t, bootstrap, topic)
+	// Each partition is fetched from its leader (in a cluster, another
+	// broker answers NOT_LEADER_OR_FOLLOWER).
+	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+	require.NoError(t, err)
 	var out []batchInfo
 	for p := range partitions {
 		for off := int64(0); off < ends[p]; {
@@ -233,7 +237,9 @@ func storedBatches(t *testing.T, bootstrap, topic string, partitions int32) []ba
 			rp.LogStartOffset = -1
 			rt.Partitions = append(rt.Partitions, rp)
 			req.Topics = append(req.Topics, rt)
-			resp, err := req.RequestWith(ctx, cl)
+			leader := md.Topics[topic].Partitions[p].Leader
+			kresp, err := cl.Broker(int(leader)).Request(ctx, req)
+			resp, _ := kresp.(*kmsg.FetchResponse)
 			require.NoError(t, err, "raw fetch %s/%d@%d", topic, p, off)
 			require.NoError(t, kerr.ErrorForCode(resp.ErrorCode))
 			require.Len(t, resp.Topics, 1)

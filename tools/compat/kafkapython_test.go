@@ -14,8 +14,13 @@ func TestKafkaPython(t *testing.T) {
 	python := requirePythonKafka(t)
 	script := testdataPath(t, "kafka_python_roundtrip.py")
 	bootstrap := startBroker(t)
-	runMatrix(t, bootstrap, matrix(false, genOpts{}), func(t *testing.T, bootstrap, topic string, cs caseSpec, recs []record) []consumed {
+	runMatrix(t, bootstrap, matrix(false, genOpts{}), kafkaPythonRoundTrip(python, script))
+}
+
+// kafkaPythonRoundTrip runs the kafka-python round-trip script.
+func kafkaPythonRoundTrip(python, script string) roundTrip {
+	return func(t *testing.T, bootstrap, topic string, cs caseSpec, recs []record) []consumed {
 		cmd := exec.CommandContext(caseContext(t), python, script, bootstrap, topic, string(cs.codec), strconv.Itoa(len(recs)))
 		return runClientScript(t, cmd, recs)
-	})
+	}
 }
