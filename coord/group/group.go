@@ -338,8 +338,10 @@ func (g *group) isSubscribedTo(topic string) bool {
 	return g.subscribed[topic]
 }
 
-// value returns the group's GroupMetadataValue.
-func (g *group) value() GroupValue {
+// value returns the group's GroupMetadataValue; with assign set, the
+// members' assignments are assign's (none for a member it lacks), as the
+// leader's SyncGroup persists them before they apply.
+func (g *group) value(assign map[string][]byte) GroupValue {
 	v := GroupValue{
 		ProtocolType:          g.protocolType,
 		Generation:            g.generation,
@@ -364,13 +366,16 @@ func (g *group) value() GroupValue {
 			Subscription:     m.metadata(g.protocol),
 			Assignment:       m.assignment,
 		})
+		if assign != nil {
+			v.Members[len(v.Members)-1].Assignment = assign[m.id]
+		}
 	}
 	return v
 }
 
-// record returns the group's metadata record.
-func (g *group) record() kv {
-	return kv{key: EncodeGroupKey(g.id), value: EncodeGroupValue(g.value())}
+// record returns the group's metadata record (see value).
+func (g *group) record(assign map[string][]byte) kv {
+	return kv{key: EncodeGroupKey(g.id), value: EncodeGroupValue(g.value(assign))}
 }
 
 // tombstones returns the records deleting the group and all its offsets.
