@@ -12,7 +12,9 @@ import (
 // generation gets its share. A follower's call blocks until the leader
 // synced (or ctx ends: the answer is then REBALANCE_IN_PROGRESS). v5+
 // requests naming a protocol type or name other than the group's get
-// INCONSISTENT_GROUP_PROTOCOL.
+// INCONSISTENT_GROUP_PROTOCOL. The leader's call returns once the group
+// record it caused is committed or failed (see completeSync), holding no
+// lock meanwhile.
 func (c *Coordinator) SyncGroup(ctx context.Context, req *kmsg.SyncGroupRequest) *kmsg.SyncGroupResponse {
 	resp, wait := c.syncGroup(ctx, req)
 	if wait == nil {

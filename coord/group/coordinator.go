@@ -33,15 +33,17 @@ type Client struct {
 // Locking: mu guards the shards map only. Each shard (one loaded
 // __consumer_offsets partition) has its own mutex guarding its groups, held
 // while a batch is written to that partition's local log, so the log and
-// the in-memory state change in the same order. OffsetCommit releases it
-// while its batch waits to be committed (acks=all), then applies its
-// offsets unless a later record for the same partition was applied
-// meanwhile (group.applyOffset); offset expiry and the removal of deleted
-// topics' offsets apply first and release it while waiting; the rarer
-// group-metadata writes (rebalances, DeleteGroups, OffsetDelete) keep it
-// until committed. Lock order: Coordinator.mu before shard.mu; never both held
-// across an append. Blocked JoinGroup / SyncGroup callers hold no
-// lock: they wait on a channel a later state change fills.
+// the in-memory state change in the same order, and never while a batch
+// waits to be committed (acks=all). OffsetCommit applies its offsets once
+// committed unless a later record for the same partition was applied
+// meanwhile (group.applyOffset); offset expiry, deleted topics' offsets,
+// DeleteGroups and OffsetDelete apply when appended and answer once
+// committed; the group records of rebalances are queued on the shard
+// (shard.later) and settled by whoever releases its lock (unlock), whose
+// continuation re-checks the group under the lock. Lock order:
+// Coordinator.mu before shard.mu; never both held across an append.
+// Blocked JoinGroup / SyncGroup callers hold no lock: they wait on a
+// channel a later state change fills.
 type Coordinator struct {
 	cfg    Config
 	log    OffsetsLog

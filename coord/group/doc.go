@@ -56,12 +56,16 @@
 //
 // Safe for concurrent use. One mutex per loaded partition guards its
 // groups and is held while a batch is written to the partition's local
-// log, so the log and the in-memory state change in the same order.
-// OffsetCommit, offset expiry and the removal of deleted topics' offsets
-// release it while their batch waits for acks=all, applying in log order;
-// group-metadata writes (rebalances, DeleteGroups, OffsetDelete) still
-// hold it until committed. The Coordinator
-// mutex guards only the partition map and is taken first.
+// log, so the log and the in-memory state change in the same order. No
+// write holds it while its batch waits for acks=all, as Kafka appends
+// with a callback: offset commits apply once committed, in log order
+// (a later record for the same partition wins); expiry, deleted topics'
+// offsets, DeleteGroups and OffsetDelete remove state when appended and
+// answer once committed; the group records of rebalances are settled by
+// the request that caused them when it releases the lock (Coordinator.unlock),
+// and apply only if the group is still in the state they were written for
+// (the leader's SyncGroup: CompletingRebalance at the same generation).
+// The Coordinator mutex guards only the partition map and is taken first.
 //
 // # Deliberate differences from Kafka
 //

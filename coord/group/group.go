@@ -55,7 +55,8 @@ type topicPartition struct {
 //	protocol != "" iff state is CompletingRebalance or Stable (or Empty/
 //	Stable after a load);
 //	a member's join (sync) waiter is set only in PreparingRebalance
-//	(CompletingRebalance) or while the response is being delivered.
+//	(CompletingRebalance), while the response is being delivered, or (join,
+//	Stable) while a static member's replacement record is being committed.
 type group struct {
 	id         string
 	state      State
