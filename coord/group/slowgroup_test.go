@@ -371,3 +371,31 @@ func TestSlowStaticMemberReplacement(t *testing.T) {
 	assert.Equal(t, nr.LeaderID, r2.LeaderID)
 	assert.Equal(t, CompletingRebalance.String(), h.describe("s").State, "the record's commit changes nothing more")
 }
+
+// TestSlowEmptyGroupRecord: the last member's LeaveGroup empties the group,
+// whose record (generation+1, no members) is written; while it waits for
+// its commit the partition's other groups are served, and the group is
+// Empty already (Kafka's onCompleteJoin only logs a failure of this write).
+func TestSlowEmptyGroupRecord(t *testing.T) {
+	h, slow, other, otherID, otherGen := slowHarness(t, "l")
+	id, gen := stableGroup(t, h, "l", "t")
+	leave := kmsg.NewPtrLeaveGroupRequest()
+	leave.Group, leave.MemberID = "l", id
+	var code int16
+	held, done := holdNext(slow, func() { code = h.c.LeaveGroup(leave).ErrorCode })
+	servesOthers(t, h, other, otherID, otherGen, 11)
+	assert.Equal(t, Empty.String(), h.describe("l").State)
+	held.ok()
+	within(t, "LeaveGroup", func() { <-done })
+	assert.Equal(t, "NONE", codeName(code))
+
+	h.reopen()
+	d := h.describe("l")
+	assert.Equal(t, Empty.String(), d.State, "the empty generation replays")
+	assert.Empty(t, d.Members)
+	r := h.join(joinReq("l", ""), "c").get()
+	require.Equal(t, "MEMBER_ID_REQUIRED", codeName(r.ErrorCode))
+	jr := h.join(joinReq("l", r.MemberID), "c").get()
+	require.Equal(t, "NONE", codeName(jr.ErrorCode))
+	assert.Equal(t, gen+2, jr.Generation, "generations continue after the empty one")
+}
