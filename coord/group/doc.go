@@ -82,6 +82,12 @@
 //     as subscribed to every topic (Kafka: to none).
 //   - Protocol-vote ties go to the earliest member's preference (Kafka:
 //     unspecified).
+//   - DeleteGroups and OffsetDelete answer once their tombstones are
+//     committed, with the commit's error if it fails (Kafka appends them
+//     with acks=0 and answers NONE at once). The request that caused a
+//     group-metadata write (the leader's SyncGroup, a LeaveGroup or tick
+//     that empties a group) returns once the write is settled, even when
+//     the group changed meanwhile and its answer was decided earlier.
 //   - Transactional offset commits, KIP-848 consumer groups, and topic ids
 //     (OffsetCommit/OffsetFetch v10) are not supported. FindCoordinator for
 //     a transactional id answers UNSUPPORTED_VERSION (non-retriable), so a
