@@ -36,16 +36,24 @@ func slowHarness(t *testing.T, group string) (h *harness, slow *slowLog, other, 
 
 // holdNext runs op on another goroutine with the next append held and
 // returns the held commit and a channel closed when op has returned.
-func holdNext(slow *slowLog, op func()) (heldCommit, <-chan struct{}) {
+func holdNext(t *testing.T, slow *slowLog, op func()) (heldCommit, <-chan struct{}) {
+	t.Helper()
 	slow.arm(true)
+	defer slow.arm(false)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		op()
 	}()
-	held := <-slow.held
-	slow.arm(false)
-	return held, done
+	select {
+	case held := <-slow.held:
+		return held, done
+	case <-done:
+		t.Fatal("the operation appended nothing")
+	case <-time.After(hangGuard):
+		t.Fatal("the operation did not append")
+	}
+	return nil, nil
 }
 
 // servesOthers checks that the other group of the partition is served
@@ -114,7 +122,7 @@ func holdLeaderSync(t *testing.T, h *harness, slow *slowLog, group string) *held
 	_, answered := hs.follow.poll()
 	require.False(t, answered, "the follower waits for the leader")
 	assign := map[string][]byte{hs.leader: []byte("x"), hs.follower: []byte("y")}
-	hs.held, hs.done = holdNext(slow, func() { hs.lead = h.sync(syncReq(group, hs.leader, hs.gen, assign)) })
+	hs.held, hs.done = holdNext(t, slow, func() { hs.lead = h.sync(syncReq(group, hs.leader, hs.gen, assign)) })
 	return hs
 }
 
@@ -256,7 +264,7 @@ func TestSlowDeleteGroupsDoesNotStallThePartition(t *testing.T) {
 	require.Equal(t, []string{"NONE"}, commitCodes(h.commit("e", "", -1, "t", map[int32]int64{0: 3})))
 
 	var codes []string
-	held, done := holdNext(slow, func() { codes = deleteGroups(h, "e") })
+	held, done := holdNext(t, slow, func() { codes = deleteGroups(h, "e") })
 	servesOthers(t, h, other, otherID, otherGen, 8)
 	assert.Empty(t, h.fetch("e"), "gone from memory once appended")
 	assert.Equal(t, Dead.String(), h.describe("e").State)
@@ -284,7 +292,7 @@ func TestDeleteGroupsCommitFails(t *testing.T) {
 	h, slow, _, _, _ := slowHarness(t, "e")
 	require.Equal(t, []string{"NONE"}, commitCodes(h.commit("e", "", -1, "t", map[int32]int64{0: 3})))
 	var codes []string
-	held, done := holdNext(slow, func() { codes = deleteGroups(h, "e") })
+	held, done := holdNext(t, slow, func() { codes = deleteGroups(h, "e") })
 	held.fail(fmt.Errorf("leadership moved: %w", ErrNotLeader))
 	within(t, "DeleteGroups", func() { <-done })
 	assert.Equal(t, []string{"NOT_COORDINATOR"}, codes)
@@ -310,7 +318,7 @@ func TestSlowOffsetDeleteDoesNotStallThePartition(t *testing.T) {
 	require.Equal(t, []string{"NONE", "NONE"}, commitCodes(h.commit("e", "", -1, "t", map[int32]int64{0: 3, 1: 4})))
 
 	var resp *kmsg.OffsetDeleteResponse
-	held, done := holdNext(slow, func() { resp = offsetDelete(h, "e", "t", 0) })
+	held, done := holdNext(t, slow, func() { resp = offsetDelete(h, "e", "t", 0) })
 	servesOthers(t, h, other, otherID, otherGen, 9)
 	assert.Equal(t, map[topicPartition]int64{{"t", 1}: 4}, h.fetch("e"), "gone from memory once appended")
 	within(t, "the group's own commit", func() {
@@ -340,7 +348,7 @@ func TestSlowStaticMemberReplacement(t *testing.T) {
 
 	// The static member restarts: answered once its record is committed.
 	var rejoin *joinCall
-	held, done := holdNext(slow, func() { rejoin = h.join(joinReq("s", "", withInstance("ia"), withVersion(8)), "a") })
+	held, done := holdNext(t, slow, func() { rejoin = h.join(joinReq("s", "", withInstance("ia"), withVersion(8)), "a") })
 	servesOthers(t, h, other, otherID, otherGen, 10)
 	held.ok()
 	within(t, "the static member's JoinGroup", func() { <-done })
@@ -357,7 +365,7 @@ func TestSlowStaticMemberReplacement(t *testing.T) {
 	// It restarts again; a new member joins while the record is in flight:
 	// the rebalance completes at once, the static member counting as
 	// joined, and its JoinGroup is answered with the new generation.
-	held, done = holdNext(slow, func() { rejoin = h.join(joinReq("s", "", withInstance("ia")), "a") })
+	held, done = holdNext(t, slow, func() { rejoin = h.join(joinReq("s", "", withInstance("ia")), "a") })
 	_, nj := h.joinNew("s", "n")
 	nr := nj.get()
 	require.Equal(t, "NONE", codeName(nr.ErrorCode))
@@ -382,7 +390,7 @@ func TestSlowEmptyGroupRecord(t *testing.T) {
 	leave := kmsg.NewPtrLeaveGroupRequest()
 	leave.Group, leave.MemberID = "l", id
 	var code int16
-	held, done := holdNext(slow, func() { code = h.c.LeaveGroup(leave).ErrorCode })
+	held, done := holdNext(t, slow, func() { code = h.c.LeaveGroup(leave).ErrorCode })
 	servesOthers(t, h, other, otherID, otherGen, 11)
 	assert.Equal(t, Empty.String(), h.describe("l").State)
 	held.ok()
