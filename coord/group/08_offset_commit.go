@@ -91,7 +91,7 @@ func (c *Coordinator) offsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 		fillCodes(codes, code)
 		return
 	}
-	defer s.mu.Unlock()
+	defer c.unlock(s)
 	now := c.now()
 	generation, memberID := req.Generation, req.MemberID
 	if req.Version == 0 {
@@ -114,7 +114,7 @@ func (c *Coordinator) offsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 		g = newGroup(req.Group, now)
 		s.groups[req.Group] = g
 		defer func() {
-			if g.unused() {
+			if g.unused() && s.groups[g.id] == g {
 				delete(s.groups, g.id)
 			}
 		}()
@@ -189,23 +189,19 @@ func (c *Coordinator) offsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 	// this partition, nor the coordinator's timers. The offsets apply
 	// once committed, unless a later record for the same partition was
 	// applied meanwhile (group.applyOffset).
-	actx, cancel := context.WithTimeout(ctx, c.cfg.OffsetsCommitTimeout)
-	defer cancel()
-	pos, wait, err := c.appendLocal(actx, s, recs)
-	if err == nil {
+	w, code := c.appendAsync(ctx, s, recs)
+	if code == errNone {
 		g.commitsInFlight++
-		s.mu.Unlock()
-		err = wait(actx)
-		s.mu.Lock()
+		code = c.await(s, w)
 		g.commitsInFlight--
 	}
-	if code := c.appendResult(actx, s, len(recs), err); code != errNone {
-		for _, w := range where {
-			codes[w[0]][w[1]] = code
+	if code != errNone {
+		for _, wh := range where {
+			codes[wh[0]][wh[1]] = code
 		}
 		return
 	}
 	for _, a := range apply {
-		g.applyOffset(a.tp, a.v, pos)
+		g.applyOffset(a.tp, a.v, w.pos)
 	}
 }

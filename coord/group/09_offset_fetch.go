@@ -79,7 +79,7 @@ func (c *Coordinator) fetchOffsets(groupID string, topics []kmsg.OffsetFetchRequ
 	if code != errNone {
 		return nil, code
 	}
-	defer s.mu.Unlock()
+	defer c.unlock(s)
 	g := s.groups[groupID]
 	var out []kmsg.OffsetFetchResponseTopic
 	if topics == nil {

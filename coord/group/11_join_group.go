@@ -62,7 +62,7 @@ func (c *Coordinator) joinGroup(req *kmsg.JoinGroupRequest, client Client) (*kms
 	if code != errNone {
 		return joinError(v, code, req.MemberID), nil
 	}
-	defer s.mu.Unlock()
+	defer c.unlock(s)
 	now := c.now()
 	g := s.groups[req.Group]
 	if g == nil {
@@ -252,13 +252,8 @@ func (c *Coordinator) replaceStaticMember(s *shard, g *group, old *member, newID
 	switch g.state {
 	case Stable:
 		if unchanged && g.selectProtocol() == g.protocol {
-			if _, code := c.appendRecords(context.Background(), s, []kv{g.record()}); code != errNone {
-				rename(newID, oldID)
-				m.protocols, m.sessionTimeout, m.rebalanceTimeout = oldProtocols, oldSession, oldRebalance
-				return joinError(wait.version, code, ""), nil
-			}
-			isLeader := g.leader == newID
-			return g.joinResponse(wait.version, newID, prevLeader, isLeader, isLeader), nil
+			c.persistStaticMember(s, g, m, oldID, oldProtocols, oldSession, oldRebalance, prevLeader, wait, rename)
+			return nil, wait.ch
 		}
 		m.join = wait
 		c.prepareRebalance(s, g, now)
@@ -270,4 +265,47 @@ func (c *Coordinator) replaceStaticMember(s *shard, g *group, old *member, newID
 		c.tryCompleteJoin(s, g, now)
 	}
 	return nil, wait.ch
+}
+
+// persistStaticMember writes the stable group with static member m's new
+// id and answers m's join once the record is committed (Kafka's
+// updateStaticMemberAndRebalance). While the write is in flight m counts
+// as awaiting its join, as in Kafka: if a rebalance starts meanwhile, m
+// takes part in it and is answered by it; if m is fenced or removed
+// meanwhile, that answered it. Otherwise, once committed, m gets the
+// current generation: from JoinGroup v9 the leader gets the member list
+// with SkipAssignment and its own id as the leader's, before v9 the
+// previous leader id and no members, so that no client runs an
+// assignment a stable group would ignore. A failed write puts the old
+// member id back and answers the error.
+// REQUIRES: s.mu is held; g is Stable; m was renamed from oldID.
+func (c *Coordinator) persistStaticMember(s *shard, g *group, m *member, oldID string,
+	oldProtocols []kmsg.JoinGroupRequestProtocol, oldSession, oldRebalance time.Duration,
+	prevLeader string, wait *joinWait, rename func(from, to string),
+) {
+	m.join = wait
+	undo := func(code int16) {
+		rename(m.id, oldID)
+		m.protocols, m.sessionTimeout, m.rebalanceTimeout = oldProtocols, oldSession, oldRebalance
+		c.deliverJoin(m, joinError(wait.version, storeGroupCode(code), ""))
+	}
+	w, code := c.appendAsync(context.Background(), s, []kv{g.record(nil)})
+	if code != errNone {
+		undo(code)
+		return
+	}
+	s.later(w, func(code int16) {
+		if m.join != wait || g.state != Stable {
+			return // answered meanwhile, or a rebalance will answer it
+		}
+		if code != errNone {
+			undo(code)
+			return
+		}
+		r := g.joinResponse(wait.version, m.id, prevLeader, false, false)
+		if wait.version >= 9 && g.leader == m.id {
+			r = g.joinResponse(wait.version, m.id, m.id, true, true)
+		}
+		c.deliverJoin(m, r)
+	})
 }

@@ -21,7 +21,7 @@ func (c *Coordinator) heartbeat(req *kmsg.HeartbeatRequest) int16 {
 	if code != errNone {
 		return code
 	}
-	defer s.mu.Unlock()
+	defer c.unlock(s)
 	g := s.groups[req.Group]
 	var instance *string
 	if req.Version >= 3 {

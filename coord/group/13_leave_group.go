@@ -40,7 +40,7 @@ func (c *Coordinator) leaveGroup(groupID string, leaving []kmsg.LeaveGroupReques
 	if code != errNone {
 		return code, nil
 	}
-	defer s.mu.Unlock()
+	defer c.unlock(s)
 	now := c.now()
 	codes := make([]int16, len(leaving))
 	g := s.groups[groupID]

@@ -12,7 +12,9 @@ import (
 // generation gets its share. A follower's call blocks until the leader
 // synced (or ctx ends: the answer is then REBALANCE_IN_PROGRESS). v5+
 // requests naming a protocol type or name other than the group's get
-// INCONSISTENT_GROUP_PROTOCOL.
+// INCONSISTENT_GROUP_PROTOCOL. The leader's call returns once the group
+// record it caused is committed or failed (see completeSync), holding no
+// lock meanwhile.
 func (c *Coordinator) SyncGroup(ctx context.Context, req *kmsg.SyncGroupRequest) *kmsg.SyncGroupResponse {
 	resp, wait := c.syncGroup(ctx, req)
 	if wait == nil {
@@ -38,7 +40,7 @@ func (c *Coordinator) syncGroup(ctx context.Context, req *kmsg.SyncGroupRequest)
 	if code != errNone {
 		return fail(code)
 	}
-	defer s.mu.Unlock()
+	defer c.unlock(s)
 	now := c.now()
 	g := s.groups[req.Group]
 	var instance *string
@@ -85,50 +87,85 @@ func (c *Coordinator) syncGroup(ctx context.Context, req *kmsg.SyncGroupRequest)
 	return nil, wait.ch
 }
 
-// completeSync applies the leader's assignment: persist the group with it,
-// then answer every waiting member and move to Stable. On failure every
-// waiting member gets the error and the group rebalances.
+// completeSync persists the group with the leader's assignment and, once
+// the record is committed, gives every member its share and moves the
+// group to Stable (Kafka's GroupCoordinator.doSyncGroup with
+// GroupMetadataManager.storeGroup). The record is appended under the
+// partition's lock and committed without it (the leader's caller waits,
+// see unlock); meanwhile the group answers as in CompletingRebalance with
+// the previous assignments. The assignment applies only if the group is
+// still in CompletingRebalance at the same generation when the commit
+// completes: anything that changed it meanwhile (a join, a departure, an
+// expired session, an unload) has already answered the waiting members
+// (REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID, NOT_COORDINATOR), as Kafka
+// does. A failed write answers the waiting members its error and
+// rebalances, under the same condition.
 // REQUIRES: s.mu is held; g is CompletingRebalance.
 func (c *Coordinator) completeSync(ctx context.Context, s *shard, g *group, assignments []kmsg.SyncGroupRequestGroupAssignment, now time.Time) {
 	byMember := make(map[string][]byte, len(g.members))
-	code := errNone
+	for id := range g.members {
+		byMember[id] = []byte{} // missing members get an empty assignment, as in Kafka
+	}
 	for _, a := range assignments {
 		if g.members[a.MemberID] == nil {
 			continue // not a member of this generation: ignored, as in Kafka
 		}
 		if len(a.MemberAssignment) > c.cfg.MemberMetadataMaxBytes {
-			code = errInvalidRequest
+			c.failSync(s, g, errInvalidRequest, now)
+			return
 		}
-		byMember[a.MemberID] = a.MemberAssignment
+		byMember[a.MemberID] = append([]byte{}, a.MemberAssignment...)
 	}
-	if code == errNone {
-		prev := make(map[string][]byte, len(g.members))
-		for id, m := range g.members {
-			prev[id] = m.assignment
-			m.assignment = append([]byte{}, byMember[id]...)
-		}
-		rec := g.record()
-		switch {
-		case len(rec.key)+len(rec.value) > c.cfg.GroupRecordMaxBytes:
-			code = errUnknownServerError
-		default:
-			_, code = c.appendRecords(ctx, s, []kv{rec})
-		}
-		if code != errNone {
-			for id, m := range g.members {
-				m.assignment = prev[id]
-			}
-		}
-	}
-	if code != errNone {
-		c.failSyncs(g, code)
-		c.prepareRebalance(s, g, now)
+	rec := g.record(byMember)
+	if len(rec.key)+len(rec.value) > c.cfg.GroupRecordMaxBytes {
+		c.failSync(s, g, errUnknownServerError, now)
 		return
 	}
-	g.transition(Stable, now)
-	for _, m := range g.sortedMembers() {
-		if m.sync != nil {
-			c.deliverSync(m, syncResponse(m.sync.version, errNone, g, m.assignment))
-		}
+	// The leader's client may go away meanwhile; the generation's outcome
+	// must not depend on it.
+	w, code := c.appendAsync(context.WithoutCancel(ctx), s, []kv{rec})
+	if code != errNone {
+		c.failSync(s, g, storeGroupCode(code), now)
+		return
 	}
+	generation := g.generation
+	s.later(w, func(code int16) {
+		if s.groups[g.id] != g || g.state != CompletingRebalance || g.generation != generation {
+			return // changed meanwhile; the waiting members were answered then
+		}
+		now := c.now()
+		if code != errNone {
+			c.failSync(s, g, storeGroupCode(code), now)
+			return
+		}
+		for id, m := range g.members {
+			m.assignment = byMember[id]
+		}
+		g.transition(Stable, now)
+		for _, m := range g.sortedMembers() {
+			if m.sync != nil {
+				c.deliverSync(m, syncResponse(m.sync.version, errNone, g, m.assignment))
+			}
+		}
+	})
+}
+
+// failSync answers every member waiting in SyncGroup code and rebalances
+// the group (Kafka's resetAndPropagateAssignmentError and
+// maybePrepareRebalance).
+// REQUIRES: s.mu is held; g is CompletingRebalance.
+func (c *Coordinator) failSync(s *shard, g *group, code int16, now time.Time) {
+	c.failSyncs(g, code)
+	c.prepareRebalance(s, g, now)
+}
+
+// storeGroupCode is the code a failed group-metadata write answers, as
+// Kafka's GroupMetadataManager.storeGroup maps it: a timed-out write is
+// REBALANCE_IN_PROGRESS (the members rejoin; a Java consumer treats
+// REQUEST_TIMED_OUT in SyncGroup as fatal).
+func storeGroupCode(code int16) int16 {
+	if code == errRequestTimedOut {
+		return errRebalanceInProgress
+	}
+	return code
 }

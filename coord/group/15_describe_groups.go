@@ -31,7 +31,7 @@ func (c *Coordinator) describeGroup(version int16, id string) kmsg.DescribeGroup
 		d.ErrorCode = code
 		return d
 	}
-	defer s.mu.Unlock()
+	defer c.unlock(s)
 	g := s.groups[id]
 	if g == nil {
 		d.State = Dead.String()

@@ -12,6 +12,12 @@ import (
 // consumer-protocol subscriptions). A non-consumer group with members is
 // NON_EMPTY_GROUP, an unknown group GROUP_ID_NOT_FOUND, a partition that
 // does not exist UNKNOWN_TOPIC_OR_PARTITION.
+//
+// As in Kafka, the offsets leave memory once their tombstones are in the
+// local log, under the partition's lock, and the wait for the commit holds
+// no lock; a commit appended later applies after them, one appended
+// earlier and acknowledged later does not bring them back
+// (group.applyOffset). The partitions' codes are the commit's outcome.
 func (c *Coordinator) OffsetDelete(ctx context.Context, req *kmsg.OffsetDeleteRequest) *kmsg.OffsetDeleteResponse {
 	r := kmsg.NewPtrOffsetDeleteResponse()
 	r.Version = req.Version
@@ -38,7 +44,7 @@ func (c *Coordinator) offsetDelete(ctx context.Context, req *kmsg.OffsetDeleteRe
 	if code != errNone {
 		return code
 	}
-	defer s.mu.Unlock()
+	defer c.unlock(s)
 	g := s.groups[req.Group]
 	if g == nil {
 		return errGroupIDNotFound
@@ -66,15 +72,18 @@ func (c *Coordinator) offsetDelete(ctx context.Context, req *kmsg.OffsetDeleteRe
 			}
 		}
 	}
-	pos, code := c.appendRecords(ctx, s, recs)
-	if code != errNone {
-		for _, w := range where {
-			codes[w[0]][w[1]] = code
-		}
+	if len(recs) == 0 {
 		return errNone
 	}
-	for _, tp := range del {
-		g.removeOffset(tp, pos)
+	w, code := c.appendAsync(ctx, s, recs)
+	if code == errNone {
+		for _, tp := range del {
+			g.removeOffset(tp, w.pos)
+		}
+		code = c.await(s, w)
+	}
+	for _, wh := range where {
+		codes[wh[0]][wh[1]] = code
 	}
 	return errNone
 }

@@ -66,7 +66,7 @@ func BenchmarkRebalance(b *testing.B) {
 	s := h.c.shards[h.c.PartitionFor(g)]
 	h.c.mu.Unlock()
 	s.mu.Lock()
-	rec := s.groups[g].record()
+	rec := s.groups[g].record(nil)
 	s.mu.Unlock()
 	recSize := len(rec.key) + len(rec.value)
 

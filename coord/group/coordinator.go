@@ -33,15 +33,17 @@ type Client struct {
 // Locking: mu guards the shards map only. Each shard (one loaded
 // __consumer_offsets partition) has its own mutex guarding its groups, held
 // while a batch is written to that partition's local log, so the log and
-// the in-memory state change in the same order. OffsetCommit releases it
-// while its batch waits to be committed (acks=all), then applies its
-// offsets unless a later record for the same partition was applied
-// meanwhile (group.applyOffset); offset expiry and the removal of deleted
-// topics' offsets apply first and release it while waiting; the rarer
-// group-metadata writes (rebalances, DeleteGroups, OffsetDelete) keep it
-// until committed. Lock order: Coordinator.mu before shard.mu; never both held
-// across an append. Blocked JoinGroup / SyncGroup callers hold no
-// lock: they wait on a channel a later state change fills.
+// the in-memory state change in the same order, and never while a batch
+// waits to be committed (acks=all). OffsetCommit applies its offsets once
+// committed unless a later record for the same partition was applied
+// meanwhile (group.applyOffset); offset expiry, deleted topics' offsets,
+// DeleteGroups and OffsetDelete apply when appended and answer once
+// committed; the group records of rebalances are queued on the shard
+// (shard.later) and settled by whoever releases its lock (unlock), whose
+// continuation re-checks the group under the lock. Lock order:
+// Coordinator.mu before shard.mu; never both held across an append.
+// Blocked JoinGroup / SyncGroup callers hold no lock: they wait on a
+// channel a later state change fills.
 type Coordinator struct {
 	cfg    Config
 	log    OffsetsLog
@@ -72,6 +74,10 @@ type shard struct {
 	// state moves loading -> loaded -> gone, or loading -> gone.
 	state  shardState
 	groups map[string]*group // nil unless loaded
+	// writes are appended batches whose commits the holder of mu awaits,
+	// without mu, before releasing it (Coordinator.unlock); empty whenever
+	// mu is free.
+	writes []*write
 }
 
 // Option configures New.
@@ -183,7 +189,7 @@ func (c *Coordinator) Tick() {
 				c.expireOffsets(s, now)
 			}
 		}
-		s.mu.Unlock()
+		c.unlock(s)
 	}
 }
 
@@ -196,7 +202,7 @@ func (c *Coordinator) ExpireOffsetsNow() {
 		if s.state == shardLoaded {
 			c.expireOffsets(s, now)
 		}
-		s.mu.Unlock()
+		c.unlock(s)
 	}
 }
 
@@ -212,21 +218,85 @@ func sortedGroups(m map[string]*group) []*group {
 // kv is one record to write: a nil value is a tombstone.
 type kv struct{ key, value []byte }
 
-// appendRecords writes recs as one batch to partition s.p, waits until it
-// is committed (holding s.mu throughout), and returns the batch's offset in
-// the log and the error code to answer (NONE on success).
+// write is a batch in this broker's log of a partition whose commit is
+// yet to be awaited (OffsetsLog.Append's wait), bounded by
+// offsets.commit.timeout.ms from the append.
+type write struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wait    func(context.Context) error
+	records int
+	pos     int64 // the batch's offset in the log
+	// then, when set, runs with the shard's lock held once the commit's
+	// outcome (the code to answer) is known.
+	then func(code int16)
+}
+
+// appendAsync writes recs as one batch to this broker's log of partition
+// s.p and returns the write whose commit is to be awaited, or nil and the
+// code to answer when the local append failed (nothing was written).
 // REQUIRES: s.mu is held.
-func (c *Coordinator) appendRecords(ctx context.Context, s *shard, recs []kv) (int64, int16) {
-	if len(recs) == 0 {
-		return -1, errNone
-	}
+func (c *Coordinator) appendAsync(ctx context.Context, s *shard, recs []kv) (*write, int16) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.OffsetsCommitTimeout)
-	defer cancel()
 	pos, wait, err := c.appendLocal(ctx, s, recs)
-	if err == nil {
-		err = wait(ctx)
+	if err != nil {
+		code := c.appendResult(ctx, s, len(recs), err)
+		cancel()
+		return nil, code
 	}
-	return pos, c.appendResult(ctx, s, len(recs), err)
+	return &write{ctx: ctx, cancel: cancel, wait: wait, records: len(recs), pos: pos}, errNone
+}
+
+// later queues w: whoever holds s.mu awaits its commit before releasing
+// the lock (settleWrites), then runs then with the lock held.
+// REQUIRES: s.mu is held.
+func (s *shard) later(w *write, then func(code int16)) {
+	w.then = then
+	s.writes = append(s.writes, w)
+}
+
+// settleWrites awaits the commits of the queued writes without holding
+// s.mu, then runs their continuations, in append order, with it; until
+// none is left (a continuation may queue more).
+// REQUIRES: s.mu is held; it is released during the waits and held again
+// on return.
+func (c *Coordinator) settleWrites(s *shard) {
+	for len(s.writes) > 0 {
+		ws := s.writes
+		s.writes = nil
+		s.mu.Unlock()
+		codes := make([]int16, len(ws))
+		for i, w := range ws {
+			codes[i] = c.appendResult(w.ctx, s, w.records, w.wait(w.ctx))
+			w.cancel()
+		}
+		s.mu.Lock()
+		for i, w := range ws {
+			if w.then != nil {
+				w.then(codes[i])
+			}
+		}
+	}
+}
+
+// await waits for w's commit without holding s.mu (settling any other
+// queued write too) and returns the code to answer.
+// REQUIRES: s.mu is held; it is released during the wait and held again
+// on return.
+func (c *Coordinator) await(s *shard, w *write) int16 {
+	code := errNone
+	s.later(w, func(got int16) { code = got })
+	c.settleWrites(s)
+	return code
+}
+
+// unlock releases s.mu, first settling the writes queued while it was
+// held (settleWrites): a request whose answer depends on a write returns
+// once the write is committed, and holds no lock meanwhile.
+// REQUIRES: s.mu is held.
+func (c *Coordinator) unlock(s *shard) {
+	c.settleWrites(s)
+	s.mu.Unlock()
 }
 
 // appendLocal writes recs as one batch to this broker's log of partition

@@ -56,12 +56,16 @@
 //
 // Safe for concurrent use. One mutex per loaded partition guards its
 // groups and is held while a batch is written to the partition's local
-// log, so the log and the in-memory state change in the same order.
-// OffsetCommit, offset expiry and the removal of deleted topics' offsets
-// release it while their batch waits for acks=all, applying in log order;
-// group-metadata writes (rebalances, DeleteGroups, OffsetDelete) still
-// hold it until committed. The Coordinator
-// mutex guards only the partition map and is taken first.
+// log, so the log and the in-memory state change in the same order. No
+// write holds it while its batch waits for acks=all, as Kafka appends
+// with a callback: offset commits apply once committed, in log order
+// (a later record for the same partition wins); expiry, deleted topics'
+// offsets, DeleteGroups and OffsetDelete remove state when appended and
+// answer once committed; the group records of rebalances are settled by
+// the request that caused them when it releases the lock (Coordinator.unlock),
+// and apply only if the group is still in the state they were written for
+// (the leader's SyncGroup: CompletingRebalance at the same generation).
+// The Coordinator mutex guards only the partition map and is taken first.
 //
 // # Deliberate differences from Kafka
 //
@@ -78,6 +82,12 @@
 //     as subscribed to every topic (Kafka: to none).
 //   - Protocol-vote ties go to the earliest member's preference (Kafka:
 //     unspecified).
+//   - DeleteGroups and OffsetDelete answer once their tombstones are
+//     committed, with the commit's error if it fails (Kafka appends them
+//     with acks=0 and answers NONE at once). The request that caused a
+//     group-metadata write (the leader's SyncGroup, a LeaveGroup or tick
+//     that empties a group) returns once the write is settled, even when
+//     the group changed meanwhile and its answer was decided earlier.
 //   - Transactional offset commits, KIP-848 consumer groups, and topic ids
 //     (OffsetCommit/OffsetFetch v10) are not supported. FindCoordinator for
 //     a transactional id answers UNSUPPORTED_VERSION (non-retriable), so a

@@ -1,6 +1,7 @@
 package group
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -89,7 +90,8 @@ var (
 
 // appendErrorCode maps an OffsetsLog.Append error to the code Kafka's
 // coordinator answers: losing leadership is NOT_COORDINATOR, a timeout
-// REQUEST_TIMED_OUT, anything else COORDINATOR_NOT_AVAILABLE (retriable:
+// (the append's context ending, or an OffsetsLog's wait reporting its
+// deadline) REQUEST_TIMED_OUT, anything else COORDINATOR_NOT_AVAILABLE (retriable:
 // the client looks the coordinator up again).
 func appendErrorCode(err error) int16 {
 	switch {
@@ -97,7 +99,7 @@ func appendErrorCode(err error) int16 {
 		return errNone
 	case errors.Is(err, ErrNotLeader):
 		return errNotCoordinator
-	case errors.Is(err, errContextDone):
+	case errors.Is(err, errContextDone), errors.Is(err, context.DeadlineExceeded):
 		return errRequestTimedOut
 	default:
 		return errCoordinatorNotAvailable

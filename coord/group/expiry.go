@@ -102,7 +102,7 @@ func (c *Coordinator) DeleteTopicOffsets(topics []string) {
 				c.logger.Info("group coordinator: removed offsets of deleted topics", "partition", s.p, "offsets", n, "groups_removed", dead)
 			}
 		}
-		s.mu.Unlock()
+		c.unlock(s)
 	}
 }
 
@@ -136,14 +136,13 @@ func (c *Coordinator) removeOffsets(s *shard, now time.Time, pick func(*group) [
 	if len(recs) == 0 {
 		return 0, 0
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.OffsetsCommitTimeout)
-	defer cancel()
-	pos, wait, err := c.appendLocal(ctx, s, recs)
-	if err != nil {
-		c.appendResult(ctx, s, len(recs), err)
-		if !force {
-			return 0, 0 // retried at the next check
-		}
+	w, code := c.appendAsync(context.Background(), s, recs)
+	if code != errNone && !force {
+		return 0, 0 // retried at the next check
+	}
+	pos := int64(0)
+	if w != nil {
+		pos = w.pos
 	}
 	n := 0
 	for g, tps := range picked {
@@ -156,11 +155,8 @@ func (c *Coordinator) removeOffsets(s *shard, now time.Time, pick func(*group) [
 		g.transition(Dead, now)
 		delete(s.groups, g.id)
 	}
-	if err == nil {
-		s.mu.Unlock()
-		err = wait(ctx)
-		s.mu.Lock()
-		c.appendResult(ctx, s, len(recs), err)
+	if w != nil {
+		c.await(s, w)
 	}
 	return n, len(dead)
 }

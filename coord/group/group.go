@@ -55,7 +55,8 @@ type topicPartition struct {
 //	protocol != "" iff state is CompletingRebalance or Stable (or Empty/
 //	Stable after a load);
 //	a member's join (sync) waiter is set only in PreparingRebalance
-//	(CompletingRebalance) or while the response is being delivered.
+//	(CompletingRebalance), while the response is being delivered, or (join,
+//	Stable) while a static member's replacement record is being committed.
 type group struct {
 	id         string
 	state      State
@@ -338,8 +339,10 @@ func (g *group) isSubscribedTo(topic string) bool {
 	return g.subscribed[topic]
 }
 
-// value returns the group's GroupMetadataValue.
-func (g *group) value() GroupValue {
+// value returns the group's GroupMetadataValue; with assign set, the
+// members' assignments are assign's (none for a member it lacks), as the
+// leader's SyncGroup persists them before they apply.
+func (g *group) value(assign map[string][]byte) GroupValue {
 	v := GroupValue{
 		ProtocolType:          g.protocolType,
 		Generation:            g.generation,
@@ -364,13 +367,16 @@ func (g *group) value() GroupValue {
 			Subscription:     m.metadata(g.protocol),
 			Assignment:       m.assignment,
 		})
+		if assign != nil {
+			v.Members[len(v.Members)-1].Assignment = assign[m.id]
+		}
 	}
 	return v
 }
 
-// record returns the group's metadata record.
-func (g *group) record() kv {
-	return kv{key: EncodeGroupKey(g.id), value: EncodeGroupValue(g.value())}
+// record returns the group's metadata record (see value).
+func (g *group) record(assign map[string][]byte) kv {
+	return kv{key: EncodeGroupKey(g.id), value: EncodeGroupValue(g.value(assign))}
 }
 
 // tombstones returns the records deleting the group and all its offsets.

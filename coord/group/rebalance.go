@@ -102,7 +102,12 @@ func (c *Coordinator) completeJoin(s *shard, g *group, now time.Time) {
 		g.protocol = ""
 		g.transition(Empty, now)
 		g.computeSubscribed()
-		c.appendRecords(context.Background(), s, []kv{g.record()})
+		// Kafka only logs a failure here (the previous generation in the
+		// log has no live member either); the caller that ended the
+		// rebalance awaits the commit without the lock.
+		if w, _ := c.appendAsync(context.Background(), s, []kv{g.record(nil)}); w != nil {
+			s.later(w, nil)
+		}
 		return
 	}
 	g.protocol = g.selectProtocol()

@@ -279,12 +279,25 @@ func TestStaticMemberRejoinWithoutRebalance(t *testing.T) {
 	assert.Equal(t, "FENCED_INSTANCE_ID", codeName(h.join(joinReq(g, oldB, withInstance("ib")), "b").get().ErrorCode))
 
 	// Static leader rejoin (v9): the member list comes back with
-	// SkipAssignment, the leader id is the old one.
+	// SkipAssignment, the leader id is its new one (Kafka's
+	// updateStaticMemberAndRebalance).
 	r = h.join(joinReq(g, "", withInstance("ia")), "a").get()
 	require.Equal(t, "NONE", codeName(r.ErrorCode))
 	assert.True(t, r.SkipAssignment)
-	assert.Equal(t, a.id, r.LeaderID)
+	assert.Equal(t, r.MemberID, r.LeaderID)
+	assert.NotEqual(t, a.id, r.MemberID)
 	assert.Len(t, r.Members, 2)
+	assert.Equal(t, gen, r.Generation)
+
+	// Before v9: the previous leader id and no member list, so the
+	// client runs no assignment the stable group would ignore.
+	prev := r.MemberID
+	r = h.join(joinReq(g, "", withInstance("ia"), withVersion(8)), "a").get()
+	require.Equal(t, "NONE", codeName(r.ErrorCode))
+	assert.False(t, r.SkipAssignment)
+	assert.Equal(t, prev, r.LeaderID)
+	assert.NotEqual(t, prev, r.MemberID)
+	assert.Empty(t, r.Members)
 	assert.Equal(t, gen, r.Generation)
 
 	// Changed protocols force a rebalance.

@@ -21,8 +21,18 @@ type slowLog struct {
 	OffsetsLog
 	mu    sync.Mutex
 	armed bool
-	held  chan chan struct{} // the release of each held append, in append order
+	held  chan heldCommit // each held append, in append order
 }
+
+// heldCommit is the commit of a held append: the test ends it with ok or
+// fail.
+type heldCommit chan error
+
+// ok lets the commit complete.
+func (h heldCommit) ok() { close(h) }
+
+// fail makes the commit's wait return err.
+func (h heldCommit) fail(err error) { h <- err }
 
 func (l *slowLog) arm(on bool) {
 	l.mu.Lock()
@@ -38,11 +48,14 @@ func (l *slowLog) Append(ctx context.Context, p int32, batch []byte) (int64, fun
 	if err != nil || !armed {
 		return pos, wait, err
 	}
-	release := make(chan struct{})
-	l.held <- release
+	held := make(heldCommit, 1)
+	l.held <- held
 	return pos, func(ctx context.Context) error {
 		select {
-		case <-release:
+		case err := <-held:
+			if err != nil {
+				return err
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -90,7 +103,7 @@ func TestSlowCommitDoesNotStallThePartition(t *testing.T) {
 	cfg := testConfig()
 	cfg.OffsetsCommitTimeout = 10 * time.Minute // only the test releases held commits
 	h := newHarness(t, cfg)
-	slow := &slowLog{OffsetsLog: h.c.log, held: make(chan chan struct{}, 4)}
+	slow := &slowLog{OffsetsLog: h.c.log, held: make(chan heldCommit, 4)}
 	h.c.log = slow
 
 	other := sameShard(t, h, "a")
@@ -124,10 +137,10 @@ func TestSlowCommitDoesNotStallThePartition(t *testing.T) {
 	go func() { second <- commitCodes(h.commit("a", idA, genA, "t", map[int32]int64{0: 11})) }()
 	releaseSecond := <-slow.held
 	slow.arm(false)
-	close(releaseSecond)
+	releaseSecond.ok()
 	assert.Equal(t, []string{"NONE"}, <-second)
 	assert.Equal(t, map[topicPartition]int64{{"t", 0}: 11}, h.fetch("a"))
-	close(releaseFirst)
+	releaseFirst.ok()
 	assert.Equal(t, []string{"NONE"}, <-first)
 	assert.Equal(t, map[topicPartition]int64{{"t", 0}: 11}, h.fetch("a"), "the later record in the log wins")
 
@@ -145,7 +158,7 @@ func TestSlowExpiryDoesNotStallThePartition(t *testing.T) {
 	cfg.OffsetsCommitTimeout = 10 * time.Minute
 	cfg.OffsetsRetention = time.Hour
 	h := newHarness(t, cfg)
-	slow := &slowLog{OffsetsLog: h.c.log, held: make(chan chan struct{}, 4)}
+	slow := &slowLog{OffsetsLog: h.c.log, held: make(chan heldCommit, 4)}
 	h.c.log = slow
 
 	other := sameShard(t, h, "simple")
@@ -168,7 +181,7 @@ func TestSlowExpiryDoesNotStallThePartition(t *testing.T) {
 		assert.Equal(t, []string{"NONE"}, commitCodes(h.commit(other, id, gen, "t", map[int32]int64{1: 5})))
 	})
 	assert.Empty(t, h.fetch("simple"), "expired offsets leave memory before their tombstones are acknowledged")
-	close(release)
+	release.ok()
 	within(t, "the expiry", func() { <-expired })
 	assert.Equal(t, map[topicPartition]int64{{"t", 1}: 5}, h.fetch(other))
 
