@@ -38,6 +38,18 @@ var (
 	// ErrNotController: an operation only the active controller may do
 	// (NOT_CONTROLLER, 41).
 	ErrNotController = store.ErrNotController
+	// ErrElectionNotNeeded: the partition already has the leader the
+	// election would choose (ELECTION_NOT_NEEDED, 84).
+	ErrElectionNotNeeded = errors.New("election not needed")
+	// ErrPreferredLeaderNotAvailable: the preferred replica is not live
+	// or not in the ISR (PREFERRED_LEADER_NOT_AVAILABLE, 80).
+	ErrPreferredLeaderNotAvailable = errors.New("preferred leader not available")
+	// ErrEligibleLeadersNotAvailable: no live replica can lead
+	// (ELIGIBLE_LEADERS_NOT_AVAILABLE, 83).
+	ErrEligibleLeadersNotAvailable = errors.New("eligible leaders not available")
+	// ErrTopicBeingDeleted: an election for a topic marked for deletion
+	// (INVALID_TOPIC_EXCEPTION, 17, "The topic is being deleted").
+	ErrTopicBeingDeleted = errors.New("the topic is being deleted")
 )
 
 // Store errors the controller passes through, re-exported so the broker's

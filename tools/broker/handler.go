@@ -44,6 +44,7 @@ var servedAPIs = []apis.Range{
 	{Key: 37, Min: 0, Max: 3},                       // CreatePartitions
 	{Key: 44, Min: 0, Max: 1},                       // IncrementalAlterConfigs
 	{Key: 42, Min: 0, Max: 2},                       // DeleteGroups
+	{Key: 43, Min: 0, Max: 2},                       // ElectLeaders
 	{Key: 47, Min: 0, Max: 0},                       // OffsetDelete
 	{Key: 60, Min: 0, Max: 1},                       // DescribeCluster
 }
@@ -88,6 +89,8 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 		return b.handleAlterConfigs(ctx, r), nil
 	case *kmsg.DescribeLogDirsRequest:
 		return b.handleDescribeLogDirs(r), nil
+	case *kmsg.ElectLeadersRequest:
+		return b.handleElectLeaders(ctx, r), nil
 	case *kmsg.CreatePartitionsRequest:
 		return b.handleCreatePartitions(ctx, r), nil
 	case *kmsg.IncrementalAlterConfigsRequest:

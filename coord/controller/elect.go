@@ -1,0 +1,152 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/strom-broker/strom/coord/store"
+)
+
+// ElectionType is the ElectLeaders request's election type (Kafka's
+// ElectionType).
+type ElectionType int8
+
+// Election types.
+const (
+	// ElectPreferred moves leadership to each partition's preferred
+	// replica (the first in its assignment) if it is live and in the ISR.
+	ElectPreferred ElectionType = 0
+	// ElectUnclean gives a partition without a live leader one: a live ISR
+	// member if there is one, else any live replica (records only the old
+	// ISR had may be lost).
+	ElectUnclean ElectionType = 1
+)
+
+// ElectLeaders runs leader elections for partitions, as Kafka's
+// controller does for the ElectLeaders API (KafkaController
+// .processReplicaLeaderElection): per partition nil (a new leader was
+// elected), ErrElectionNotNeeded, ErrPreferredLeaderNotAvailable,
+// ErrEligibleLeadersNotAvailable, ErrTopicBeingDeleted or
+// ErrUnknownPartition. Every change bumps the leader epoch, is written
+// through the fenced store and pushed to the brokers. On a broker that is
+// not the controller every partition gets ErrNotController.
+func (c *Controller) ElectLeaders(ctx context.Context, typ ElectionType, partitions []store.TopicPartition) (_ map[store.TopicPartition]error, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
+	c.beginBatch()
+	defer c.endBatch(ctx)
+	out := make(map[store.TopicPartition]error, len(partitions))
+	if err := c.checkActive(ctx); err != nil {
+		for _, tp := range partitions {
+			out[tp] = err
+		}
+		return out, nil
+	}
+	live, err := c.liveBrokers(ctx, -1)
+	if err != nil {
+		return nil, err
+	}
+	marked, err := c.store.TopicsMarkedForDeletion(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("controller: elect leaders: %w", err)
+	}
+	assignments := map[string]store.TopicAssignment{}
+	for _, tp := range partitions {
+		if slices.Contains(marked, tp.Topic) {
+			out[tp] = ErrTopicBeingDeleted
+			continue
+		}
+		a, ok := assignments[tp.Topic]
+		if !ok {
+			a, err = c.store.Topic(ctx, tp.Topic)
+			if errors.Is(err, store.ErrUnknownTopic) {
+				out[tp] = ErrUnknownPartition
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("controller: elect leaders: %w", err)
+			}
+			assignments[tp.Topic] = a
+		}
+		if _, ok := a.Partitions[tp.Partition]; !ok {
+			out[tp] = ErrUnknownPartition
+			continue
+		}
+		out[tp], err = c.electOne(ctx, typ, a, tp.Partition, live)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// electOne runs one election; it returns the partition's result and an
+// error only when the store failed.
+// REQUIRES: c.mu is held and c is active.
+func (c *Controller) electOne(ctx context.Context, typ ElectionType, a store.TopicAssignment, p int32, live map[int32]bool) (result, err error) {
+	tp := store.TopicPartition{Topic: a.Name, Partition: p}
+	replicas := a.Partitions[p]
+	for range maxCASAttempts {
+		cur, err := c.store.PartitionState(ctx, tp)
+		if errors.Is(err, store.ErrNoPartitionState) || errors.Is(err, store.ErrUnknownTopic) {
+			return ErrUnknownPartition, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("controller: elect %s: %w", tp, err)
+		}
+		next := cur.Clone()
+		election := ElectionClean
+		switch typ {
+		case ElectPreferred:
+			preferred := replicas[0]
+			switch {
+			case cur.Leader == preferred:
+				return ErrElectionNotNeeded, nil
+			case !live[preferred] || !slices.Contains(cur.ISR, preferred):
+				return fmt.Errorf("partition %s: preferred replica %d is not live and in the ISR %v: %w",
+					tp, preferred, cur.ISR, ErrPreferredLeaderNotAvailable), nil
+			}
+			next.Leader = preferred
+		case ElectUnclean:
+			if cur.Leader != store.NoLeader && live[cur.Leader] {
+				return ErrElectionNotNeeded, nil
+			}
+			next.Leader = store.NoLeader
+			for _, r := range replicas {
+				if live[r] && slices.Contains(cur.ISR, r) {
+					next.Leader = r
+					break
+				}
+			}
+			if next.Leader == store.NoLeader {
+				for _, r := range replicas {
+					if live[r] {
+						next.Leader, next.ISR, election = r, []int32{r}, ElectionUnclean
+						break
+					}
+				}
+			}
+			if next.Leader == store.NoLeader {
+				return fmt.Errorf("partition %s: no live replica of %v: %w", tp, replicas, ErrEligibleLeadersNotAvailable), nil
+			}
+		default:
+			return fmt.Errorf("election type %d: %w", typ, ErrInvalidRequest), nil
+		}
+		next.LeaderEpoch = cur.LeaderEpoch + 1
+		next.ControllerEpoch = c.epoch
+		v, err := c.fenced.SetPartitionState(ctx, tp, next, cur.Version)
+		if errors.Is(err, store.ErrBadVersion) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("controller: elect %s: %w", tp, err)
+		}
+		c.logElection(tp, cur, next, election)
+		c.queueState(a, p, next, v, false, live, nil)
+		return nil, nil
+	}
+	return nil, fmt.Errorf("controller: elect %s: %d conflicting writes: %w", tp, maxCASAttempts, store.ErrBadVersion)
+}
