@@ -19,6 +19,7 @@ import (
 	"github.com/strom-broker/strom/tools/cli/dumplog"
 	"github.com/strom-broker/strom/tools/cli/e2elatency"
 	"github.com/strom-broker/strom/tools/cli/getoffsets"
+	"github.com/strom-broker/strom/tools/cli/leaderelection"
 	"github.com/strom-broker/strom/tools/cli/logdirs"
 	"github.com/strom-broker/strom/tools/cli/producerperf"
 	"github.com/strom-broker/strom/tools/cli/server"
@@ -53,6 +54,7 @@ func Commands(broker server.BrokerFunc) []Command {
 		{"log-dirs", "Describe brokers' log dirs and partition sizes (kafka-log-dirs.sh).", logdirs.Run},
 		{"dump-log", "Print log segments, indexes and producer snapshots offline (kafka-dump-log.sh).", dumplog.Run},
 		{"broker-api-versions", "Print the API versions each broker supports (kafka-broker-api-versions.sh).", apiversions.Run},
+		{"leader-election", "Elect preferred or unclean partition leaders (kafka-leader-election.sh).", leaderelection.Run},
 		{"zookeeper-shell", "Look at and edit a cluster's ZooKeeper znodes (zookeeper-shell.sh).", zkshell.Run},
 	}
 }

@@ -1,0 +1,75 @@
+package clustertest_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strom-broker/strom/tools/clustertest"
+)
+
+// TestLeaderElectionTool: kafka-leader-election.sh against the cluster. A
+// partition whose in-sync replicas all died stays offline when a replica
+// outside its ISR comes back (unclean election is off by default); an
+// UNCLEAN election makes that replica its leader. A PREFERRED election of
+// a partition its preferred replica leads needs none.
+func TestLeaderElectionTool(t *testing.T) {
+	_, bs := startThree(t)
+	ctx := context.Background()
+	cl := client(t, addrs(bs...))
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 30000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "elect", -1, -1
+	for p, replicas := range [][]int32{{1, 2}, {3, 1}} {
+		a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+		a.Partition, a.Replicas = int32(p), replicas
+		rt.ReplicaAssignment = append(rt.ReplicaAssignment, a)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Zero(t, resp.Topics[0].ErrorCode)
+
+	leaderOf := func(p int32) func(context.Context) (int32, error) {
+		return func(ctx context.Context) (int32, error) {
+			l, err := leaders(ctx, t, bs[2], "elect")
+			return l[p], err
+		}
+	}
+	waitLeader := func(what string, p, want int32) {
+		clustertest.Eventually(t, what, func(ctx context.Context) error {
+			got, err := leaderOf(p)(ctx)
+			if err != nil || got != want {
+				return fmt.Errorf("leader %d (%v), want %d", got, err, want)
+			}
+			return nil
+		})
+	}
+	waitLeader("partition 0 led by 1", 0, 1)
+	bs[0].Kill() // broker 1: leadership moves to 2, the ISR shrinks to {2}
+	waitLeader("partition 0 led by 2", 0, 2)
+	bs[1].Kill() // broker 2: no in-sync replica is left
+	waitLeader("partition 0 offline", 0, -1)
+	require.NoError(t, bs[0].Start()) // broker 1 is back, but not in the ISR
+	bs[0].WaitListening()
+	waitBrokers(t, bs[2:], 1, 3)
+	got, err := leaderOf(0)(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int32(-1), got, "no clean leader: the partition stays offline")
+
+	out, errOut, code := script(t, "", "kafka-leader-election.sh", "--bootstrap-server", bs[2].Addr(),
+		"--election-type", "UNCLEAN", "--topic", "elect", "--partition", "0")
+	require.Equal(t, 0, code, "stdout %s stderr %s", out, errOut)
+	assert.Equal(t, "Successfully completed leader election (UNCLEAN) for partitions elect-0\n", out)
+	waitLeader("partition 0 led by 1 after the unclean election", 0, 1)
+
+	out, errOut, code = script(t, "", "kafka-leader-election.sh", "--bootstrap-server", bs[2].Addr(),
+		"--election-type", "PREFERRED", "--topic", "elect", "--partition", "1")
+	require.Equal(t, 0, code, "stdout %s stderr %s", out, errOut)
+	assert.Equal(t, "Valid replica already elected for partitions elect-1\n", out)
+}
