@@ -738,6 +738,28 @@ func (c *Controller) skipCorrupt(topic string, err error) bool {
 // compare-and-set if a batch loses a race.
 // REQUIRES: c.mu is held and c is active.
 func (c *Controller) reconcileTopic(ctx context.Context, a store.TopicAssignment, live map[int32]bool) error {
+	if a.ID.IsZero() {
+		// Written without a topic id (Kafka 0.8's tool, a plain
+		// ZooKeeper client): give it one, as Kafka's controller does
+		// (KafkaController.processTopicIds).
+		id, err := store.NewUUID()
+		if err != nil {
+			return err
+		}
+		withID := a.Clone()
+		withID.ID = id
+		v, err := c.fenced.SetAssignment(ctx, withID, a.Version)
+		switch {
+		case err == nil:
+			withID.Version = v
+			a = withID
+			c.opts.Logger.Info("assigned a topic id", "topic", a.Name, "topic_id", id.String())
+		case errors.Is(err, store.ErrBadVersion), errors.Is(err, store.ErrUnknownTopic):
+			return nil // changed meanwhile: its watch brings it back
+		default:
+			return fmt.Errorf("controller: topic id of %q: %w", a.Name, err)
+		}
+	}
 	unclean, err := c.uncleanAllowed(ctx, a.Name)
 	if err != nil {
 		return err

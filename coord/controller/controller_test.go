@@ -218,6 +218,9 @@ func TestRunActsOnTopicWrites(t *testing.T) {
 		return err == nil
 	}, time.Minute, 5*time.Millisecond)
 	assert.Equal(t, int32(1), cl.state(t, "raw", 0).Leader)
+	a, err := cl.s.Topic(ctx, "raw")
+	require.NoError(t, err)
+	assert.False(t, a.ID.IsZero(), "a topic written without an id gets one")
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)
 }

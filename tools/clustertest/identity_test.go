@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -114,6 +115,23 @@ func TestTopicWrittenWithPlainZooKeeperClient(t *testing.T) {
 		}
 		if l[0] != 2 || l[1] != 3 {
 			return fmt.Errorf("leaders %v", l)
+		}
+		return nil
+	})
+	clustertest.Eventually(t, "the controller gave the topic an id", func(ctx context.Context) error {
+		data, _, err := zkc.Get("/brokers/topics/handmade")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(data), `"topic_id":"`) {
+			return fmt.Errorf("znode %s", data)
+		}
+		md, err := metadataFrom(ctx, t, bs[1], "handmade")
+		if err != nil {
+			return err
+		}
+		if md.Topics["handmade"].ID == ([16]byte{}) {
+			return fmt.Errorf("metadata shows no topic id")
 		}
 		return nil
 	})
