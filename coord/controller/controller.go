@@ -209,9 +209,10 @@ func (c *Controller) joinedBrokers(ctx context.Context) map[int32]bool {
 // re-elects leaders when brokers leave or return. Errors are logged and
 // retried at the next change.
 func (c *Controller) Run(ctx context.Context) error {
-	sub := c.store.Subscribe(store.EventBrokers, store.EventController, store.EventTopic, store.EventTopicDeletion)
+	sub := c.store.Subscribe(store.EventBrokers, store.EventController, store.EventTopic, store.EventTopicDeletion,
+		store.EventPreferredElection)
 	defer sub.Close()
-	elect := true
+	elect, preferred := true, true
 	var topics []string
 	for {
 		if elect {
@@ -225,6 +226,14 @@ func (c *Controller) Run(ctx context.Context) error {
 				}
 			}
 		}
+		// A pending /admin/preferred_replica_election: on its event, and
+		// at every (re-)election, since a controller taking over finishes
+		// a request its predecessor left (Kafka's fail-over).
+		if preferred {
+			if err := c.OnPreferredElectionRequest(ctx); err != nil && ctx.Err() == nil {
+				c.opts.Logger.Error("preferred replica election failed", "broker", c.brokerID, "err", err)
+			}
+		}
 		select {
 		case _, ok := <-sub.Ready():
 			if !ok {
@@ -232,11 +241,13 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 			// A broker or controller change reconciles everything;
 			// otherwise only the topics named.
-			elect, topics = false, topics[:0]
+			elect, preferred, topics = false, false, topics[:0]
 			for _, ev := range sub.Drain() {
 				switch ev.Kind {
 				case store.EventBrokers, store.EventController:
-					elect = true
+					elect, preferred = true, true
+				case store.EventPreferredElection:
+					preferred = true
 				default:
 					if !slices.Contains(topics, ev.Topic) {
 						topics = append(topics, ev.Topic)

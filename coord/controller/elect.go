@@ -38,6 +38,46 @@ func (c *Controller) ElectLeaders(ctx context.Context, typ ElectionType, partiti
 	defer func() { err = c.deposed(err) }()
 	c.beginBatch()
 	defer c.endBatch(ctx)
+	return c.electLeaders(ctx, typ, partitions)
+}
+
+// OnPreferredElectionRequest handles a pending
+// /admin/preferred_replica_election (written by Kafka's
+// kafka-preferred-replica-election.sh --zookeeper or any ZooKeeper client):
+// the active controller runs the preferred elections and deletes the
+// request, as Kafka's does; on other brokers it does nothing.
+func (c *Controller) OnPreferredElectionRequest(ctx context.Context) (err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
+	c.beginBatch()
+	defer c.endBatch(ctx)
+	if c.checkActive(ctx) != nil {
+		return nil
+	}
+	tps, err := c.store.PreferredReplicaElection(ctx)
+	if errors.Is(err, store.ErrCorrupt) {
+		c.opts.Logger.Error("ignoring an unreadable preferred replica election request", "err", err)
+		return c.fenced.DeletePreferredReplicaElection(ctx)
+	}
+	if err != nil || len(tps) == 0 {
+		return err
+	}
+	results, err := c.electLeaders(ctx, ElectPreferred, tps)
+	if err != nil {
+		return err
+	}
+	for tp, r := range results {
+		if r != nil && !errors.Is(r, ErrElectionNotNeeded) {
+			c.opts.Logger.Warn("preferred replica election failed", "partition", tp.String(), "err", r)
+		}
+	}
+	return c.fenced.DeletePreferredReplicaElection(ctx)
+}
+
+// electLeaders is ElectLeaders without the locking and batching.
+// REQUIRES: c.mu is held, within a batch.
+func (c *Controller) electLeaders(ctx context.Context, typ ElectionType, partitions []store.TopicPartition) (map[store.TopicPartition]error, error) {
 	out := make(map[store.TopicPartition]error, len(partitions))
 	if err := c.checkActive(ctx); err != nil {
 		for _, tp := range partitions {

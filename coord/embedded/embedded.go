@@ -651,3 +651,23 @@ func lockFile(path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// PreferredReplicaElection implements store.Store: in embedded mode no
+// other process can write a request, so there is none.
+func (s *Store) PreferredReplicaElection(ctx context.Context) ([]store.TopicPartition, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Unlock()
+	return nil, nil
+}
+
+// DeletePreferredReplicaElection implements store.Store (nothing to
+// delete).
+func (s *Store) DeletePreferredReplicaElection(ctx context.Context) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	s.mu.Unlock()
+	return nil
+}

@@ -32,6 +32,9 @@ const (
 	// re-elect, and re-read everything (events for every watched record
 	// follow). The embedded store never publishes it.
 	EventSessionExpired
+	// EventPreferredElection: preferred leader elections were requested
+	// (/admin/preferred_replica_election appeared).
+	EventPreferredElection
 )
 
 // String names the kind.
@@ -51,6 +54,8 @@ func (k EventKind) String() string {
 		return "topic-deletion"
 	case EventSessionExpired:
 		return "session-expired"
+	case EventPreferredElection:
+		return "preferred-election"
 	}
 	return "unknown"
 }

@@ -129,6 +129,14 @@ type Store interface {
 	// brokerID. Blocks never overlap and increase across restarts.
 	AllocateProducerIDBlock(ctx context.Context, brokerID int32, size int64) (ProducerIDBlock, error)
 
+	// PreferredReplicaElection returns the partitions of a pending
+	// preferred-leader election request (/admin/preferred_replica_election,
+	// written by Kafka's tools), or nil if there is none.
+	PreferredReplicaElection(ctx context.Context) ([]TopicPartition, error)
+	// DeletePreferredReplicaElection removes the request once handled (no
+	// error if there is none).
+	DeletePreferredReplicaElection(ctx context.Context) error
+
 	// Fenced returns a view of this store whose writes are fenced by
 	// controllerEpoch: every method that writes (RegisterBroker,
 	// UnregisterBroker, TryBecomeController, ResignController, CreateTopic,

@@ -24,6 +24,7 @@ import (
 //	/brokers/topics/<t>/partitions/<p>/state exists EventPartitionState
 //	/config/topics/<t>                    exists    EventTopicConfig
 //	/admin/delete_topics                  children  EventTopicDeletion for marks that appear or vanish
+//	/admin/preferred_replica_election     exists    EventPreferredElection
 //
 // Arming is reading: a watch (re-)armed publishes its event whether or not
 // anything changed, so nothing that changed between the fire and the re-arm
@@ -53,6 +54,7 @@ const (
 	tState
 	tConfig
 	tDeletions
+	tElection
 )
 
 // target is one watch.
@@ -180,7 +182,7 @@ func (w *watcher) mark(t target) {
 }
 
 func (w *watcher) markRoots() {
-	for _, k := range []targetKind{tBrokers, tController, tTopics, tDeletions} {
+	for _, k := range []targetKind{tBrokers, tController, tTopics, tDeletions, tElection} {
 		w.mark(target{kind: k})
 	}
 }
@@ -250,6 +252,8 @@ func (w *watcher) targetOf(p string) (target, bool) {
 		return target{kind: tTopics}, true
 	case znode.DeleteTopicsPath:
 		return target{kind: tDeletions}, true
+	case znode.PreferredReplicaElectionPath:
+		return target{kind: tElection}, true
 	}
 	if rest, ok := strings.CutPrefix(p, znode.TopicsPath+"/"); ok {
 		parts := strings.Split(rest, "/")
@@ -381,6 +385,11 @@ func (w *watcher) arm(t target) error {
 			return err
 		}
 		w.publish(store.Event{Kind: store.EventController})
+	case tElection:
+		if err := w.exists(znode.PreferredReplicaElectionPath); err != nil {
+			return err
+		}
+		w.publish(store.Event{Kind: store.EventPreferredElection})
 	case tTopics:
 		names, err := w.children(znode.TopicsPath)
 		if err != nil {

@@ -392,3 +392,46 @@ func mustMarshal(v any) []byte {
 	}
 	return b
 }
+
+// --- /admin/preferred_replica_election:
+// {"version":1,"partitions":[{"topic":"t","partition":0}]}
+
+type electionJSON struct {
+	Version    int `json:"version"`
+	Partitions []struct {
+		Topic     string `json:"topic"`
+		Partition *int32 `json:"partition"`
+	} `json:"partitions"`
+}
+
+// EncodePreferredReplicaElection encodes a preferred election request.
+func EncodePreferredReplicaElection(tps []store.TopicPartition) []byte {
+	type entry struct {
+		Topic     string `json:"topic"`
+		Partition int32  `json:"partition"`
+	}
+	v := struct {
+		Version    int     `json:"version"`
+		Partitions []entry `json:"partitions"`
+	}{Version: 1, Partitions: []entry{}}
+	for _, tp := range tps {
+		v.Partitions = append(v.Partitions, entry{tp.Topic, tp.Partition})
+	}
+	return mustMarshal(v)
+}
+
+// DecodePreferredReplicaElection decodes a preferred election request.
+func DecodePreferredReplicaElection(data []byte) ([]store.TopicPartition, error) {
+	var v electionJSON
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, corrupt(PreferredReplicaElectionPath, err)
+	}
+	out := make([]store.TopicPartition, 0, len(v.Partitions))
+	for _, p := range v.Partitions {
+		if p.Topic == "" || p.Partition == nil {
+			return nil, corrupt(PreferredReplicaElectionPath, fmt.Errorf("an entry without topic or partition"))
+		}
+		out = append(out, store.TopicPartition{Topic: p.Topic, Partition: *p.Partition})
+	}
+	return out, nil
+}

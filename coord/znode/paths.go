@@ -32,6 +32,10 @@ const (
 	ProducerIDBlockPath = "/latest_producer_id_block"
 	BrokerSeqIDPath     = "/brokers/seqid"
 	ConfigChangesPath   = "/config/changes"
+	// PreferredReplicaElectionPath asks the controller for preferred
+	// leader elections (Kafka's kafka-preferred-replica-election.sh
+	// --zookeeper); the controller deletes it once done.
+	PreferredReplicaElectionPath = "/admin/preferred_replica_election"
 )
 
 // PersistentPaths are the znodes every Kafka broker creates at startup

@@ -73,3 +73,61 @@ func TestLeaderElectionTool(t *testing.T) {
 	require.Equal(t, 0, code, "stdout %s stderr %s", out, errOut)
 	assert.Equal(t, "Valid replica already elected for partitions elect-1\n", out)
 }
+
+// TestPreferredElectionZnode: a preferred-leader election requested the
+// way Kafka's kafka-preferred-replica-election.sh --zookeeper does it, by
+// writing /admin/preferred_replica_election: the controller moves the
+// leadership back to the preferred replica (it is back in the ISR) and
+// deletes the request.
+func TestPreferredElectionZnode(t *testing.T) {
+	c, bs := startThree(t)
+	ctx := context.Background()
+	cl := client(t, addrs(bs...))
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 30000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "pref", -1, -1
+	a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+	a.Partition, a.Replicas = 0, []int32{1, 2}
+	rt.ReplicaAssignment = append(rt.ReplicaAssignment, a)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Zero(t, resp.Topics[0].ErrorCode)
+	waitPartitionLeader(t, bs[2], "pref", 0, 1)
+
+	bs[0].Kill()
+	waitPartitionLeader(t, bs[2], "pref", 0, 2)
+	require.NoError(t, bs[0].Start())
+	bs[0].WaitListening()
+	waitBrokers(t, bs[1:], 1, 2, 3)
+
+	// Broker 1 caught up and is back in the ISR (what the leader's ISR
+	// expansion writes; done by hand here).
+	zkc := plainZK(t, c.Connect)
+	st := partitionState(t, zkc, "pref", 0)
+	data := fmt.Sprintf(`{"version":1,"leader":2,"leader_epoch":%d,"isr":[2,1],"controller_epoch":%d}`, st.LeaderEpoch, st.ControllerEpoch)
+	_, err = zkc.Conn.Set(c.Chroot+"/brokers/topics/pref/partitions/0/state", []byte(data), -1)
+	require.NoError(t, err)
+
+	require.NoError(t, zkc.Create("/admin/preferred_replica_election", []byte(`{"version":1,"partitions":[{"topic":"pref","partition":0}]}`)))
+	waitPartitionLeader(t, bs[2], "pref", 0, 1)
+	clustertest.Eventually(t, "the request is deleted", func(context.Context) error {
+		if _, _, err := zkc.Get("/admin/preferred_replica_election"); err == nil {
+			return fmt.Errorf("still there")
+		}
+		return nil
+	})
+}
+
+// waitPartitionLeader waits until b reports leader for topic's partition p.
+func waitPartitionLeader(t *testing.T, b *clustertest.Broker, topic string, p, leader int32) {
+	t.Helper()
+	clustertest.Eventually(t, fmt.Sprintf("%s-%d led by %d", topic, p, leader), func(ctx context.Context) error {
+		l, err := leaders(ctx, t, b, topic)
+		if err != nil || l[p] != leader {
+			return fmt.Errorf("leader %d (%v)", l[p], err)
+		}
+		return nil
+	})
+}
