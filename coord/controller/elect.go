@@ -190,3 +190,84 @@ func (c *Controller) electOne(ctx context.Context, typ ElectionType, a store.Top
 	}
 	return nil, fmt.Errorf("controller: elect %s: %d conflicting writes: %w", tp, maxCASAttempts, store.ErrBadVersion)
 }
+
+// RebalanceLeaders is Kafka's automatic leader rebalance
+// (auto.leader.rebalance.enable, KafkaController
+// .checkAndTriggerAutoLeaderRebalance): for each broker, the partitions
+// whose preferred replica it is; if more than imbalancePct percent of them
+// are led by another broker, a preferred election moves back those whose
+// preferred replica is live and in the ISR. It returns how many leaders
+// moved. Topics being deleted are left alone; on a broker that is not the
+// controller it does nothing.
+func (c *Controller) RebalanceLeaders(ctx context.Context, imbalancePct int) (moved int, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
+	c.beginBatch()
+	defer c.endBatch(ctx)
+	if c.checkActive(ctx) != nil {
+		return 0, nil
+	}
+	topics, err := c.store.Topics(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("controller: rebalance: %w", err)
+	}
+	marked, err := c.store.TopicsMarkedForDeletion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("controller: rebalance: %w", err)
+	}
+	preferredOf := map[int32]int{}               // broker -> partitions it is preferred for
+	misled := map[int32][]store.TopicPartition{} // broker -> those led by another
+	for _, name := range topics {
+		if slices.Contains(marked, name) {
+			continue
+		}
+		a, err := c.store.Topic(ctx, name)
+		if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("controller: rebalance: %w", err)
+		}
+		states, err := c.store.PartitionStates(ctx, name)
+		if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("controller: rebalance: %w", err)
+		}
+		for p, replicas := range a.Partitions {
+			st, ok := states[p]
+			if !ok || len(replicas) == 0 {
+				continue
+			}
+			preferred := replicas[0]
+			preferredOf[preferred]++
+			if st.Leader != preferred {
+				misled[preferred] = append(misled[preferred], store.TopicPartition{Topic: name, Partition: p})
+			}
+		}
+	}
+	var candidates []store.TopicPartition
+	for b, tps := range misled {
+		if float64(len(tps))/float64(preferredOf[b]) > float64(imbalancePct)/100 {
+			candidates = append(candidates, tps...)
+		}
+	}
+	if len(candidates) == 0 {
+		return 0, nil
+	}
+	results, err := c.electLeaders(ctx, ElectPreferred, candidates)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range results {
+		if r == nil {
+			moved++
+		}
+	}
+	if moved > 0 {
+		c.opts.Logger.Info("rebalanced leaders to their preferred replicas", "partitions", moved)
+	}
+	return moved, nil
+}

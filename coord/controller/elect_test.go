@@ -90,3 +90,38 @@ func TestElectUncleanLeader(t *testing.T) {
 	assert.ErrorIs(t, res[store.TopicPartition{Topic: "u", Partition: 1}], ErrEligibleLeadersNotAvailable)
 	assert.ErrorIs(t, res[store.TopicPartition{Topic: "u", Partition: 2}], ErrElectionNotNeeded)
 }
+
+// TestRebalanceLeaders: leadership returns to preferred replicas once a
+// broker's share of partitions led by others passes the threshold, and
+// only then.
+func TestRebalanceLeaders(t *testing.T) {
+	ctx := context.Background()
+	cl, _ := newPushCluster(t, 1, 2)
+	assignment := map[int32][]int32{}
+	for p := int32(0); p < 10; p++ {
+		assignment[p] = []int32{1, 2} // broker 1 is every partition's preferred replica
+	}
+	_, err := cl.c.CreateTopic(ctx, TopicSpec{Name: "r", NumPartitions: -1, ReplicationFactor: -1, Assignment: assignment}, false)
+	require.NoError(t, err)
+	moveTo2 := func(ps ...int32) {
+		for _, p := range ps {
+			cur := cl.state(t, "r", p)
+			_, err := cl.s.SetPartitionState(ctx, store.TopicPartition{Topic: "r", Partition: p},
+				store.PartitionState{Leader: 2, LeaderEpoch: cur.LeaderEpoch + 1, ISR: []int32{2, 1}}, cur.Version)
+			require.NoError(t, err)
+		}
+	}
+	moveTo2(0) // 1 of 10 = 10%: not above the 10% threshold
+	moved, err := cl.c.RebalanceLeaders(ctx, 10)
+	require.NoError(t, err)
+	assert.Zero(t, moved)
+	assert.Equal(t, int32(2), cl.state(t, "r", 0).Leader)
+
+	moveTo2(1, 2) // 3 of 10
+	moved, err = cl.c.RebalanceLeaders(ctx, 10)
+	require.NoError(t, err)
+	assert.Equal(t, 3, moved)
+	for p := int32(0); p < 3; p++ {
+		assert.Equal(t, int32(1), cl.state(t, "r", p).Leader, "partition %d back on its preferred replica", p)
+	}
+}

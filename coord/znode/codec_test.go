@@ -205,3 +205,16 @@ func TestPaths(t *testing.T) {
 	assert.Equal(t, "/config/topics/orders", TopicConfigPath("orders"))
 	assert.Equal(t, "/admin/delete_topics/orders", DeleteTopicPath("orders"))
 }
+
+func TestPreferredReplicaElectionJSON(t *testing.T) {
+	tps := []store.TopicPartition{{Topic: "a", Partition: 0}, {Topic: "b", Partition: 3}}
+	data := EncodePreferredReplicaElection(tps)
+	assert.JSONEq(t, `{"version":1,"partitions":[{"topic":"a","partition":0},{"topic":"b","partition":3}]}`, string(data))
+	got, err := DecodePreferredReplicaElection(data)
+	require.NoError(t, err)
+	assert.Equal(t, tps, got)
+	for _, bad := range []string{`{`, `{"version":1,"partitions":[{"topic":"a"}]}`, `{"version":1,"partitions":[{"partition":1}]}`} {
+		_, err := DecodePreferredReplicaElection([]byte(bad))
+		assert.ErrorIs(t, err, store.ErrCorrupt, bad)
+	}
+}

@@ -284,6 +284,13 @@ func (b *Broker) Serve() error {
 			defer b.bg.Done()
 			b.reregisterOnExpiry(b.ctx)
 		}()
+		if b.cfg.AutoLeaderRebalanceEnable {
+			b.bg.Add(1)
+			go func() {
+				defer b.bg.Done()
+				b.rebalanceLeaders(b.ctx)
+			}()
+		}
 	}
 	b.bg.Add(1)
 	go func() {

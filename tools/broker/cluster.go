@@ -132,3 +132,26 @@ func (b *Broker) reregisterOnExpiry(ctx context.Context) {
 		}
 	}
 }
+
+// rebalanceLeaders runs the controller's automatic leader rebalance
+// (auto.leader.rebalance.enable) every leader.imbalance.check.interval.seconds
+// until ctx ends, as Kafka's controller schedules it (the first check
+// after 5 s). It does nothing while this broker is not the controller.
+func (b *Broker) rebalanceLeaders(ctx context.Context) {
+	interval := time.Duration(b.cfg.LeaderImbalanceCheckIntervalSeconds) * time.Second
+	next := time.NewTimer(min(5*time.Second, interval))
+	defer next.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-next.C:
+		}
+		if moved, err := b.ctrl.RebalanceLeaders(ctx, int(b.cfg.LeaderImbalancePerBrokerPercentage)); err != nil && ctx.Err() == nil {
+			b.log.Warn("automatic leader rebalance", "err", err)
+		} else if moved > 0 {
+			b.log.Info("automatic leader rebalance", "moved", moved)
+		}
+		next.Reset(interval)
+	}
+}

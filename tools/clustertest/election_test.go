@@ -131,3 +131,47 @@ func waitPartitionLeader(t *testing.T, b *clustertest.Broker, topic string, p, l
 		return nil
 	})
 }
+
+// TestAutoLeaderRebalance: with auto.leader.rebalance.enable (Kafka's
+// default) the controller moves leadership back to the preferred replicas
+// by itself once they are in the ISR again.
+func TestAutoLeaderRebalance(t *testing.T) {
+	c := clustertest.NewCluster(t, ens)
+	var bs []*clustertest.Broker
+	for id := int32(1); id <= 3; id++ {
+		bs = append(bs, c.StartBroker(id, "leader.imbalance.check.interval.seconds=1"))
+	}
+	waitBrokers(t, bs, 1, 2, 3)
+	ctx := context.Background()
+	cl := client(t, addrs(bs...))
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 30000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "balanced", -1, -1
+	for p := int32(0); p < 4; p++ {
+		a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+		a.Partition, a.Replicas = p, []int32{1, 2}
+		rt.ReplicaAssignment = append(rt.ReplicaAssignment, a)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Zero(t, resp.Topics[0].ErrorCode)
+
+	bs[0].Kill()
+	for p := int32(0); p < 4; p++ {
+		waitPartitionLeader(t, bs[2], "balanced", p, 2)
+	}
+	require.NoError(t, bs[0].Start())
+	bs[0].WaitListening()
+	zkc := plainZK(t, c.Connect)
+	for p := 0; p < 4; p++ { // broker 1 caught up (by hand: no followers yet)
+		st := partitionState(t, zkc, "balanced", p)
+		data := fmt.Sprintf(`{"version":1,"leader":2,"leader_epoch":%d,"isr":[2,1],"controller_epoch":%d}`, st.LeaderEpoch, st.ControllerEpoch)
+		_, err := zkc.Conn.Set(fmt.Sprintf("%s/brokers/topics/balanced/partitions/%d/state", c.Chroot, p), []byte(data), -1)
+		require.NoError(t, err)
+	}
+	for p := int32(0); p < 4; p++ {
+		waitPartitionLeader(t, bs[2], "balanced", p, 1)
+	}
+}

@@ -173,6 +173,13 @@ type Config struct {
 	MinInsyncReplicas int32
 	// UncleanLeaderElectionEnable is unclean.leader.election.enable.
 	UncleanLeaderElectionEnable bool
+	// AutoLeaderRebalanceEnable is auto.leader.rebalance.enable: the
+	// controller moves leadership back to preferred replicas every
+	// LeaderImbalanceCheckIntervalSeconds when a broker's share of
+	// partitions led elsewhere passes LeaderImbalancePerBrokerPercentage.
+	AutoLeaderRebalanceEnable           bool
+	LeaderImbalancePerBrokerPercentage  int32
+	LeaderImbalanceCheckIntervalSeconds int64
 	// ReplicaLagTimeMaxMs is replica.lag.time.max.ms.
 	ReplicaLagTimeMaxMs int64
 	// ReplicaFetchMaxBytes is replica.fetch.max.bytes.

@@ -74,6 +74,8 @@ func (c *Config) Validate() error {
 	}
 	v.atLeast("min.insync.replicas", int64(c.MinInsyncReplicas), 1)
 	v.atLeast("replica.lag.time.max.ms", c.ReplicaLagTimeMaxMs, 1)
+	v.atLeast("leader.imbalance.check.interval.seconds", c.LeaderImbalanceCheckIntervalSeconds, 1)
+	v.atLeast("leader.imbalance.per.broker.percentage", int64(c.LeaderImbalancePerBrokerPercentage), 0)
 	v.atLeast("replica.fetch.max.bytes", int64(c.ReplicaFetchMaxBytes), 0)
 	v.atLeast("replica.fetch.min.bytes", int64(c.ReplicaFetchMinBytes), 0)
 	v.atLeast("replica.fetch.wait.max.ms", int64(c.ReplicaFetchWaitMaxMs), 0)
