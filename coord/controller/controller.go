@@ -805,6 +805,9 @@ func (c *Controller) reconcileTopic(ctx context.Context, a store.TopicAssignment
 			changes = append(changes, stateChange{cur: cur, next: next, election: election})
 		}
 	}
+	if c.pending != nil {
+		c.pending.seen[a.Name] = &topicView{a: a, states: states}
+	}
 	if len(updates) == 0 {
 		return nil
 	}
@@ -815,6 +818,15 @@ func (c *Controller) reconcileTopic(ctx context.Context, a store.TopicAssignment
 		}
 	}
 	return nil
+}
+
+// seenView returns the operation's view of topic, or nil.
+// REQUIRES: c.mu is held.
+func (c *Controller) seenView(topic string) *topicView {
+	if c.pending == nil {
+		return nil
+	}
+	return c.pending.seen[topic]
 }
 
 // maxStatesPerWrite bounds one atomic partition-state write: a ZooKeeper
@@ -836,12 +848,21 @@ func (c *Controller) writeStates(ctx context.Context, a store.TopicAssignment, u
 	versions, err := c.fenced.SetPartitionStates(ctx, updates)
 	switch {
 	case err == nil:
+		view := c.seenView(a.Name)
 		for i, u := range updates {
 			c.logElection(u.Partition, changes[i].cur, changes[i].next, changes[i].election)
 			c.queueState(a, u.Partition.Partition, u.State, versions[i], u.ExpectedVersion == store.NewVersion, live, nil)
+			if view != nil {
+				st := u.State.Clone()
+				st.Version = versions[i]
+				view.states[u.Partition.Partition] = st
+			}
 		}
 		return nil
 	case errors.Is(err, store.ErrBadVersion), errors.Is(err, store.ErrNoPartitionState):
+		if c.pending != nil {
+			delete(c.pending.seen, a.Name) // re-read when sending
+		}
 		for _, u := range updates {
 			if err := c.reconcilePartition(ctx, a, u.Partition.Partition, live, unclean); err != nil {
 				return err

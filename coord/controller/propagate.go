@@ -123,19 +123,25 @@ func (c *Controller) queueFullState(ctx context.Context, live map[int32]bool, la
 		return fmt.Errorf("controller: full state: %w", err)
 	}
 	for _, name := range topics {
-		a, err := c.store.Topic(ctx, name)
-		if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("controller: full state: %w", err)
-		}
-		states, err := c.store.PartitionStates(ctx, name)
-		if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("controller: full state: %w", err)
+		var a store.TopicAssignment
+		var states map[int32]store.PartitionState
+		if view := c.seenView(name); view != nil {
+			a, states = view.a, view.states // read (and written) by this operation already
+		} else {
+			a, err = c.store.Topic(ctx, name)
+			if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("controller: full state: %w", err)
+			}
+			states, err = c.store.PartitionStates(ctx, name)
+			if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("controller: full state: %w", err)
+			}
 		}
 		for _, p := range slices.Sorted(maps.Keys(states)) {
 			if _, assigned := a.Partitions[p]; !assigned {

@@ -94,6 +94,16 @@ type batch struct {
 	metaParts    map[store.TopicPartition]metacache.PartitionState
 	topicIDs     map[string]store.UUID
 	stopReplica  map[int32]map[store.TopicPartition]StopReplicaPartition
+	// seen are the topics this operation has read (and written) whole,
+	// so that sending the full state reads none of them again.
+	seen map[string]*topicView
+}
+
+// topicView is a topic's assignment and partition states as an operation
+// left them.
+type topicView struct {
+	a      store.TopicAssignment
+	states map[int32]store.PartitionState
 }
 
 func newBatch() *batch {
@@ -103,6 +113,7 @@ func newBatch() *batch {
 		metaParts:    map[store.TopicPartition]metacache.PartitionState{},
 		topicIDs:     map[string]store.UUID{},
 		stopReplica:  map[int32]map[store.TopicPartition]StopReplicaPartition{},
+		seen:         map[string]*topicView{},
 	}
 }
 
