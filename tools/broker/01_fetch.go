@@ -142,7 +142,13 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, in
 					op.ErrorCode = errorCode(err)
 					break
 				}
-				changed = append(changed, p.Changed())
+				if follower {
+					// A follower waits for data, not for the high
+					// watermark (which its own next fetch moves).
+					changed = append(changed, p.Log().AppendNotify())
+				} else {
+					changed = append(changed, p.Changed())
+				}
 				limit := min(int64(rp.PartitionMaxBytes), remaining)
 				if total == 0 {
 					limit = max(limit, 1) // the first data returned may exceed the limits
