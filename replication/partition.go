@@ -1,7 +1,10 @@
 // Package replication owns this broker's replica of a partition: as leader
-// it keeps the high watermark and the in-sync replica set (ISR), makes
-// acks=all producers wait until their records are committed, and wakes
-// long-polling fetchers when committed data arrives.
+// it keeps the high watermark and the in-sync replica set (ISR, changed
+// through the controller: isr.go), makes acks=all producers wait until
+// their records are committed, and wakes long-polling fetchers when
+// committed data arrives; as follower it is filled by a fetcher
+// (fetcher.go) that copies the leader and truncates by leader epoch
+// (truncation.go). README.md has the rules.
 //
 // Every produce and fetch goes through a Partition, even on a single broker
 // (a leader whose ISR is itself, so the high watermark equals the log end
@@ -11,8 +14,9 @@
 //
 // Kept by Partition under mu, and as published through hw:
 //
-//	logStartOffset <= hw <= log end offset of the leader;
-//	hw == min(log end offset of every ISR member) on the leader;
+//	logStartOffset <= hw <= log end offset of this replica;
+//	on the leader, hw advances to min(log end, fetch offset of every
+//	maximal-ISR member) (committed ISR ∪ the ISR change in flight);
 //	hw never moves backwards while this replica stays leader of one epoch;
 //	the leader is always in its own ISR.
 //

@@ -284,6 +284,15 @@ func TestFollowerRestartRejoinsISR(t *testing.T) {
 	p.waitAcked(t, 500)
 	follower.Kill()
 	waitISR(t, bs, topic, rest...)
+	// Restart it only once its registration is gone (its ZooKeeper
+	// session expired): a broker refuses to start beside its own id.
+	var running []*clustertest.Broker
+	for _, b := range bs {
+		if b != follower {
+			running = append(running, b)
+		}
+	}
+	waitBrokers(t, running, rest...)
 	p.waitAcked(t, 1000)
 	require.NoError(t, follower.Start())
 	follower.WaitListening()
