@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/strom-broker/strom/engine/partlog"
+	"github.com/strom-broker/strom/engine/record"
 )
 
 // This file is the follower's side of a Partition: what the fetcher
@@ -35,7 +36,23 @@ func (p *Partition) AppendFromLeader(epoch int32, batches []byte) (partlog.Appen
 	if err := p.followsLocked(epoch); err != nil {
 		return partlog.AppendInfo{}, err
 	}
-	return p.log.AppendAsFollower(batches)
+	info, err := p.log.AppendAsFollower(batches)
+	if errors.Is(err, partlog.ErrUnexpectedOffset) {
+		// The leader's log start lies inside its first batch (DeleteRecords)
+		// and this log is empty from that start: restart the log at the
+		// batch's base and append again (Kafka's
+		// Partition.appendRecordsToFollowerOrFutureReplica).
+		leo := p.log.LogEndOffset()
+		if h, herr := record.ParseHeader(batches); herr == nil && leo == p.log.LogStartOffset() &&
+			h.BaseOffset < leo && h.LastOffset() >= leo {
+			if err := p.log.TruncateFullyAndStartAt(h.BaseOffset); err != nil {
+				return partlog.AppendInfo{}, err
+			}
+			p.clampHWLocked()
+			return p.log.AppendAsFollower(batches)
+		}
+	}
+	return info, err
 }
 
 // UpdateFromLeader takes the leader's high watermark, clamped to this
