@@ -12,8 +12,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strom-broker/strom/engine/record"
+	netclient "github.com/strom-broker/strom/net/client"
 	"github.com/strom-broker/strom/tools/clustertest"
 )
 
@@ -152,6 +156,19 @@ func (p *producer) finish() (acked map[int]bool, failed int) {
 // watermark and returns the record values as numbers, in log order.
 func consumeAll(t *testing.T, bs []*clustertest.Broker, topic string) []int {
 	t.Helper()
+	var out []int
+	for _, s := range consumeValues(t, bs, topic) {
+		v, err := strconv.Atoi(s)
+		require.NoError(t, err)
+		out = append(out, v)
+	}
+	return out
+}
+
+// consumeValues reads partition 0 of topic from the start up to its high
+// watermark and returns the record values, in log order.
+func consumeValues(t *testing.T, bs []*clustertest.Broker, topic string) []string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Deadline)
 	defer cancel()
 	var running []*clustertest.Broker
@@ -167,16 +184,14 @@ func consumeAll(t *testing.T, bs []*clustertest.Broker, topic string) []int {
 	require.True(t, ok)
 	require.NoError(t, end.Err)
 	cons := client(t, addrs(running...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	var out []int
+	var out []string
 	next := int64(0)
 	for next < end.Offset {
 		fs := cons.PollFetches(ctx)
 		require.NoError(t, ctx.Err(), "consumed up to %d of %d", next, end.Offset)
 		fs.EachError(func(_ string, _ int32, err error) { t.Logf("fetch error (retried): %v", err) })
 		fs.EachRecord(func(r *kgo.Record) {
-			v, err := strconv.Atoi(string(r.Value))
-			require.NoError(t, err)
-			out = append(out, v)
+			out = append(out, string(r.Value))
 			next = r.Offset + 1
 		})
 	}
@@ -300,4 +315,57 @@ func TestFollowerRestartRejoinsISR(t *testing.T) {
 	p.waitAcked(t, 500)
 	acked, _ := p.finish()
 	checkHistory(t, consumeAll(t, bs, topic), acked)
+}
+
+// TestMinInsyncReplicas: with both followers dead the ISR is the leader
+// alone; acks=all is refused with NOT_ENOUGH_REPLICAS (nothing appended)
+// while acks=1 is accepted. Once the followers are back in the ISR,
+// acks=all commits again and the acks=1 record is on every replica's log
+// that the new ISR holds.
+func TestMinInsyncReplicas(t *testing.T) {
+	const topic = "mininsync"
+	bs := startReplicated(t, topic)
+	ctx := context.Background()
+	pd, err := partitionOf(ctx, t, bs[0], topic)
+	require.NoError(t, err)
+	leader := bs[pd.Leader-1]
+	var followers []*clustertest.Broker
+	for _, b := range bs {
+		if b != leader {
+			followers = append(followers, b)
+		}
+	}
+	for _, f := range followers {
+		f.Kill()
+	}
+	waitBrokers(t, []*clustertest.Broker{leader}, leader.ID)
+	waitISR(t, bs, topic, leader.ID)
+
+	produce := func(acks int16, v string) int16 {
+		raw, err := netclient.Dial(ctx, leader.Addr(), "clustertest")
+		require.NoError(t, err)
+		defer raw.Close()
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = acks, 30000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = record.NewBuilder(0).Add(time.Now().UnixMilli(), nil, []byte(v)).Build()
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		req.SetVersion(9)
+		resp, err := raw.RequestVersion(ctx, req)
+		require.NoError(t, err)
+		return resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	assert.Equal(t, kerr.NotEnoughReplicas.Code, produce(-1, "refused"))
+	assert.Zero(t, produce(1, "acks1"))
+
+	for _, f := range followers {
+		require.NoError(t, f.Start())
+		f.WaitListening()
+	}
+	waitISR(t, bs, topic, 1, 2, 3)
+	assert.Zero(t, produce(-1, "acksall"))
+	assert.Equal(t, []string{"acks1", "acksall"}, consumeValues(t, bs, topic), "the refused record was never appended")
 }
