@@ -466,13 +466,12 @@ func (f *fetcher) resolveOutOfRange(ctx context.Context, c *client.Client, ws []
 		if err != nil {
 			return nil, err
 		}
+		byName := indexWork(ws)
 		out := map[*Partition]int64{}
 		for _, rt := range r.(*kmsg.ListOffsetsResponse).Topics {
 			for _, rp := range rt.Partitions {
-				for _, w := range ws {
-					if w.p.Topic() == rt.Topic && w.p.Index() == rp.Partition && rp.ErrorCode == 0 {
-						out[w.p] = rp.Offset
-					}
+				if p, ok := byName[partKey{rt.Topic, rp.Partition}]; ok && rp.ErrorCode == 0 {
+					out[p] = rp.Offset
 				}
 			}
 		}
@@ -559,15 +558,14 @@ func (f *fetcher) fetch(ctx context.Context, c *client.Client, ws []work) error 
 	if err := kerr.ForCode(resp.ErrorCode); err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}
+	byName := indexWork(ws)
 	answers := map[*Partition]*kmsg.FetchResponseTopicPartition{}
 	for i := range resp.Topics {
 		rt := &resp.Topics[i]
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
-			for _, w := range ws {
-				if w.p.Topic() == rt.Topic && w.p.Index() == rp.Partition {
-					answers[w.p] = rp
-				}
+			if p, ok := byName[partKey{rt.Topic, rp.Partition}]; ok {
+				answers[p] = rp
 			}
 		}
 	}
@@ -619,6 +617,21 @@ func (f *fetcher) partitionError(w work, what string, err error) {
 		w.st.truncating = w.st.truncating || errors.Is(err, partlog.ErrUnexpectedOffset)
 		f.delay(w, what, err)
 	}
+}
+
+// partKey names a partition in a response.
+type partKey struct {
+	topic     string
+	partition int32
+}
+
+// indexWork maps each work item's partition name to its Partition.
+func indexWork(ws []work) map[partKey]*Partition {
+	out := make(map[partKey]*Partition, len(ws))
+	for _, w := range ws {
+		out[partKey{w.p.Topic(), w.p.Index()}] = w.p
+	}
+	return out
 }
 
 // completeBatches returns the longest prefix of b made of whole batches (a

@@ -179,13 +179,15 @@ func (s *isrSender) send(ctx context.Context, changes []replication.ISRChange) (
 	for i := range out {
 		out[i].Err = errors.New("no answer for this partition")
 	}
+	index := make(map[store.TopicPartition]int, len(cs))
+	for i, c := range cs {
+		index[c.Partition] = i
+	}
 	for _, rt := range resp.Topics {
 		for _, rp := range rt.Partitions {
-			for i, c := range cs {
-				if c.Partition.Topic == rt.Topic && c.Partition.Partition == rp.Partition {
-					out[i] = controller.ISRChangeResult{Err: kerr.ForCode(rp.ErrorCode),
-						State: store.PartitionState{Leader: rp.LeaderID, LeaderEpoch: rp.LeaderEpoch, ISR: rp.ISR, Version: rp.PartitionEpoch}}
-				}
+			if i, ok := index[store.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}]; ok {
+				out[i] = controller.ISRChangeResult{Err: kerr.ForCode(rp.ErrorCode),
+					State: store.PartitionState{Leader: rp.LeaderID, LeaderEpoch: rp.LeaderEpoch, ISR: rp.ISR, Version: rp.PartitionEpoch}}
 			}
 		}
 	}
