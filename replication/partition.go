@@ -57,6 +57,11 @@ var (
 	// ErrUnknownLeaderEpoch is UNKNOWN_LEADER_EPOCH: a request carried a
 	// newer leader epoch than this replica knows.
 	ErrUnknownLeaderEpoch = errors.New("replication: unknown leader epoch")
+	// ErrNotAssignedReplica: a follower fetch named a replica id that is
+	// not one of the partition's followers. Kafka answers
+	// UNKNOWN_LEADER_EPOCH when the fetch carried a leader epoch, else
+	// NOT_LEADER_OR_FOLLOWER (Partition.followerReplicaOrThrow).
+	ErrNotAssignedReplica = errors.New("replication: not an assigned replica")
 )
 
 // Acks values of a produce request.
@@ -316,15 +321,23 @@ func (p *Partition) ReadCommitted(offset int64, maxBytes int) (*partlog.ReadResu
 }
 
 // FollowerFetch reads up to the log end from fetchOffset for follower
-// replica and then, if the read succeeded and replica is an assigned
-// replica, records that it holds everything below fetchOffset: its lag
-// state (research/ZK_CLUSTER.md 4.2), the high watermark, and an ISR
-// expansion once it has caught up (4.3). A replica id that is not an
-// assigned follower reads but changes nothing. It reports whether an ISR
-// expansion was proposed.
+// replica and then, if the read succeeded, records that it holds
+// everything below fetchOffset: its lag state (research/ZK_CLUSTER.md
+// 4.2), the high watermark, and an ISR expansion once it has caught up
+// (4.3). A replica id that is not an assigned follower gets
+// ErrNotAssignedReplica: it reads nothing (records above the high
+// watermark are for replicas only) and changes nothing. It reports whether
+// an ISR expansion was proposed.
 func (p *Partition) FollowerFetch(replica int32, fetchOffset int64, maxBytes int) (*partlog.ReadResult, bool, error) {
-	if !p.IsLeader() {
+	p.mu.Lock()
+	leader := p.leader == p.localID
+	_, assigned := p.followers[replica]
+	p.mu.Unlock()
+	switch {
+	case !leader:
 		return nil, false, ErrNotLeader
+	case !assigned:
+		return nil, false, ErrNotAssignedReplica
 	}
 	res, err := p.log.Read(fetchOffset, maxBytes, p.log.LogEndOffset())
 	if err != nil {

@@ -47,20 +47,24 @@ func TestAlterPartitionBadInput(t *testing.T) {
 }
 
 // TestFetchForgedReplicaID: a Fetch naming a replica id that is not an
-// assigned replica reads like a follower fetch but changes neither the ISR
-// nor the high watermark.
+// assigned follower is refused (Kafka's codes), reads nothing and changes
+// neither the ISR nor the high watermark.
 func TestFetchForgedReplicaID(t *testing.T) {
 	b := brokertest.Start(t)
 	createTopic(t, b, "forged", 1)
 	c := rawConn(t, b)
 	p := produceOne(t, c, "forged", 0, -1, rawBatch(1, []byte("a"), []byte("b")))
 	require.Zero(t, p.ErrorCode)
-	for _, id := range []int32{5, 1000} {
-		req := fetchRequest("forged", 0, 2, 0, 0, 1<<20, 1<<20)
+	for _, id := range []int32{5, 1000, 0} { // 0 is the leader itself
+		req := fetchRequest("forged", 0, 0, 0, 0, 1<<20, 1<<20)
 		req.ReplicaID = id
 		fp := fetchOne(t, c, req)
-		assert.Zero(t, fp.ErrorCode)
-		assert.Equal(t, int64(2), fp.HighWatermark)
+		assert.Equal(t, kerr.NotLeaderForPartition.Code, fp.ErrorCode, "replica %d", id)
+		assert.Empty(t, fp.RecordBatches)
+		req.Topics[0].Partitions[0].CurrentLeaderEpoch = 0
+		fp = fetchOne(t, c, req)
+		assert.Equal(t, kerr.UnknownLeaderEpoch.Code, fp.ErrorCode, "replica %d with a leader epoch", id)
+		assert.Empty(t, fp.RecordBatches)
 	}
 	md := metadataTopic(t, c, "forged")
 	assert.Equal(t, []int32{0}, md.Partitions[0].ISR, "the ISR is unchanged")
