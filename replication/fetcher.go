@@ -220,6 +220,7 @@ func (f *fetcher) add(p *Partition, addr string, leaderEpoch int32) {
 	f.mu.Lock()
 	if addr != f.addr && f.conn != nil {
 		f.conn.Close() // the leader moved: run redials
+		f.conn = nil
 	}
 	f.addr = addr
 	f.parts[p] = &fetchState{epoch: leaderEpoch, truncating: true}

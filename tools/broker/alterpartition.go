@@ -43,8 +43,13 @@ type isrSender struct {
 	connAddr string
 }
 
-// isrRetryBackoff spaces retries of a failed AlterPartition request.
-const isrRetryBackoff = 200 * time.Millisecond
+// isrRetryBackoff spaces retries of a failed AlterPartition request,
+// doubling up to isrRetryMax while they keep failing (a controller
+// fail-over takes a session timeout).
+const (
+	isrRetryBackoff = 100 * time.Millisecond
+	isrRetryMax     = 2 * time.Second
+)
 
 func newISRSender(b *Broker) *isrSender {
 	return &isrSender{b: b, queued: map[*replication.Partition]bool{}, wake: make(chan struct{}, 1)}
@@ -74,6 +79,7 @@ func (s *isrSender) run(ctx context.Context) {
 			return
 		case <-s.wake:
 		}
+		backoff := isrRetryBackoff
 		for ctx.Err() == nil {
 			s.mu.Lock()
 			parts := s.queued
@@ -92,17 +98,19 @@ func (s *isrSender) run(ctx context.Context) {
 			results, err := s.send(ctx, changes)
 			if err != nil {
 				if ctx.Err() == nil {
-					s.b.log.Warn("ISR change not delivered to the controller; retrying", "partitions", len(changes), "err", err)
+					s.b.log.Warn("ISR change not delivered to the controller; retrying", "partitions", len(changes), "in", backoff, "err", err)
 				}
 				for _, p := range ps {
 					s.notify(p)
 				}
 				select {
 				case <-ctx.Done():
-				case <-time.After(isrRetryBackoff):
+				case <-time.After(backoff):
 				}
+				backoff = min(2*backoff, isrRetryMax)
 				continue
 			}
+			backoff = isrRetryBackoff
 			for i, p := range ps {
 				r := results[i]
 				if r.Err != nil {
