@@ -610,7 +610,10 @@ func (f *fetcher) partitionError(w work, what string, err error) {
 	case errors.Is(err, ErrStaleFetch):
 		// The partition changed role; its new state comes with Add/Remove.
 	default:
-		if !errors.Is(err, kerr.NotLeaderForPartition) && !errors.Is(err, kerr.UnknownLeaderEpoch) {
+		// The leader may learn of its leadership after its followers do
+		// (topic creation, elections): those answers are transient.
+		if !errors.Is(err, kerr.NotLeaderForPartition) && !errors.Is(err, kerr.UnknownLeaderEpoch) &&
+			!errors.Is(err, kerr.UnknownTopicOrPartition) {
 			f.cfg.Logger.Warn("replica fetcher: partition error", "partition", partName(w.p), "leader", f.leader,
 				"during", what, "err", err)
 		}
