@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -285,33 +286,7 @@ func TestLeaderKilledUnderLoad(t *testing.T) {
 	// the restarted leader's unreplicated tail was cut by leader epoch and
 	// refilled from the new leader.
 	require.NoError(t, p.cl.ProduceSync(ctx, &kgo.Record{Value: []byte("last")}).FirstErr())
-	segments := map[string][]byte{}
-	var names []string
-	for i, b := range bs {
-		b.Stop()
-		files, err := filepath.Glob(filepath.Join(b.Dir, topic+"-0", "*.log"))
-		require.NoError(t, err)
-		require.NotEmpty(t, files)
-		var these []string
-		for _, f := range files {
-			these = append(these, filepath.Base(f))
-		}
-		if i == 0 {
-			names = these
-		}
-		assert.Equal(t, names, these, "broker %d: the same segments", b.ID)
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			require.NoError(t, err)
-			name := filepath.Base(f)
-			if want, ok := segments[name]; ok {
-				assert.True(t, bytes.Equal(want, data), "broker %d: segment %s differs from another replica's (%d vs %d bytes)",
-					b.ID, name, len(data), len(want))
-			} else {
-				segments[name] = data
-			}
-		}
-	}
+	sameSegments(t, bs, topic)
 }
 
 // TestFollowerRestartRejoinsISR: a follower killed with SIGKILL leaves the
@@ -378,23 +353,7 @@ func TestMinInsyncReplicas(t *testing.T) {
 	waitBrokers(t, []*clustertest.Broker{leader}, leader.ID)
 	waitISR(t, bs, topic, leader.ID)
 
-	produce := func(acks int16, v string) int16 {
-		raw, err := netclient.Dial(ctx, leader.Addr(), "clustertest")
-		require.NoError(t, err)
-		defer raw.Close()
-		req := kmsg.NewPtrProduceRequest()
-		req.Acks, req.TimeoutMillis = acks, 30000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = topic
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Records = record.NewBuilder(0).Add(time.Now().UnixMilli(), nil, []byte(v)).Build()
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		req.SetVersion(9)
-		resp, err := raw.RequestVersion(ctx, req)
-		require.NoError(t, err)
-		return resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
-	}
+	produce := func(acks int16, v string) int16 { return produceRaw(t, leader, topic, acks, v) }
 	assert.Equal(t, kerr.NotEnoughReplicas.Code, produce(-1, "refused"))
 	assert.Zero(t, produce(1, "acks1"))
 
@@ -405,4 +364,151 @@ func TestMinInsyncReplicas(t *testing.T) {
 	waitISR(t, bs, topic, 1, 2, 3)
 	assert.Zero(t, produce(-1, "acksall"))
 	assert.Equal(t, []string{"acks1", "acksall"}, consumeValues(t, bs, topic), "the refused record was never appended")
+}
+
+// produceRaw sends one record to partition 0 of topic on broker b (Produce
+// v9, not idempotent) and returns the partition's error code.
+func produceRaw(t *testing.T, b *clustertest.Broker, topic string, acks int16, v string) int16 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Deadline)
+	defer cancel()
+	raw, err := netclient.Dial(ctx, b.Addr(), "clustertest")
+	require.NoError(t, err)
+	defer raw.Close()
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = acks, 30000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = record.NewBuilder(0).Add(time.Now().UnixMilli(), nil, []byte(v)).Build()
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	req.SetVersion(9)
+	resp, err := raw.RequestVersion(ctx, req)
+	require.NoError(t, err)
+	return resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+}
+
+// sameSegments stops every broker of bs and asserts that their segment
+// files of partition 0 of topic are byte for byte the same.
+func sameSegments(t *testing.T, bs []*clustertest.Broker, topic string) {
+	t.Helper()
+	segments := map[string][]byte{}
+	var names []string
+	for i, b := range bs {
+		b.Stop()
+		files, err := filepath.Glob(filepath.Join(b.Dir, topic+"-0", "*.log"))
+		require.NoError(t, err)
+		require.NotEmpty(t, files)
+		var these []string
+		for _, f := range files {
+			these = append(these, filepath.Base(f))
+		}
+		if i == 0 {
+			names = these
+		}
+		assert.Equal(t, names, these, "broker %d: the same segments", b.ID)
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			require.NoError(t, err)
+			name := filepath.Base(f)
+			if want, ok := segments[name]; ok {
+				assert.True(t, bytes.Equal(want, data), "broker %d: segment %s differs from another replica's (%d vs %d bytes)",
+					b.ID, name, len(data), len(want))
+			} else {
+				segments[name] = data
+			}
+		}
+	}
+}
+
+// TestRestartedLeaderTruncatesUnreplicatedTail is KIP-101's first
+// scenario on real processes. The followers are paused (SIGSTOP) while the
+// leader appends acks=1 records nobody else has; the leader is killed, the
+// followers resume and one of them is elected (they are still in the ISR)
+// and takes acks=all records. The old leader restarts as a follower: it
+// asks the new leader where its epoch ends (OffsetForLeaderEpoch), cuts its
+// unreplicated tail there and copies the new leader. (That the cut is
+// never at the high watermark is replication's unit tests' subject.) In the end the three replicas' segments are identical, the
+// acks=all records are all there and the acks=1 tail is gone (but for what
+// a fetch in flight at the pause carried to a follower).
+func TestRestartedLeaderTruncatesUnreplicatedTail(t *testing.T) {
+	const topic = "tail"
+	bs := startReplicated(t, topic)
+	ctx := context.Background()
+	pd, err := partitionOf(ctx, t, bs[0], topic)
+	require.NoError(t, err)
+	leader := bs[pd.Leader-1]
+	var followers []*clustertest.Broker
+	var followerIDs []int32
+	for _, b := range bs {
+		if b != leader {
+			followers = append(followers, b)
+			followerIDs = append(followerIDs, b.ID)
+		}
+	}
+	for i := 0; i < 20; i++ {
+		require.Zero(t, produceRaw(t, leader, topic, -1, fmt.Sprint("committed-", i)))
+	}
+
+	for _, f := range followers {
+		f.Pause()
+	}
+	for i := 0; i < 20; i++ {
+		require.Zero(t, produceRaw(t, leader, topic, 1, fmt.Sprint("tail-", i)))
+	}
+	leader.Kill()
+	for _, f := range followers {
+		f.Resume()
+	}
+	var newLeader *clustertest.Broker
+	clustertest.Eventually(t, "a follower elected", func(ctx context.Context) error {
+		pd, err := partitionOf(ctx, t, followers[0], topic)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(followerIDs, pd.Leader) {
+			return fmt.Errorf("leader %d", pd.Leader)
+		}
+		newLeader = bs[pd.Leader-1]
+		return nil
+	})
+	clustertest.Eventually(t, "acks=all on the new leader", func(context.Context) error {
+		if code := produceRaw(t, newLeader, topic, -1, "after-0"); code != 0 {
+			return fmt.Errorf("error code %d", code)
+		}
+		return nil
+	})
+	for i := 1; i < 20; i++ {
+		require.Zero(t, produceRaw(t, newLeader, topic, -1, fmt.Sprint("after-", i)))
+	}
+	waitBrokers(t, followers, followerIDs...) // the old leader's session is gone
+	require.NoError(t, leader.Start())
+	leader.WaitListening()
+	waitISR(t, bs, topic, 1, 2, 3)
+	require.Zero(t, produceRaw(t, newLeader, topic, -1, "last"))
+	assert.Contains(t, leader.Log(), "follower truncated by leader epoch", "the old leader cut its tail by epoch")
+
+	// A follower's fetch in flight when it was paused may carry the first
+	// tail records: those were replicated and stay. The rest are gone.
+	values := consumeValues(t, bs, topic)
+	kept := 0
+	for _, v := range values {
+		if strings.HasPrefix(v, "tail-") {
+			kept++
+		}
+	}
+	assert.Less(t, kept, 20, "the unreplicated tail is gone")
+	var want []string
+	for i := 0; i < 20; i++ {
+		want = append(want, fmt.Sprint("committed-", i))
+	}
+	for i := 0; i < kept; i++ {
+		want = append(want, fmt.Sprint("tail-", i))
+	}
+	for i := 0; i < 20; i++ {
+		want = append(want, fmt.Sprint("after-", i))
+	}
+	assert.Equal(t, append(want, "last"), values, "acks=all records all there, in order")
+	sameSegments(t, bs, topic)
 }
