@@ -39,11 +39,22 @@ func BenchmarkCluster(b *testing.B) {
 	})
 	b.Run("produce/partitions=1000", func(b *testing.B) {
 		for range b.N {
-			one := clusterProduce(b, ens, 1, 1000)
-			three := clusterProduce(b, ens, 3, 1000)
+			one := clusterProduce(b, ens, 1, 1000, 1, kgo.LeaderAck())
+			three := clusterProduce(b, ens, 3, 1000, 1, kgo.LeaderAck())
 			b.ReportMetric(one, "rec/s_1broker")
 			b.ReportMetric(three, "rec/s_3brokers")
 			b.ReportMetric(three/one, "x_1broker")
+		}
+	})
+	// Replication's cost with one client (issue #15's target: RF 3
+	// acks=all >= 0.8x RF 1 acks=1): 12 partitions on 3 brokers.
+	b.Run("produce/replication/partitions=12", func(b *testing.B) {
+		for range b.N {
+			rf1 := clusterProduce(b, ens, 3, 12, 1, kgo.LeaderAck())
+			rf3 := clusterProduce(b, ens, 3, 12, 3, kgo.AllISRAcks())
+			b.ReportMetric(rf1, "rec/s_rf1_acks1")
+			b.ReportMetric(rf3, "rec/s_rf3_acksall")
+			b.ReportMetric(rf3/rf1, "x_rf1")
 		}
 	})
 }
@@ -153,9 +164,10 @@ func clusterLeadership(b *testing.B, ens *zktest.Ensemble, n int) {
 	b.ReportMetric(float64(zkPackets(b, ens)-zk1)/float64(max(moved, 1)), "zk_req/leader_change")
 }
 
-// clusterProduce produces 100-byte records to a topic of partitions
-// partitions spread over brokers brokers, and returns records per second.
-func clusterProduce(b *testing.B, ens *zktest.Ensemble, brokers, partitions int) float64 {
+// clusterProduce produces 100-byte records with acks to a topic of
+// partitions partitions and replication factor rf spread over brokers
+// brokers, and returns records per second.
+func clusterProduce(b *testing.B, ens *zktest.Ensemble, brokers, partitions int, rf int16, acks kgo.Acks) float64 {
 	c := clustertest.NewCluster(b, ens)
 	var addrs []string
 	for id := int32(1); id <= int32(brokers); id++ {
@@ -171,15 +183,19 @@ func clusterProduce(b *testing.B, ens *zktest.Ensemble, brokers, partitions int)
 		md, err := kadm.NewClient(adm).Metadata(ctx)
 		return err == nil && len(md.Brokers) == brokers
 	})
-	resp, err := kadm.NewClient(adm).CreateTopic(ctx, int32(partitions), 1, nil, "spread")
+	resp, err := kadm.NewClient(adm).CreateTopic(ctx, int32(partitions), rf, nil, "spread")
 	if err == nil {
 		err = resp.Err
 	}
 	if err != nil {
 		b.Fatal(err)
 	}
-	prod, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("spread"),
-		kgo.ProducerLinger(5*time.Millisecond), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	opts := []kgo.Opt{kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("spread"), kgo.RequiredAcks(acks),
+		kgo.ProducerLinger(5 * time.Millisecond), kgo.RecordPartitioner(kgo.RoundRobinPartitioner())}
+	if acks != kgo.AllISRAcks() {
+		opts = append(opts, kgo.DisableIdempotentWrite()) // franz-go's idempotence needs acks=all
+	}
+	prod, err := kgo.NewClient(opts...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,7 +1,10 @@
 // Package replication owns this broker's replica of a partition: as leader
-// it keeps the high watermark and the in-sync replica set (ISR), makes
-// acks=all producers wait until their records are committed, and wakes
-// long-polling fetchers when committed data arrives.
+// it keeps the high watermark and the in-sync replica set (ISR, changed
+// through the controller: isr.go), makes acks=all producers wait until
+// their records are committed, and wakes long-polling fetchers when
+// committed data arrives; as follower it is filled by a fetcher
+// (fetcher.go) that copies the leader and truncates by leader epoch
+// (truncation.go). README.md has the rules.
 //
 // Every produce and fetch goes through a Partition, even on a single broker
 // (a leader whose ISR is itself, so the high watermark equals the log end
@@ -11,8 +14,9 @@
 //
 // Kept by Partition under mu, and as published through hw:
 //
-//	logStartOffset <= hw <= log end offset of the leader;
-//	hw == min(log end offset of every ISR member) on the leader;
+//	logStartOffset <= hw <= log end offset of this replica;
+//	on the leader, hw advances to min(log end, fetch offset of every
+//	maximal-ISR member) (committed ISR ∪ the ISR change in flight);
 //	hw never moves backwards while this replica stays leader of one epoch;
 //	the leader is always in its own ISR.
 //
@@ -53,6 +57,11 @@ var (
 	// ErrUnknownLeaderEpoch is UNKNOWN_LEADER_EPOCH: a request carried a
 	// newer leader epoch than this replica knows.
 	ErrUnknownLeaderEpoch = errors.New("replication: unknown leader epoch")
+	// ErrNotAssignedReplica: a follower fetch named a replica id that is
+	// not one of the partition's followers. Kafka answers
+	// UNKNOWN_LEADER_EPOCH when the fetch carried a leader epoch, else
+	// NOT_LEADER_OR_FOLLOWER (Partition.followerReplicaOrThrow).
+	ErrNotAssignedReplica = errors.New("replication: not an assigned replica")
 )
 
 // Acks values of a produce request.
@@ -62,10 +71,15 @@ const (
 	AcksAll    = -1
 )
 
-// follower is the leader's view of one follower replica.
+// follower is the leader's view of one follower replica (Kafka's Replica
+// state, research/ZK_CLUSTER.md 4.2).
 type follower struct {
 	leo          int64     // last fetch offset the follower asked for
-	caughtUpTime time.Time // last time leo reached the leader's log end
+	caughtUpTime time.Time // last time the follower was caught up (lag rule)
+	// lastFetchLEO and lastFetchTime are the leader's log end offset and
+	// the time at the follower's previous fetch.
+	lastFetchLEO  int64
+	lastFetchTime time.Time
 }
 
 // Partition is this broker's replica of one partition.
@@ -81,10 +95,23 @@ type Partition struct {
 	mu          sync.Mutex
 	leader      int32 // -1 when unknown
 	leaderEpoch int32
-	replicas    []int32
-	isr         []int32
-	followers   map[int32]*follower // leader only
-	hwChanged   chan struct{}       // closed and replaced when hw advances or the role changes
+	// partitionEpoch is the version of the partition's state record the
+	// ISR was read at (Kafka's zkVersion); AlterPartition names it.
+	partitionEpoch int32
+	// epochStart is the log end offset when this replica became leader of
+	// leaderEpoch: a follower must reach it to join the ISR.
+	epochStart int64
+	replicas   []int32
+	// isr is the committed ISR (as the controller stored it). pending is
+	// the ISR change sent to the controller and not answered yet (nil:
+	// none); while one is in flight no other is proposed, and the high
+	// watermark uses the maximal ISR, isr ∪ pending.ISR.
+	isr        []int32
+	pending    *ISRChange
+	retryAfter time.Time           // no new proposal before this (after a refusal)
+	followers  map[int32]*follower // leader only
+	hwChanged  chan struct{}       // closed and replaced when hw advances or the role changes
+	onISR      func(*Partition)    // told of every new pending ISR change
 }
 
 // New returns the replica of topic/partition on broker localID, backed by
@@ -102,6 +129,16 @@ func New(topic string, partition, localID int32, log *partlog.Log, initialHW int
 	return p
 }
 
+// SetISRListener sets fn to be called (without locks held, on the
+// goroutine that proposed it) each time this leader proposes an ISR change;
+// fn sends it to the controller and reports back with CompleteISRChange.
+// fn must not block.
+func (p *Partition) SetISRListener(fn func(*Partition)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onISR = fn
+}
+
 // Topic returns the partition's topic.
 func (p *Partition) Topic() string { return p.topic }
 
@@ -116,17 +153,20 @@ func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
 
 // State describes a replica's role.
 type State struct {
-	Leader      int32
-	LeaderEpoch int32
-	Replicas    []int32
-	ISR         []int32
+	Leader         int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	Replicas       []int32
+	// ISR is the committed ISR (leader only).
+	ISR []int32
 }
 
 // State returns the replica's current role.
 func (p *Partition) State() State {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return State{Leader: p.leader, LeaderEpoch: p.leaderEpoch, Replicas: slices.Clone(p.replicas), ISR: slices.Clone(p.isr)}
+	return State{Leader: p.leader, LeaderEpoch: p.leaderEpoch, PartitionEpoch: p.partitionEpoch,
+		Replicas: slices.Clone(p.replicas), ISR: slices.Clone(p.isr)}
 }
 
 // IsLeader reports whether this replica leads the partition.
@@ -137,15 +177,28 @@ func (p *Partition) IsLeader() bool {
 }
 
 // MakeLeader makes this replica the leader for epoch with the given replicas
-// and ISR (which must contain this broker). Followers not yet heard from are
-// treated as at the high watermark's start.
-func (p *Partition) MakeLeader(epoch int32, replicas, isr []int32) {
+// and ISR (which must contain this broker), read at partitionEpoch. As
+// Kafka's Partition.makeLeader, the new epoch is recorded in the
+// leader-epoch cache at the log end at once (so OffsetForLeaderEpoch
+// answers followers that are ahead of this log), and every follower's
+// state is reset: those in the ISR count as caught up now.
+func (p *Partition) MakeLeader(epoch int32, replicas, isr []int32, partitionEpoch int32) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	leo := p.log.LogEndOffset()
+	if latest, ok := p.log.EpochCache().LatestEpoch(); !ok || latest < epoch {
+		if err := p.log.EpochCache().Assign(epoch, leo); err != nil {
+			return err
+		}
+	}
 	p.leader = p.localID
 	p.leaderEpoch = epoch
+	p.partitionEpoch = partitionEpoch
+	p.epochStart = leo
 	p.replicas = slices.Clone(replicas)
 	p.isr = slices.Clone(isr)
+	p.pending = nil
+	p.retryAfter = time.Time{}
 	if !slices.Contains(p.isr, p.localID) {
 		p.isr = append(p.isr, p.localID)
 	}
@@ -153,11 +206,16 @@ func (p *Partition) MakeLeader(epoch int32, replicas, isr []int32) {
 	p.followers = make(map[int32]*follower)
 	for _, r := range replicas {
 		if r != p.localID {
-			p.followers[r] = &follower{leo: p.hw.Load(), caughtUpTime: now}
+			f := &follower{leo: p.hw.Load(), lastFetchLEO: -1}
+			if slices.Contains(p.isr, r) {
+				f.caughtUpTime = now
+			}
+			p.followers[r] = f
 		}
 	}
 	p.maybeAdvanceHWLocked()
 	p.wakeLocked()
+	return nil
 }
 
 // MakeFollower makes this replica a follower of leader for epoch. Pending
@@ -170,6 +228,7 @@ func (p *Partition) MakeFollower(epoch, leader int32, replicas []int32) {
 	p.leaderEpoch = epoch
 	p.replicas = slices.Clone(replicas)
 	p.isr = nil
+	p.pending = nil
 	p.followers = nil
 	p.wakeLocked()
 }
@@ -219,21 +278,23 @@ func (p *Partition) Append(batches []byte, acks int16, minISR int) (partlog.Appe
 // WaitCommitted blocks until the high watermark passes offset (the record
 // at offset is committed), ctx ends, or this replica stops leading. It
 // returns nil once committed, ctx.Err() on timeout, ErrNotLeader if
-// leadership moved, and ErrNotEnoughReplicasAfterAppend if the ISR fell
-// below minISR before the record committed.
+// leadership moved, and ErrNotEnoughReplicasAfterAppend if, once the
+// record committed, the maximal ISR is smaller than minISR (Kafka's
+// Partition.checkEnoughReplicasReachOffset).
 func (p *Partition) WaitCommitted(ctx context.Context, offset int64, minISR int) error {
 	for {
 		p.mu.Lock()
 		switch {
-		case p.hw.Load() > offset:
-			p.mu.Unlock()
-			return nil
 		case p.leader != p.localID:
 			p.mu.Unlock()
 			return ErrNotLeader
-		case len(p.isr) < minISR:
+		case p.hw.Load() > offset:
+			n := len(p.maximalISRLocked())
 			p.mu.Unlock()
-			return ErrNotEnoughReplicasAfterAppend
+			if n < minISR {
+				return ErrNotEnoughReplicasAfterAppend
+			}
+			return nil
 		}
 		ch := p.hwChanged
 		p.mu.Unlock()
@@ -259,67 +320,110 @@ func (p *Partition) ReadCommitted(offset int64, maxBytes int) (*partlog.ReadResu
 	return p.log.Read(offset, maxBytes, p.hw.Load())
 }
 
-// FollowerFetch records that follower replica asked for records from
-// fetchOffset (so it holds everything below it), updates the ISR and the
-// high watermark, and reads up to the log end for it. It reports whether the
-// ISR grew, so the caller can persist the new ISR.
+// FollowerFetch reads up to the log end from fetchOffset for follower
+// replica and then, if the read succeeded, records that it holds
+// everything below fetchOffset: its lag state (research/ZK_CLUSTER.md
+// 4.2), the high watermark, and an ISR expansion once it has caught up
+// (4.3). A replica id that is not an assigned follower gets
+// ErrNotAssignedReplica: it reads nothing (records above the high
+// watermark are for replicas only) and changes nothing. It reports whether
+// an ISR expansion was proposed.
 func (p *Partition) FollowerFetch(replica int32, fetchOffset int64, maxBytes int) (*partlog.ReadResult, bool, error) {
 	p.mu.Lock()
-	if p.leader != p.localID {
-		p.mu.Unlock()
-		return nil, false, ErrNotLeader
-	}
-	grew := false
-	if f, ok := p.followers[replica]; ok {
-		f.leo = fetchOffset
-		leo := p.log.LogEndOffset()
-		if fetchOffset >= leo {
-			f.caughtUpTime = p.now()
-		}
-		if !slices.Contains(p.isr, replica) && fetchOffset >= p.hw.Load() {
-			p.isr = append(p.isr, replica)
-			grew = true
-		}
-		p.maybeAdvanceHWLocked()
-	}
+	leader := p.leader == p.localID
+	_, assigned := p.followers[replica]
 	p.mu.Unlock()
+	switch {
+	case !leader:
+		return nil, false, ErrNotLeader
+	case !assigned:
+		return nil, false, ErrNotAssignedReplica
+	}
 	res, err := p.log.Read(fetchOffset, maxBytes, p.log.LogEndOffset())
-	return res, grew, err
+	if err != nil {
+		return res, false, err
+	}
+	p.mu.Lock()
+	f, ok := p.followers[replica]
+	if p.leader != p.localID || !ok {
+		p.mu.Unlock()
+		return res, false, nil
+	}
+	now, leo := p.now(), p.log.LogEndOffset()
+	f.leo = fetchOffset
+	switch {
+	case fetchOffset >= leo:
+		f.caughtUpTime = now
+	case f.lastFetchLEO >= 0 && fetchOffset >= f.lastFetchLEO:
+		f.caughtUpTime = f.lastFetchTime
+	}
+	f.lastFetchLEO, f.lastFetchTime = leo, now
+	proposed := false
+	if !slices.Contains(p.maximalISRLocked(), replica) && fetchOffset >= p.hw.Load() && fetchOffset >= p.epochStart {
+		proposed = p.proposeLocked(append(slices.Clone(p.isr), replica))
+	}
+	p.maybeAdvanceHWLocked()
+	notify := p.onISR
+	p.mu.Unlock()
+	if proposed && notify != nil {
+		notify(p)
+	}
+	return res, proposed, nil
 }
 
-// ShrinkISR removes followers that have not caught up to the log end within
-// maxLag and returns the new ISR when it changed (the caller persists it).
+// ShrinkISR proposes removing the followers that are out of sync: not at
+// the log end and not caught up within maxLag (Kafka's
+// getOutOfSyncReplicas; the leader itself is never removed). It returns the
+// proposed ISR, if it proposed one.
 func (p *Partition) ShrinkISR(maxLag time.Duration) ([]int32, bool) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.leader != p.localID {
+	if p.leader != p.localID || p.pending != nil {
+		p.mu.Unlock()
 		return nil, false
 	}
-	now := p.now()
+	now, leo := p.now(), p.log.LogEndOffset()
 	out := p.isr[:0:0]
 	for _, r := range p.isr {
-		if f, ok := p.followers[r]; ok && now.Sub(f.caughtUpTime) > maxLag {
+		if f, ok := p.followers[r]; ok && f.leo < leo && now.Sub(f.caughtUpTime) > maxLag {
 			continue
 		}
 		out = append(out, r)
 	}
-	if len(out) == len(p.isr) {
+	if len(out) == len(p.isr) || !p.proposeLocked(out) {
+		p.mu.Unlock()
 		return nil, false
 	}
-	p.isr = out
-	p.maybeAdvanceHWLocked()
-	p.wakeLocked()
+	notify := p.onISR
+	p.mu.Unlock()
+	if notify != nil {
+		notify(p)
+	}
 	return slices.Clone(out), true
 }
 
-// maybeAdvanceHWLocked sets hw to the smallest log end offset in the ISR if
-// that is larger. REQUIRES: p.mu is held.
+// maximalISRLocked is the committed ISR with the pending change's members
+// added. REQUIRES: p.mu is held.
+func (p *Partition) maximalISRLocked() []int32 {
+	if p.pending == nil {
+		return p.isr
+	}
+	out := slices.Clone(p.isr)
+	for _, r := range p.pending.ISR {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// maybeAdvanceHWLocked sets hw to the smallest log end offset in the
+// maximal ISR if that is larger. REQUIRES: p.mu is held.
 func (p *Partition) maybeAdvanceHWLocked() {
 	if p.leader != p.localID {
 		return
 	}
 	hw := p.log.LogEndOffset()
-	for _, r := range p.isr {
+	for _, r := range p.maximalISRLocked() {
 		if f, ok := p.followers[r]; ok {
 			hw = min(hw, f.leo)
 		}

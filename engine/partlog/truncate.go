@@ -204,3 +204,26 @@ func (l *Log) deleteOldestLocked(n int) error {
 	}
 	return l.truncateProducersHead()
 }
+
+// TruncateFullyAndStartAt deletes every segment and restarts the log empty
+// at offset: log start = log end = offset, whether offset is below or
+// beyond the current log (replication: a follower whose whole log lies
+// below the leader's log start, Kafka's truncateFullyAndStartAt). The
+// leader-epoch cache and producer state are emptied.
+func (l *Log) TruncateFullyAndStartAt(offset int64) error {
+	if offset < 0 {
+		return fmt.Errorf("%w: truncate fully and start at %d", ErrOffsetOutOfRange, offset)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usableLocked(); err != nil {
+		return err
+	}
+	if err := l.truncateFullyLocked(offset); err != nil {
+		return l.fail(err)
+	}
+	if l.onTruncate != nil {
+		return l.fail(l.onTruncate())
+	}
+	return nil
+}

@@ -101,6 +101,8 @@ var (
 	IllegalSaslState             = fk.IllegalSaslState             // 34
 	UnsupportedCompressionType   = fk.UnsupportedCompressionType   // 76
 	StaleBrokerEpoch             = fk.StaleBrokerEpoch             // 77
+	InvalidUpdateVersion         = fk.InvalidUpdateVersion         // 95
+	IneligibleReplica            = fk.IneligibleReplica            // 107
 	InvalidReplicaAssignment     = fk.InvalidReplicaAssignment     // 39
 )
 

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"math"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/strom-broker/strom/engine/partlog"
 	"github.com/strom-broker/strom/net/fetchwire"
 	"github.com/strom-broker/strom/net/kerr"
+	"github.com/strom-broker/strom/replication"
 )
 
 // Fetch (key 1). Record data is never copied: each partition's answer is a
@@ -31,7 +33,10 @@ import (
 // an error is news the client must act on, whatever max.wait.ms it sent.
 //
 // From v15 the fetching replica's id is ReplicaState's (the top-level
-// replica id is -1 there). From v16, partitions answered
+// replica id is -1 there). A follower fetch reads up to the log end and
+// long-polls on appends; one naming a replica id that is not an assigned
+// follower is refused (UNKNOWN_LEADER_EPOCH with a current leader epoch,
+// else NOT_LEADER_OR_FOLLOWER) and changes nothing. From v16, partitions answered
 // NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH carry the current leader,
 // and the response its endpoint on the request's listener (KIP-951, as
 // Kafka's KafkaApis.handleFetchRequest).
@@ -142,7 +147,13 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, in
 					op.ErrorCode = errorCode(err)
 					break
 				}
-				changed = append(changed, p.Changed())
+				if follower {
+					// A follower waits for data, not for the high
+					// watermark (which its own next fetch moves).
+					changed = append(changed, p.Log().AppendNotify())
+				} else {
+					changed = append(changed, p.Changed())
+				}
 				limit := min(int64(rp.PartitionMaxBytes), remaining)
 				if total == 0 {
 					limit = max(limit, 1) // the first data returned may exceed the limits
@@ -156,8 +167,16 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, in
 				}
 				hw := p.HighWatermark()
 				op.HighWatermark, op.LastStableOffset, op.LogStartOffset = hw, hw, p.Log().LogStartOffset()
-				if err != nil {
+				switch {
+				case errors.Is(err, replication.ErrNotAssignedReplica) && rp.CurrentLeaderEpoch >= 0:
+					// Kafka's Partition.followerReplicaOrThrow.
+					op.ErrorCode = kerr.UnknownLeaderEpoch.Code
+				case errors.Is(err, replication.ErrNotAssignedReplica):
+					op.ErrorCode = kerr.NotLeaderForPartition.Code
+				case err != nil:
 					op.ErrorCode = errorCode(err)
+				}
+				if err != nil {
 					break
 				}
 				if total > 0 && res.Size() > limit {

@@ -33,6 +33,7 @@ import (
 	"github.com/strom-broker/strom/engine/logmgr"
 	"github.com/strom-broker/strom/engine/partlog"
 	"github.com/strom-broker/strom/net/server"
+	"github.com/strom-broker/strom/replication"
 	"github.com/strom-broker/strom/tools/config"
 )
 
@@ -50,6 +51,11 @@ type Broker struct {
 	groups *groups
 	srv    *server.Server
 	pids   *producerIDs
+	// fetchers copy the partitions this broker follows from their
+	// leaders; alterISR carries its leaders' ISR changes to the
+	// controller.
+	fetchers *replication.Fetchers
+	alterISR *isrSender
 	// meta is this broker's view of the cluster as the controller pushes
 	// it (UpdateMetadata); fence checks the epochs of every control
 	// request (LeaderAndIsr, UpdateMetadata, StopReplica).
@@ -159,6 +165,8 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	b.parts = newReplicaManager(b, hws)
+	b.fetchers = newFetchers(b)
+	b.alterISR = newISRSender(b)
 
 	// The controller pushes its decisions to every broker (this one in
 	// process): electing it here installs this broker's partitions.
@@ -297,6 +305,15 @@ func (b *Broker) Serve() error {
 		defer b.bg.Done()
 		b.groups.run(b.ctx)
 	}()
+	b.bg.Add(2)
+	go func() {
+		defer b.bg.Done()
+		b.alterISR.run(b.ctx)
+	}()
+	go func() {
+		defer b.bg.Done()
+		b.shrinkISRs(b.ctx)
+	}()
 	b.mu.Unlock()
 	errs := make(chan error, len(b.listeners))
 	for i, ln := range b.listeners {
@@ -368,6 +385,9 @@ func (b *Broker) closeAll() error {
 	}
 	for _, ln := range b.listeners {
 		ln.Close()
+	}
+	if b.fetchers != nil {
+		b.fetchers.Close() // before the logs close: no append after
 	}
 	if b.logs != nil {
 		if b.parts != nil {

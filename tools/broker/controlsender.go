@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -171,19 +170,12 @@ func (s *controlSender) deliver(c **client.Client, to store.BrokerInfo, req any)
 	return nil
 }
 
-// interBrokerAddr is the target's endpoint on the inter-broker listener
-// (inter.broker.listener.name, else this broker's first listener).
+// interBrokerAddr is the target's endpoint on the inter-broker listener.
 func (s *controlSender) interBrokerAddr(to store.BrokerInfo) (string, error) {
-	name := s.b.cfg.InterBrokerListenerName
-	if name == "" {
-		name = s.b.cfg.Listeners[0].Name
+	if addr, ok := s.b.interBrokerAddr(to); ok {
+		return addr, nil
 	}
-	for _, ep := range to.Endpoints {
-		if ep.Listener == name {
-			return net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), nil
-		}
-	}
-	return "", fmt.Errorf("broker %d has no listener %s", to.ID, name)
+	return "", fmt.Errorf("broker %d has no inter-broker listener", to.ID)
 }
 
 // stillRegistered reports whether the target is registered with the epoch

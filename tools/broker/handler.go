@@ -46,6 +46,7 @@ var servedAPIs = []apis.Range{
 	{Key: 42, Min: 0, Max: 2},                       // DeleteGroups
 	{Key: 43, Min: 0, Max: 2},                       // ElectLeaders
 	{Key: 47, Min: 0, Max: 0},                       // OffsetDelete
+	{Key: 56, Min: 0, Max: 1},                       // AlterPartition (to the controller)
 	{Key: 60, Min: 0, Max: 1},                       // DescribeCluster
 }
 
@@ -81,6 +82,8 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 		return b.handleDeleteRecords(r), nil
 	case *kmsg.InitProducerIDRequest:
 		return b.handleInitProducerID(ctx, r), nil
+	case *kmsg.AlterPartitionRequest:
+		return b.handleAlterPartition(ctx, r), nil
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return b.handleOffsetForLeaderEpoch(r), nil
 	case *kmsg.DescribeConfigsRequest:

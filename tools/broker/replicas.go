@@ -80,6 +80,17 @@ func (m *replicaManager) notHosted(topic string, p int32) error {
 	return kerr.UnknownTopicOrPartition
 }
 
+// all returns every local replica.
+func (m *replicaManager) all() []*replication.Partition {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]*replication.Partition, 0, len(m.parts))
+	for _, p := range m.parts {
+		out = append(out, p)
+	}
+	return out
+}
+
 // highWatermarks returns every local partition's high watermark.
 func (m *replicaManager) highWatermarks() map[checkpoint.TopicPartition]int64 {
 	m.mu.RLock()
@@ -96,6 +107,7 @@ func (m *replicaManager) remove(tp store.TopicPartition, deleteLog bool) {
 	m.mu.Lock()
 	p, ok := m.parts[tp]
 	if ok {
+		m.b.fetchers.Remove(p)
 		delete(m.parts, tp)
 		// Wake long polls and acks=all waiters: they re-check and find
 		// the partition gone.
@@ -118,8 +130,9 @@ func (m *replicaManager) remove(tp store.TopicPartition, deleteLog bool) {
 // install makes this broker's replica of r.Partition take r's role and
 // state: a partition not hosted yet is created on log (nil: its log failed
 // to open, nothing is installed), and a partition whose leader epoch or
-// role changed becomes leader or follower.
-func (m *replicaManager) install(r controller.Replica, log *partlog.Log) {
+// role changed becomes leader (its fetcher stopped first) or follower
+// (fetching from its leader, found in liveLeaders or the metadata cache).
+func (m *replicaManager) install(r controller.Replica, log *partlog.Log, liveLeaders []store.BrokerInfo) {
 	b := m.b
 	tp := r.Partition
 	m.mu.RLock()
@@ -132,12 +145,17 @@ func (m *replicaManager) install(r controller.Replica, log *partlog.Log) {
 		}
 		hw := m.hws[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}]
 		p = replication.New(tp.Topic, tp.Partition, b.cfg.BrokerID, log, hw, b.now)
+		p.SetISRListener(b.alterISR.notify)
 	}
 	if !have || !seen || epoch != r.State.LeaderEpoch || r.Role == controller.RoleLeader && !p.IsLeader() {
 		if r.Role == controller.RoleLeader {
-			p.MakeLeader(r.State.LeaderEpoch, r.Replicas, r.State.ISR)
+			b.fetchers.Remove(p)
+			if err := p.MakeLeader(r.State.LeaderEpoch, r.Replicas, r.State.ISR, r.State.Version); err != nil {
+				b.log.Error("recording the leader epoch", "partition", tp.String(), "err", err)
+			}
 		} else {
 			p.MakeFollower(r.State.LeaderEpoch, r.State.Leader, r.Replicas)
+			b.follow(p, r.State.Leader, r.State.LeaderEpoch, liveLeaders)
 		}
 	}
 	m.mu.Lock()

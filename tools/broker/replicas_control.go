@@ -65,7 +65,7 @@ func (m *replicaManager) applyLeaderAndIsr(ctx context.Context, req *controller.
 			errs[r.Partition] = kerr.KafkaStorageError
 			continue
 		}
-		m.install(r, logs[r.Partition])
+		m.install(r, logs[r.Partition], req.LiveLeaders)
 	}
 	if openErr != nil {
 		m.b.log.Error("opening partition logs for LeaderAndIsr", "err", openErr)
@@ -124,7 +124,11 @@ func (b *Broker) applyControl(ctx context.Context, req any) (map[store.TopicPart
 		// Partitions the update deletes end their topics' committed
 		// offsets in every group (Kafka's handleUpdateMetadataRequest ->
 		// GroupCoordinator.onPartitionsDeleted).
-		if removed := b.meta.Apply(*r); len(removed) > 0 {
+		removed := b.meta.Apply(*r)
+		b.parts.syncMu.Lock()
+		b.refollow()
+		b.parts.syncMu.Unlock()
+		if len(removed) > 0 {
 			var topics []string
 			for _, tp := range removed {
 				if !slices.Contains(topics, tp.Topic) {

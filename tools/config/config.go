@@ -190,6 +190,9 @@ type Config struct {
 	ReplicaFetchWaitMaxMs int32
 	// ReplicaFetchBackoffMs is replica.fetch.backoff.ms.
 	ReplicaFetchBackoffMs int32
+	// NumReplicaFetchers is num.replica.fetchers: fetchers per leader
+	// broker.
+	NumReplicaFetchers int32
 	// ReplicaHighWatermarkCheckpointIntervalMs is
 	// replica.high.watermark.checkpoint.interval.ms.
 	ReplicaHighWatermarkCheckpointIntervalMs int64

@@ -129,7 +129,7 @@ var specs = []keySpec{
 	{name: "replica.high.watermark.checkpoint.interval.ms", def: "5000", set: i64(func(c *Config) *int64 { return &c.ReplicaHighWatermarkCheckpointIntervalMs })},
 	{name: "replica.socket.timeout.ms", def: "30000", set: check(parseI32), ignored: true},
 	{name: "replica.socket.receive.buffer.bytes", def: "65536", set: check(parseI32), ignored: true},
-	{name: "num.replica.fetchers", def: "1", set: check(parseI32), ignored: true},
+	{name: "num.replica.fetchers", def: "1", set: i32(func(c *Config) *int32 { return &c.NumReplicaFetchers })},
 	{name: "num.replica.alter.log.dirs.threads", def: "", set: check(parseI32), ignored: true},
 	{name: "auto.leader.rebalance.enable", def: "true", set: boolean(func(c *Config) *bool { return &c.AutoLeaderRebalanceEnable })},
 	{name: "leader.imbalance.per.broker.percentage", def: "10", set: i32(func(c *Config) *int32 { return &c.LeaderImbalancePerBrokerPercentage })},

@@ -79,6 +79,7 @@ func (c *Config) Validate() error {
 	v.atLeast("replica.fetch.max.bytes", int64(c.ReplicaFetchMaxBytes), 0)
 	v.atLeast("replica.fetch.min.bytes", int64(c.ReplicaFetchMinBytes), 0)
 	v.atLeast("replica.fetch.wait.max.ms", int64(c.ReplicaFetchWaitMaxMs), 0)
+	v.atLeast("num.replica.fetchers", int64(c.NumReplicaFetchers), 1)
 	if c.ReplicaFetchWaitMaxMs >= 0 && int64(c.ReplicaFetchWaitMaxMs) > c.ReplicaLagTimeMaxMs {
 		v.fail("replica.fetch.wait.max.ms", c.raw["replica.fetch.wait.max.ms"], "must not exceed replica.lag.time.max.ms")
 	}

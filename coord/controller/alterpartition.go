@@ -1,0 +1,180 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/strom-broker/strom/coord/metacache"
+	"github.com/strom-broker/strom/coord/store"
+)
+
+// This file is the controller's side of AlterPartition (key 56, KIP-497):
+// a partition's leader asks the controller to store a new ISR (after
+// shrinking or expanding it); the controller checks the request against the
+// stored state, writes it with its fenced store by compare-and-set on the
+// partition epoch (the state's version), and sends UpdateMetadata with the
+// new ISR to every live broker. Leader and leader epoch do not change
+// (research/ZK_CLUSTER.md 4.1 b). Checks, in Kafka's order
+// (KafkaController.tryProcessAlterPartition):
+//
+//   - not the active controller -> ErrNotController (whole request);
+//   - the sender not registered with brokerEpoch -> ErrStaleBrokerEpoch
+//     (whole request);
+//   - per partition: unknown -> ErrUnknownTopic/ErrUnknownPartition; the
+//     sender not its leader -> ErrNotLeader; a leader epoch or partition
+//     epoch newer than the stored one -> ErrNotController (this controller
+//     is behind); an older leader epoch -> ErrFencedLeaderEpoch; the stored
+//     ISR already equal -> success (a retried request); an older partition
+//     epoch -> ErrInvalidUpdateVersion; an ISR that misses the leader,
+//     names a replica not assigned, or a broker not live ->
+//     ErrIneligibleReplica.
+
+// Errors of AlterPartition (Kafka's codes in parentheses).
+var (
+	// ErrStaleBrokerEpoch: the request's broker epoch is not the sender's
+	// current registration (STALE_BROKER_EPOCH, 77).
+	ErrStaleBrokerEpoch = errors.New("stale broker epoch")
+	// ErrNotLeader: the sender does not lead the partition
+	// (NOT_LEADER_OR_FOLLOWER, 6).
+	ErrNotLeader = errors.New("not the partition's leader")
+	// ErrFencedLeaderEpoch: the request's leader epoch is older than the
+	// stored one (FENCED_LEADER_EPOCH, 74).
+	ErrFencedLeaderEpoch = errors.New("fenced leader epoch")
+	// ErrInvalidUpdateVersion: the request's partition epoch is older
+	// than the stored one (INVALID_UPDATE_VERSION, 95).
+	ErrInvalidUpdateVersion = errors.New("invalid partition epoch")
+	// ErrIneligibleReplica: the new ISR holds a broker that may not be in
+	// it (INELIGIBLE_REPLICA, 107; OPERATION_NOT_ATTEMPTED, 55, before v2).
+	ErrIneligibleReplica = errors.New("ineligible replica in the new ISR")
+)
+
+// ISRChange is one partition of an AlterPartition request.
+type ISRChange struct {
+	Partition      store.TopicPartition
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	ISR            []int32
+}
+
+// ISRChangeResult answers one ISRChange: Err, or the stored state (its
+// Version is the new partition epoch).
+type ISRChangeResult struct {
+	Err   error
+	State store.PartitionState
+}
+
+// AlterPartition stores the ISR changes that broker brokerID (registered
+// with brokerEpoch) asks for, as its partitions' leader. The request-level
+// error is ErrNotController or ErrStaleBrokerEpoch; otherwise every change
+// has its own result, in order.
+func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerEpoch int64, changes []ISRChange) (_ []ISRChangeResult, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer func() { err = c.deposed(err) }()
+	c.beginBatch()
+	defer c.endBatch(ctx)
+	if err := c.checkActive(ctx); err != nil {
+		return nil, err
+	}
+	sender, err := c.store.Broker(ctx, brokerID)
+	if errors.Is(err, store.ErrUnknownBroker) || err == nil && sender.Epoch != brokerEpoch {
+		return nil, fmt.Errorf("controller: AlterPartition from broker %d epoch %d: %w", brokerID, brokerEpoch, ErrStaleBrokerEpoch)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("controller: AlterPartition: %w", err)
+	}
+	live, err := c.liveBrokers(ctx, -1)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ISRChangeResult, len(changes))
+	for i, ch := range changes {
+		st, err := c.alterISR(ctx, brokerID, ch, live)
+		if errors.Is(err, store.ErrControllerMoved) {
+			return nil, err
+		}
+		out[i] = ISRChangeResult{Err: err, State: st}
+	}
+	return out, nil
+}
+
+// alterISR checks and stores one change.
+// REQUIRES: c.mu is held and c is active.
+func (c *Controller) alterISR(ctx context.Context, brokerID int32, ch ISRChange, live map[int32]bool) (store.PartitionState, error) {
+	tp := ch.Partition
+	a, err := c.store.Topic(ctx, tp.Topic)
+	if err != nil {
+		return store.PartitionState{}, err
+	}
+	replicas, ok := a.Partitions[tp.Partition]
+	if !ok {
+		return store.PartitionState{}, ErrUnknownPartition
+	}
+	cur, err := c.store.PartitionState(ctx, tp)
+	if errors.Is(err, store.ErrNoPartitionState) {
+		return store.PartitionState{}, ErrUnknownPartition
+	}
+	if err != nil {
+		return store.PartitionState{}, err
+	}
+	switch {
+	case cur.Leader != brokerID:
+		return store.PartitionState{}, fmt.Errorf("%s led by %d: %w", tp, cur.Leader, ErrNotLeader)
+	case ch.LeaderEpoch > cur.LeaderEpoch || ch.PartitionEpoch > cur.Version:
+		return store.PartitionState{}, fmt.Errorf("%s: request from a newer state: %w", tp, ErrNotController)
+	case ch.LeaderEpoch < cur.LeaderEpoch:
+		return store.PartitionState{}, fmt.Errorf("%s: leader epoch %d < %d: %w", tp, ch.LeaderEpoch, cur.LeaderEpoch, ErrFencedLeaderEpoch)
+	case sameMembers(ch.ISR, cur.ISR):
+		return cur, nil
+	case ch.PartitionEpoch < cur.Version:
+		return store.PartitionState{}, fmt.Errorf("%s: partition epoch %d < %d: %w", tp, ch.PartitionEpoch, cur.Version, ErrInvalidUpdateVersion)
+	}
+	if !slices.Contains(ch.ISR, brokerID) {
+		return store.PartitionState{}, fmt.Errorf("%s: ISR %v without its leader: %w", tp, ch.ISR, ErrIneligibleReplica)
+	}
+	for _, r := range ch.ISR {
+		if !slices.Contains(replicas, r) || !live[r] {
+			return store.PartitionState{}, fmt.Errorf("%s: replica %d not assigned or not live: %w", tp, r, ErrIneligibleReplica)
+		}
+	}
+	next := cur.Clone()
+	next.ISR = slices.Clone(ch.ISR)
+	v, err := c.fenced.SetPartitionState(ctx, tp, next, cur.Version)
+	if err != nil {
+		return store.PartitionState{}, err
+	}
+	next.Version = v
+	c.opts.Logger.Info("ISR changed", "partition", tp.String(), "leader", brokerID, "old_isr", cur.ISR, "isr", next.ISR,
+		"partition_epoch", v)
+	if c.pending != nil {
+		var offline []int32
+		for _, r := range replicas {
+			if !live[r] {
+				offline = append(offline, r)
+			}
+		}
+		all := make([]int32, 0, len(live))
+		for id := range live {
+			all = append(all, id)
+		}
+		c.pending.addUpdateMetadata(all, metacache.PartitionState{Topic: tp.Topic, Partition: tp.Partition,
+			ControllerEpoch: next.ControllerEpoch, Leader: next.Leader, LeaderEpoch: next.LeaderEpoch,
+			ISR: slices.Clone(next.ISR), PartitionEpoch: v, Replicas: slices.Clone(replicas), OfflineReplicas: offline}, a.ID)
+	}
+	return next, nil
+}
+
+// sameMembers reports whether a and b hold the same brokers.
+func sameMembers(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
