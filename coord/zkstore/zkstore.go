@@ -161,15 +161,30 @@ func (s *Store) createPaths(ctx context.Context) error {
 }
 
 // ensure creates the absolute path abs with no data if it does not exist.
+// A connection lost meanwhile (the session lives on) is waited out and the
+// create retried, up to the connection timeout, as Kafka's ZooKeeperClient
+// retries across a reconnect: a broker starting while a ZooKeeper node
+// goes down must not fail (the fault bed's finding F1).
 func (s *Store) ensure(ctx context.Context, abs string) error {
-	if err := s.check(ctx); err != nil {
-		return err
+	deadline := time.Now().Add(s.cfg.ConnectionTimeout)
+	for {
+		if err := s.check(ctx); err != nil {
+			return err
+		}
+		_, err := s.zk.Create(abs, nil, 0, acl)
+		if err == nil || errors.Is(err, zk.ErrNodeExists) {
+			return nil
+		}
+		err = s.wrap("create", abs, err)
+		if !errors.Is(err, store.ErrUnavailable) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	_, err := s.zk.Create(abs, nil, 0, acl)
-	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-		return s.wrap("create", abs, err)
-	}
-	return nil
 }
 
 // Connect returns the zookeeper.connect string the store was opened with.

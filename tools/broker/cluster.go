@@ -51,18 +51,43 @@ func (b *Broker) joinZooKeeper() error {
 		}
 		candidate = u.String()
 	}
-	if b.clusterID, err = zs.GetOrCreateClusterID(b.ctx, candidate); err != nil {
+	if err := b.retryUnavailable(func() (err error) {
+		b.clusterID, err = zs.GetOrCreateClusterID(b.ctx, candidate)
+		return err
+	}); err != nil {
 		return fmt.Errorf("broker: cluster id: %w", err)
 	}
 	if cfg.BrokerID < 0 {
 		if stored.found {
 			cfg.BrokerID = stored.BrokerID
-		} else if cfg.BrokerID, err = zs.GenerateBrokerID(b.ctx, cfg.ReservedBrokerMaxID); err != nil {
+		} else if err := b.retryUnavailable(func() (err error) {
+			cfg.BrokerID, err = zs.GenerateBrokerID(b.ctx, cfg.ReservedBrokerMaxID)
+			return err
+		}); err != nil {
 			return fmt.Errorf("broker: generating broker.id: %w", err)
 		}
 		b.log.Info("broker id", "broker.id", cfg.BrokerID, "from", map[bool]string{true: "meta.properties", false: "/brokers/seqid"}[stored.found])
 	}
 	return nil
+}
+
+// retryUnavailable runs fn again while it fails with store.ErrUnavailable
+// (the ZooKeeper connection was lost; the session may live on), up to
+// zookeeper.connection.timeout.ms, as Kafka's ZooKeeperClient waits out a
+// reconnect. Embedded, it runs fn once.
+func (b *Broker) retryUnavailable(fn func() error) error {
+	deadline := time.Now().Add(time.Duration(b.cfg.ZookeeperConnectionTimeoutMs) * time.Millisecond)
+	for {
+		err := fn()
+		if err == nil || b.cfg.Embedded() || !errors.Is(err, store.ErrUnavailable) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-b.ctx.Done():
+			return err
+		}
+	}
 }
 
 // metaFound is the first meta.properties found in the log dirs.
@@ -87,15 +112,18 @@ func storedMeta(dirs []string) metaFound {
 func (b *Broker) register() error {
 	info := store.BrokerInfo{ID: b.cfg.BrokerID, Endpoints: b.endpoints, Rack: b.cfg.BrokerRack, JMXPort: -1,
 		Timestamp: b.now().UnixMilli()}
-	if err := b.store.RegisterBroker(b.ctx, info); err != nil {
+	if err := b.retryUnavailable(func() error { return b.store.RegisterBroker(b.ctx, info) }); err != nil {
 		if errors.Is(err, store.ErrBrokerExists) {
 			return fmt.Errorf("broker: broker.id %d is registered by another live broker (two brokers cannot share an id; give each its own broker.id): %w",
 				b.cfg.BrokerID, err)
 		}
 		return fmt.Errorf("broker: register: %w", err)
 	}
-	me, err := b.store.Broker(b.ctx, b.cfg.BrokerID)
-	if err != nil {
+	var me store.BrokerInfo
+	if err := b.retryUnavailable(func() (err error) {
+		me, err = b.store.Broker(b.ctx, b.cfg.BrokerID)
+		return err
+	}); err != nil {
 		return fmt.Errorf("broker: register: %w", err)
 	}
 	b.fence.SetBrokerEpoch(me.Epoch)
