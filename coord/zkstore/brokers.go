@@ -64,11 +64,6 @@ func (s *Store) RegisterBroker(ctx context.Context, b store.BrokerInfo) error {
 		s.mu.Lock()
 		session, stale := s.session, s.pastSessions[st.EphemeralOwner]
 		s.mu.Unlock()
-		if st.EphemeralOwner == session {
-			// Ours: a create whose answer a lost connection swallowed,
-			// retried by the caller.
-			return nil
-		}
 		if !stale {
 			return fmt.Errorf("zkstore: register broker %d: %s is held by ZooKeeper session 0x%x (this store's session is 0x%x): %w",
 				b.ID, p, st.EphemeralOwner, session, store.ErrBrokerExists)

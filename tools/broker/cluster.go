@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/strom-broker/strom/coord/store"
@@ -112,7 +113,20 @@ func storedMeta(dirs []string) metaFound {
 func (b *Broker) register() error {
 	info := store.BrokerInfo{ID: b.cfg.BrokerID, Endpoints: b.endpoints, Rack: b.cfg.BrokerRack, JMXPort: -1,
 		Timestamp: b.now().UnixMilli()}
-	if err := b.retryUnavailable(func() error { return b.store.RegisterBroker(b.ctx, info) }); err != nil {
+	lost := false // an attempt whose answer a lost connection swallowed
+	if err := b.retryUnavailable(func() error {
+		err := b.store.RegisterBroker(b.ctx, info)
+		if errors.Is(err, store.ErrBrokerExists) && lost {
+			// It may be our own create that landed: the same endpoints
+			// and registration time.
+			if cur, gerr := b.store.Broker(b.ctx, info.ID); gerr == nil && cur.Timestamp == info.Timestamp &&
+				slices.Equal(cur.Endpoints, info.Endpoints) {
+				return nil
+			}
+		}
+		lost = errors.Is(err, store.ErrUnavailable)
+		return err
+	}); err != nil {
 		if errors.Is(err, store.ErrBrokerExists) {
 			return fmt.Errorf("broker: broker.id %d is registered by another live broker (two brokers cannot share an id; give each its own broker.id): %w",
 				b.cfg.BrokerID, err)
