@@ -169,6 +169,25 @@ func (c *Cluster) NewBroker(id int32, extra ...string) *Broker {
 	return b
 }
 
+// AppendConfig adds "key=value" lines at the end of the broker's
+// server.properties (the last duplicate of a key wins), for settings that
+// need the broker's port, such as a second listener; it applies from the
+// next Start.
+func (b *Broker) AppendConfig(lines ...string) error {
+	f, err := os.OpenFile(b.conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("clustertest: %w", err)
+	}
+	_, err = f.WriteString(strings.Join(lines, "\n") + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("clustertest: %w", err)
+	}
+	return nil
+}
+
 // Brokers returns the brokers started so far (running or not).
 func (c *Cluster) Brokers() []*Broker {
 	c.mu.Lock()

@@ -232,4 +232,3 @@ func (p *Proxy) waitOpen(l *link, d Direction) bool {
 	}
 	return !l.closed
 }
-
