@@ -142,7 +142,7 @@ func (c *Cluster) StartBroker(id int32, extra ...string) *Broker {
 // without starting it.
 func (c *Cluster) NewBroker(id int32, extra ...string) *Broker {
 	c.t.Helper()
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -373,8 +373,8 @@ func Eventually(t testing.TB, what string, cond func(ctx context.Context) error)
 	}
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort() (int, error) {
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -103,6 +103,8 @@ type Result struct {
 	Recovery time.Duration
 	// Nemesis is the nemesis's log, one line per action.
 	Nemesis []string
+	// History is the recorded history (also in Dir/history.jsonl).
+	History []checker.Op
 	// Exits are the broker processes that exited by themselves (each a
 	// Strom bug: a broker must ride out every fault the nemesis injects);
 	// the watchdog started them again.
@@ -202,6 +204,7 @@ func Run(t testing.TB, ens *zktest.Ensemble, opts Options) *Result {
 		t.Errorf("faultbed: history: %v", err)
 	}
 	ops := rec.Ops()
+	res.History = ops
 	res.Report = checker.Check(ops)
 	res.SendsDuringFaults, res.AckedDuringFaults = duringFaults(ops, rec, nem.windows)
 	_ = os.WriteFile(filepath.Join(opts.Dir, "nemesis.log"), []byte(strings.Join(res.Nemesis, "\n")+"\n"), 0o644)
@@ -215,7 +218,7 @@ func startBrokers(t testing.TB, c *clustertest.Cluster, n int) ([]*clustertest.B
 	var proxies []*netproxy.Proxy
 	for id := 1; id <= n; id++ {
 		b := c.NewBroker(int32(id))
-		clientPort, err := freePort()
+		clientPort, err := clustertest.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,14 +354,4 @@ func duringFaults(ops []checker.Op, rec *workload.Recorder, windows []window) (s
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -3,6 +3,7 @@ package faultbed_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -36,22 +37,64 @@ func mustBeClean(t *testing.T, res *faultbed.Result, opts faultbed.Options) {
 	}
 	assert.True(t, rep.Valid)
 	assert.True(t, rep.FinalReadsChecked)
+	assert.Empty(t, res.Exits, "no broker exits by itself")
 }
 
 // TestShortRun is the fault bed's run in make test: 3 brokers, an RF 1
-// topic, acks=all, every fault kind at least once, about 40 s of faults.
+// topic, acks=all, about 40 s of faults, every kind at least once except
+// zk-kill (a broker started while a ZooKeeper node is down can exit: see
+// tools/faultbed/README.md; make chaos runs it).
 func TestShortRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault bed: not in -short")
 	}
-	opts := faultbed.Options{Duration: 40 * time.Second, Seed: 1, CoverAll: true, Subscribers: 1, Dir: keepDir(t, 1)}
+	kinds := slices.DeleteFunc(slices.Clone(faultbed.Kinds), func(k faultbed.Kind) bool { return k == faultbed.ZKKill })
+	opts := faultbed.Options{Duration: 40 * time.Second, Seed: 1, Kinds: kinds, CoverAll: true, Subscribers: 1, Dir: keepDir(t, 1)}
 	res := faultbed.Run(t, ens, opts)
 	mustBeClean(t, res, opts)
-	for _, k := range faultbed.Kinds {
+	for _, k := range kinds {
 		assert.Positive(t, res.Faults[k], "fault %s injected", k)
 	}
 	assert.Greater(t, res.Report.Stats.ValuesAcked, 100, "the workload did work")
 	assert.Positive(t, res.Report.Stats.FinalPolls)
+
+	// The checker fails on this very history once one acknowledged value
+	// is taken out of every read: lost, unseen and missing from the final
+	// reads.
+	lost := plantLoss(t, res.History)
+	rep := checker.Check(res.History)
+	assert.False(t, rep.Valid)
+	for _, a := range []checker.Anomaly{checker.LostWrite, checker.Unseen, checker.AckedNotConsumed} {
+		if assert.Equal(t, 1, rep.Counts[a], "%s after losing %+v", a, lost) {
+			assert.Equal(t, []int64{lost.Value}, rep.Examples[a][0].Values)
+		}
+	}
+}
+
+// plantLoss removes from every read of ops the first acknowledged value
+// that some ok poll read past (so that lost-write must see it).
+func plantLoss(t *testing.T, ops []checker.Op) checker.Send {
+	maxRead := map[int32]int64{}
+	for _, op := range ops {
+		if op.F == checker.FPoll && op.Type == checker.OK {
+			for _, r := range op.Reads {
+				maxRead[r.Key] = max(maxRead[r.Key], r.Offset)
+			}
+		}
+	}
+	var lost checker.Send
+	found := false
+	for _, op := range ops {
+		if op.F == checker.FSend && op.Type == checker.OK && *op.Sends[0].Offset < maxRead[op.Sends[0].Key] {
+			lost, found = op.Sends[0], true
+			break
+		}
+	}
+	require.True(t, found)
+	for i := range ops {
+		ops[i].Reads = slices.DeleteFunc(ops[i].Reads, func(r checker.Read) bool { return r.Key == lost.Key && r.Value == lost.Value })
+	}
+	return lost
 }
 
 // TestChaos is make chaos: FAULTBED_DURATION (e.g. 10m) and FAULTBED_SEED

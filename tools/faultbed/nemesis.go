@@ -118,28 +118,23 @@ func (n *nemesis) run(ctx context.Context) {
 }
 
 // pick chooses this step's kinds: none one time in five, else each enabled
-// kind with probability 2/5; with CoverAll, two kinds not injected yet are
-// added until every kind has been.
+// kind with probability 2/5; with CoverAll, up to two kinds not injected
+// yet come first, until every kind has been injected.
 func (n *nemesis) pick() []Kind {
 	var kinds []Kind
+	if n.opts.CoverAll {
+		for _, k := range n.opts.Kinds {
+			if !n.covered[k] && len(kinds) < 2 {
+				kinds = append(kinds, k)
+			}
+		}
+	}
 	if n.rng.IntN(5) != 0 {
 		for _, k := range n.opts.Kinds {
-			if n.rng.IntN(5) < 2 {
+			if n.rng.IntN(5) < 2 && !slices.Contains(kinds, k) {
 				kinds = append(kinds, k)
 			}
 		}
-	}
-	if n.opts.CoverAll {
-		added := 0
-		for _, k := range n.opts.Kinds {
-			if !n.covered[k] && !slices.Contains(kinds, k) && added < 2 {
-				kinds = append(kinds, k)
-				added++
-			}
-		}
-	}
-	for _, k := range kinds {
-		n.covered[k] = true
 	}
 	return kinds
 }
@@ -209,6 +204,7 @@ func (n *nemesis) start(ctx context.Context, k Kind, used map[int]bool) {
 	n.mu.Lock()
 	n.active = append(n.active, f)
 	n.counts[k]++
+	n.covered[k] = true
 	n.mu.Unlock()
 }
 

@@ -162,27 +162,37 @@ func (w *Workload) assigner(ctx context.Context, rng *rand.Rand) {
 			return
 		}
 		w.rec.Add(checker.Op{Process: p, Type: checker.OK, F: checker.FAssign, Keys: keys})
-		for ctx.Err() == nil {
-			switch x := rng.IntN(100); {
-			case x < 50:
-				w.send(ctx, cl, p, rng)
-			case x < 95:
-				for _, r := range w.poll(ctx, cl, p, false) {
-					if slices.Contains(keys, r.Key) {
-						next[r.Key] = max(next[r.Key], r.Offset+1)
-					}
-				}
-			case x < 99:
-				keys = w.reassign(cl, p, keys, next, rng)
-			default:
-				goto crash
-			}
-		}
-	crash:
-		w.rec.Add(checker.Op{Process: p, Type: checker.Invoke, F: checker.FCrash})
-		cl.Close()
-		w.rec.Add(checker.Op{Process: p, Type: checker.Info, F: checker.FCrash})
+		w.assignerOps(ctx, cl, p, keys, next, rng)
+		w.crash(cl, p)
 	}
+}
+
+// assignerOps runs one assign-mode process's operations until ctx ends or
+// it draws a crash.
+func (w *Workload) assignerOps(ctx context.Context, cl *kgo.Client, p int, keys []int32, next map[int32]int64, rng *rand.Rand) {
+	for ctx.Err() == nil {
+		switch x := rng.IntN(100); {
+		case x < 50:
+			w.send(ctx, cl, p, rng)
+		case x < 95:
+			for _, r := range w.poll(ctx, cl, p, false) {
+				if slices.Contains(keys, r.Key) {
+					next[r.Key] = max(next[r.Key], r.Offset+1)
+				}
+			}
+		case x < 99:
+			keys = w.reassign(cl, p, keys, next, rng)
+		default:
+			return
+		}
+	}
+}
+
+// crash tears a process's client down (Jepsen's :crash, always info).
+func (w *Workload) crash(cl *kgo.Client, p int) {
+	w.rec.Add(checker.Op{Process: p, Type: checker.Invoke, F: checker.FCrash})
+	cl.Close()
+	w.rec.Add(checker.Op{Process: p, Type: checker.Info, F: checker.FCrash})
 }
 
 // randomKeys is a random non-empty subset of the keys, sorted.
@@ -282,9 +292,7 @@ func (w *Workload) subscriber(ctx context.Context, rng *rand.Rand) {
 			}
 			w.rec.Add(op)
 		}
-		w.rec.Add(checker.Op{Process: p, Type: checker.Invoke, F: checker.FCrash})
-		cl.Close()
-		w.rec.Add(checker.Op{Process: p, Type: checker.Info, F: checker.FCrash})
+		w.crash(cl, p)
 	}
 }
 
