@@ -230,10 +230,10 @@ func (n *nemesis) watchdog(ctx context.Context) {
 // restartExited is one round of the watchdog.
 func (n *nemesis) restartExited() {
 	for i, b := range n.brokers {
-		n.mu.Lock()
-		down := n.down[i]
+		n.mu.Lock() // held across both checks: setDown cannot slip between them
+		exited := !n.down[i] && !b.Running()
 		n.mu.Unlock()
-		if down || b.Running() {
+		if !exited {
 			continue
 		}
 		exit := fmt.Sprintf("broker %d exited by itself: %s", i+1, tail(b.Log(), 1))
