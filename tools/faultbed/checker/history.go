@@ -75,6 +75,15 @@ type Op struct {
 	Final bool `json:"final,omitempty"`
 	// Error is the client's error for fail and info completions.
 	Error string `json:"error,omitempty"`
+	// Producer is the idempotent producer id and epoch an ok send was
+	// made with (diagnostics; the checker does not use it).
+	Producer *ProducerID `json:"producer,omitempty"`
+}
+
+// ProducerID is an idempotent producer's id and epoch.
+type ProducerID struct {
+	ID    int64 `json:"id"`
+	Epoch int16 `json:"epoch"`
 }
 
 // Send is one value sent to one key; Offset is what the broker returned

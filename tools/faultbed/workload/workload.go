@@ -119,7 +119,11 @@ func (w *Workload) send(ctx context.Context, cl *kgo.Client, p int, rng *rand.Ra
 		w.rec.Add(checker.Op{Process: p, Type: checker.Info, F: checker.FSend, Sends: []checker.Send{{Key: k, Value: v}}, Error: err.Error()})
 		return
 	}
-	w.rec.Add(checker.Op{Process: p, Type: checker.OK, F: checker.FSend, Sends: []checker.Send{{Key: k, Value: v, Offset: checker.Offset(r.Offset)}}})
+	op := checker.Op{Process: p, Type: checker.OK, F: checker.FSend, Sends: []checker.Send{{Key: k, Value: v, Offset: checker.Offset(r.Offset)}}}
+	if r.ProducerID >= 0 {
+		op.Producer = &checker.ProducerID{ID: r.ProducerID, Epoch: r.ProducerEpoch}
+	}
+	w.rec.Add(op)
 }
 
 // poll polls once and records what came back (records of keys no longer
