@@ -109,6 +109,10 @@ type Result struct {
 	// Strom bug: a broker must ride out every fault the nemesis injects);
 	// the watchdog started them again.
 	Exits []string
+	// RefusedStarts counts restarts refused while the broker's previous
+	// ZooKeeper session still held its registration (as Kafka refuses;
+	// the watchdog retries until the session expires).
+	RefusedStarts int
 }
 
 // Summary is the result in a few lines (the report follows).
@@ -121,6 +125,9 @@ func (r *Result) Summary() string {
 	}
 	fmt.Fprintf(&b, "sends during faults: %d, acknowledged %d (%.1f%%); recovery after healing: %s\n",
 		r.SendsDuringFaults, r.AckedDuringFaults, share, r.Recovery.Round(10*time.Millisecond))
+	if r.RefusedStarts > 0 {
+		fmt.Fprintf(&b, "starts refused while the old session held the registration (as Kafka): %d\n", r.RefusedStarts)
+	}
 	for _, e := range r.Exits {
 		fmt.Fprintf(&b, "UNEXPECTED EXIT: %s\n", e)
 	}
@@ -199,7 +206,7 @@ func Run(t testing.TB, ens *zktest.Ensemble, opts Options) *Result {
 	}
 	stopDog()
 	dog.Wait()
-	res := &Result{Faults: nem.counts, Nemesis: nem.log, Exits: nem.exits, FinalErr: finalErr, Recovery: recovery}
+	res := &Result{Faults: nem.counts, Nemesis: nem.log, Exits: nem.exits, RefusedStarts: nem.refused, FinalErr: finalErr, Recovery: recovery}
 	if err := rec.Flush(); err != nil {
 		t.Errorf("faultbed: history: %v", err)
 	}
