@@ -109,10 +109,14 @@ type Result struct {
 	// Strom bug: a broker must ride out every fault the nemesis injects);
 	// the watchdog started them again.
 	Exits []string
+	// ZooKeeperLost lists what the ZooKeeper canary found: acknowledged
+	// conditional writes that ZooKeeper lost (empty when it lost none).
+	ZooKeeperLost []string
 	// RefusedStarts counts restarts refused while the broker's previous
 	// ZooKeeper session still held its registration (as Kafka refuses;
 	// the watchdog retries until the session expires).
 	RefusedStarts int
+	canaryWrites  int
 }
 
 // Summary is the result in a few lines (the report follows).
@@ -125,6 +129,10 @@ func (r *Result) Summary() string {
 	}
 	fmt.Fprintf(&b, "sends during faults: %d, acknowledged %d (%.1f%%); recovery after healing: %s\n",
 		r.SendsDuringFaults, r.AckedDuringFaults, share, r.Recovery.Round(10*time.Millisecond))
+	fmt.Fprintf(&b, "zookeeper canary: %d conditional writes acknowledged, %d problems\n", r.canaryWrites, len(r.ZooKeeperLost))
+	for _, l := range r.ZooKeeperLost {
+		fmt.Fprintf(&b, "ZOOKEEPER: %s\n", l)
+	}
 	if r.RefusedStarts > 0 {
 		fmt.Fprintf(&b, "starts refused while the old session held the registration (as Kafka): %d\n", r.RefusedStarts)
 	}
@@ -185,10 +193,15 @@ func Run(t testing.TB, ens *zktest.Ensemble, opts Options) *Result {
 	nem := &nemesis{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x6e656d)), ens: ens, brokers: brokers, proxies: proxies,
 		admin: admin, topic: topic, logf: t.Logf, counts: map[Kind]int{}, covered: map[Kind]bool{}, down: map[int]bool{}}
 
+	can, err := newCanary(ens.Servers(), c.Chroot+"-canary")
+	if err != nil {
+		t.Fatal(err)
+	}
 	runCtx, stop := context.WithTimeout(ctx, opts.Duration)
 	dogCtx, stopDog := context.WithCancel(ctx)
 	var wg, dog sync.WaitGroup
 	wg.Go(func() { wl.Run(runCtx) })
+	wg.Go(func() { can.run(runCtx) })
 	dog.Go(func() { nem.watchdog(dogCtx) })
 	nem.run(runCtx) // returns after Duration, every fault healed
 	stop()
@@ -206,7 +219,8 @@ func Run(t testing.TB, ens *zktest.Ensemble, opts Options) *Result {
 	}
 	stopDog()
 	dog.Wait()
-	res := &Result{Faults: nem.counts, Nemesis: nem.log, Exits: nem.exits, RefusedStarts: nem.refused, FinalErr: finalErr, Recovery: recovery}
+	zkLost := can.close()
+	res := &Result{ZooKeeperLost: zkLost, canaryWrites: len(can.acked), Faults: nem.counts, Nemesis: nem.log, Exits: nem.exits, RefusedStarts: nem.refused, FinalErr: finalErr, Recovery: recovery}
 	if err := rec.Flush(); err != nil {
 		t.Errorf("faultbed: history: %v", err)
 	}

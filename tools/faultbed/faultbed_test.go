@@ -38,6 +38,7 @@ func mustBeClean(t *testing.T, res *faultbed.Result, opts faultbed.Options) {
 	assert.True(t, rep.Valid)
 	assert.True(t, rep.FinalReadsChecked)
 	assert.Empty(t, res.Exits, "no broker exits by itself")
+	assert.Empty(t, res.ZooKeeperLost, "ZooKeeper loses no acknowledged write")
 }
 
 // TestShortRun is the fault bed's run in make test: 3 brokers, an RF 1
