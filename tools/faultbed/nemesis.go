@@ -191,6 +191,15 @@ func (n *nemesis) start(ctx context.Context, k Kind, used map[int]bool) {
 					n.note("zookeeper node %d: restart: %v", node.ID(), err)
 				}
 			}
+			// Wait until it has rejoined before the next step may kill
+			// another node: two nodes down at once make ZooKeeper 3.8.0
+			// lose acknowledged writes (finding F3), which is not what
+			// the fault bed tests.
+			wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := node.WaitServing(wctx); err != nil {
+				n.note("zookeeper node %d: not serving after restart: %v", node.ID(), err)
+			}
 		}}
 	case k == PartitionLoud || k == PartitionSilent:
 		i := n.rng.IntN(len(n.proxies))
