@@ -163,7 +163,7 @@ func (c *Cluster) StartBroker(id int32, extra ...string) *Broker {
 // without starting it.
 func (c *Cluster) NewBroker(id int32, extra ...string) *Broker {
 	c.t.Helper()
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -190,17 +190,23 @@ func (c *Cluster) NewBroker(id int32, extra ...string) *Broker {
 	return b
 }
 
-// AppendConfig adds "key=value" lines to the broker's server.properties
-// (a later line wins over an earlier one of the same key); it takes effect
-// at the next Start.
+// AppendConfig adds "key=value" lines at the end of the broker's
+// server.properties (the last duplicate of a key wins), for settings that
+// need the broker's port, such as a second listener; it applies from the
+// next Start.
 func (b *Broker) AppendConfig(lines ...string) error {
 	f, err := os.OpenFile(b.conf, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
-		return err
+		return fmt.Errorf("clustertest: %w", err)
 	}
-	defer f.Close()
 	_, err = f.WriteString(strings.Join(lines, "\n") + "\n")
-	return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("clustertest: %w", err)
+	}
+	return nil
 }
 
 // Brokers returns the brokers started so far (running or not).
@@ -388,19 +394,8 @@ func Eventually(t testing.TB, what string, cond func(ctx context.Context) error)
 	}
 }
 
-// FreePort returns a loopback port that was free a moment ago (for a
-// second listener).
-func FreePort(t testing.TB) int {
-	t.Helper()
-	p, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort() (int, error) {
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -19,7 +19,8 @@ import (
 // harness's port) and EXTERNAL (a second port), and returns the EXTERNAL
 // address.
 func startTwoListenerBroker(c *clustertest.Cluster, t *testing.T, id int32) (*clustertest.Broker, string) {
-	ext := clustertest.FreePort(t)
+	ext, err := clustertest.FreePort()
+	require.NoError(t, err)
 	b := c.NewBroker(id)
 	require.NoError(t, b.AppendConfig(
 		fmt.Sprintf("listeners=INTERNAL://127.0.0.1:%d,EXTERNAL://127.0.0.1:%d", b.Port, ext),
