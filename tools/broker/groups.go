@@ -35,69 +35,22 @@ type groups struct {
 
 	mu     sync.Mutex
 	loaded map[int32]int32 // partition -> leader epoch it was loaded at
-
-	counts partitionCounts
-}
-
-// partitionCountTTL is how long a topic's partition count read from the
-// metadata store answers "does this partition exist" for OffsetCommit.
-// Without it every committed partition costs a store read (a copy of the
-// whole assignment in embedded mode, a ZooKeeper round trip in a
-// cluster). A partition that is created shows up at once (misses are not
-// cached), and a deleted topic's count is dropped when the controller's
-// UpdateMetadata deletes it (topicsDeleted).
-const partitionCountTTL = time.Second
-
-// partitionCounts caches topic -> partition count for partitionCountTTL.
-type partitionCounts struct {
-	mu sync.Mutex
-	m  map[string]cachedCount
-}
-
-type cachedCount struct {
-	n  int32
-	at time.Time
 }
 
 // topicsDeleted is called when an UpdateMetadata from the controller
-// deletes topics' partitions: their cached partition counts are dropped (a commit to a
-// deleted topic is refused at once) and every group's offsets of them are
-// tombstoned, as Kafka's GroupCoordinator.onPartitionsDeleted does.
+// deletes topics' partitions: every group's offsets of them are
+// tombstoned, as Kafka's GroupCoordinator.onPartitionsDeleted does. (A
+// commit to them is refused from then on: partitionExists reads the same
+// metadata cache.)
 func (g *groups) topicsDeleted(topics []string) {
-	g.counts.mu.Lock()
-	for _, t := range topics {
-		delete(g.counts.m, t)
-	}
-	g.counts.mu.Unlock()
 	g.coord.DeleteTopicOffsets(topics)
 }
 
-// partitionExists reports whether topic has partition p, reading the store when
-// the cached count is missing, stale, or too small.
+// partitionExists reports whether topic has partition p in this broker's
+// metadata cache, as Kafka's coordinator checks OffsetCommit partitions.
 func (g *groups) partitionExists(topic string, p int32) bool {
-	if p < 0 {
-		return false
-	}
-	now := g.b.now()
-	c := &g.counts
-	c.mu.Lock()
-	e, ok := c.m[topic]
-	c.mu.Unlock()
-	if ok && p < e.n && now.Sub(e.at) < partitionCountTTL {
-		return true
-	}
-	a, err := g.b.store.Topic(context.Background(), topic)
-	if err != nil {
-		return false
-	}
-	n := a.NumPartitions()
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[string]cachedCount{}
-	}
-	c.m[topic] = cachedCount{n: n, at: now}
-	c.mu.Unlock()
-	return p < n
+	_, ok := g.b.meta.Snapshot().Partition(topic, p)
+	return ok
 }
 
 func newGroups(b *Broker) (*groups, error) {
