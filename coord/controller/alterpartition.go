@@ -70,11 +70,7 @@ type ISRChangeResult struct {
 // error is ErrNotController or ErrStaleBrokerEpoch; otherwise every change
 // has its own result, in order.
 func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerEpoch int64, changes []ISRChange) (_ []ISRChangeResult, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer func() { err = c.deposed(err) }()
-	c.beginBatch()
-	defer c.endBatch(ctx)
+	defer c.operation(ctx)(&err)
 	if err := c.checkActive(ctx); err != nil {
 		return nil, err
 	}

@@ -138,15 +138,12 @@ func New(s store.Store, brokerID int32, opts Options) (*Controller, error) {
 // already is) it reconciles every partition (Kafka's controller fail-over)
 // and returns true; if another broker is controller it returns false.
 func (c *Controller) Elect(ctx context.Context) (won bool, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	defer func() {
-		if err = c.deposed(err); errors.Is(err, ErrNotController) {
+		if errors.Is(err, ErrNotController) {
 			won = false
 		}
 	}()
-	c.beginBatch()
-	defer c.endBatch(ctx)
+	defer c.operation(ctx)(&err)
 	failover := false
 	if c.active {
 		if err := c.checkActive(ctx); err != nil && !errors.Is(err, ErrNotController) {
@@ -393,11 +390,7 @@ type TopicSpec struct {
 // (ErrInvalidRequest, ErrInvalidPartitions, ErrInvalidReplicationFactor,
 // ErrInvalidReplicaAssignment), configs (ErrInvalidConfig).
 func (c *Controller) CreateTopic(ctx context.Context, spec TopicSpec, validateOnly bool) (_ store.TopicAssignment, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer func() { err = c.deposed(err) }()
-	c.beginBatch()
-	defer c.endBatch(ctx)
+	defer c.operation(ctx)(&err)
 	a, err := c.planTopic(ctx, spec)
 	if err != nil {
 		return store.TopicAssignment{}, fmt.Errorf("controller: create topic %q: %w", spec.Name, err)
@@ -435,11 +428,7 @@ func (c *Controller) actOnTopic(ctx context.Context, a store.TopicAssignment) er
 // deletions (Kafka's TopicChange, PartitionModifications and TopicDeletion
 // handlers). On a broker that is not the controller it does nothing.
 func (c *Controller) OnTopicChange(ctx context.Context, topic string) (err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer func() { err = c.deposed(err) }()
-	c.beginBatch()
-	defer c.endBatch(ctx)
+	defer c.operation(ctx)(&err)
 	if c.checkActive(ctx) != nil {
 		return nil
 	}
@@ -529,11 +518,7 @@ func (c *Controller) planTopic(ctx context.Context, spec TopicSpec) (store.Topic
 // otherwise they are assigned like Kafka does, continuing from partition 0's
 // first replica. It returns the new assignment (unchanged if validateOnly).
 func (c *Controller) CreatePartitions(ctx context.Context, topic string, total int32, assignment [][]int32, validateOnly bool) (_ store.TopicAssignment, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer func() { err = c.deposed(err) }()
-	c.beginBatch()
-	defer c.endBatch(ctx)
+	defer c.operation(ctx)(&err)
 	wrap := func(err error) error { return fmt.Errorf("controller: create partitions of %q: %w", topic, err) }
 	for attempt := 0; ; attempt++ {
 		a, err := c.store.Topic(ctx, topic)
@@ -600,11 +585,7 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, total i
 // no longer exists). A request left by a crash in between is finished by the
 // next Reconcile.
 func (c *Controller) DeleteTopic(ctx context.Context, name string) (err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer func() { err = c.deposed(err) }()
-	c.beginBatch()
-	defer c.endBatch(ctx)
+	defer c.operation(ctx)(&err)
 	if err := c.store.MarkTopicForDeletion(ctx, name); err != nil {
 		return fmt.Errorf("controller: delete topic %q: %w", name, err)
 	}
@@ -662,11 +643,7 @@ func (c *Controller) AlterTopicConfig(ctx context.Context, topic string, configs
 // offline partitions back when an ISR member returns. Call it when brokers
 // join.
 func (c *Controller) Reconcile(ctx context.Context) (err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer func() { err = c.deposed(err) }()
-	c.beginBatch()
-	defer c.endBatch(ctx)
+	defer c.operation(ctx)(&err)
 	if err := c.checkActive(ctx); err != nil {
 		return err
 	}
@@ -683,11 +660,7 @@ func (c *Controller) Reconcile(ctx context.Context) (err error) {
 // enabled), every ISR it was in shrinks, each change bumping the leader
 // epoch.
 func (c *Controller) OnBrokerGone(ctx context.Context, id int32) (err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer func() { err = c.deposed(err) }()
-	c.beginBatch()
-	defer c.endBatch(ctx)
+	defer c.operation(ctx)(&err)
 	if err := c.checkActive(ctx); err != nil {
 		return err
 	}

@@ -33,11 +33,7 @@ const (
 // through the fenced store and pushed to the brokers. On a broker that is
 // not the controller every partition gets ErrNotController.
 func (c *Controller) ElectLeaders(ctx context.Context, typ ElectionType, partitions []store.TopicPartition) (_ map[store.TopicPartition]error, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer func() { err = c.deposed(err) }()
-	c.beginBatch()
-	defer c.endBatch(ctx)
+	defer c.operation(ctx)(&err)
 	return c.electLeaders(ctx, typ, partitions)
 }
 
@@ -47,11 +43,7 @@ func (c *Controller) ElectLeaders(ctx context.Context, typ ElectionType, partiti
 // the active controller runs the preferred elections and deletes the
 // request, as Kafka's does; on other brokers it does nothing.
 func (c *Controller) OnPreferredElectionRequest(ctx context.Context) (err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer func() { err = c.deposed(err) }()
-	c.beginBatch()
-	defer c.endBatch(ctx)
+	defer c.operation(ctx)(&err)
 	if c.checkActive(ctx) != nil {
 		return nil
 	}
@@ -200,11 +192,7 @@ func (c *Controller) electOne(ctx context.Context, typ ElectionType, a store.Top
 // moved. Topics being deleted are left alone; on a broker that is not the
 // controller it does nothing.
 func (c *Controller) RebalanceLeaders(ctx context.Context, imbalancePct int) (moved int, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer func() { err = c.deposed(err) }()
-	c.beginBatch()
-	defer c.endBatch(ctx)
+	defer c.operation(ctx)(&err)
 	if c.checkActive(ctx) != nil {
 		return 0, nil
 	}

@@ -27,6 +27,21 @@ import (
 // batch, sent when the operation ends, successful or not: what was written
 // to the store is sent. With no Sender nothing is collected.
 
+// operation starts one controller operation (every exported method that
+// reads or writes the store): it takes c.mu and starts collecting the
+// operation's requests, and returns the function that ends it — it sends
+// the requests, steps down if a fenced write found another controller
+// (deposed), and releases c.mu. Use: defer c.operation(ctx)(&err).
+func (c *Controller) operation(ctx context.Context) func(*error) {
+	c.mu.Lock()
+	c.beginBatch()
+	return func(err *error) {
+		c.endBatch(ctx)
+		*err = c.deposed(*err)
+		c.mu.Unlock()
+	}
+}
+
 // beginBatch starts collecting an operation's requests.
 // REQUIRES: c.mu is held.
 func (c *Controller) beginBatch() {
