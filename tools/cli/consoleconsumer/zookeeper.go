@@ -9,12 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/strom-broker/strom/coord/zkstore"
 	"github.com/strom-broker/strom/coord/znode"
 	"github.com/strom-broker/strom/tools/cli/clitool"
 )
@@ -28,9 +26,6 @@ import (
 // none) and writes the offsets after the records it printed when it stops.
 // One consumer process per group is assumed: 0.8's ZooKeeper-based
 // rebalancing among several processes is not rebuilt.
-
-// zkTimeout bounds the ZooKeeper session set-up.
-const zkTimeout = 10 * time.Second
 
 // zkConsumer is the ZooKeeper side of one console consumer.
 type zkConsumer struct {
@@ -52,29 +47,11 @@ func openZooKeeper(ctx context.Context, a *args) (*zkConsumer, error) {
 	if a.group != "" && a.topic == "" {
 		return nil, clitool.Usagef("with --zookeeper, --group needs --topic")
 	}
-	servers, chroot, err := zkstore.ParseConnect(a.zookeeper)
-	if err != nil {
-		return nil, clitool.Usagef("--zookeeper: %v", err)
-	}
-	conn, events, err := zk.Connect(servers, zkTimeout, zk.WithLogInfo(false))
+	conn, chroot, err := clitool.DialZooKeeper(ctx, a.zookeeper)
 	if err != nil {
 		return nil, err
 	}
 	zc := &zkConsumer{conn: conn, root: chroot, group: a.group, topic: a.topic, next: map[int32]int64{}, stored: map[int32]int64{}}
-	timer := time.NewTimer(zkTimeout)
-	defer timer.Stop()
-	for connected := false; !connected; {
-		select {
-		case ev := <-events:
-			connected = ev.State == zk.StateHasSession
-		case <-timer.C:
-			conn.Close()
-			return nil, fmt.Errorf("no ZooKeeper session with %s within %s: is ZooKeeper running there?", a.zookeeper, zkTimeout)
-		case <-ctx.Done():
-			conn.Close()
-			return nil, ctx.Err()
-		}
-	}
 	brokers, err := zc.brokers()
 	if err != nil {
 		conn.Close()

@@ -12,9 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/strom-broker/strom/coord/controller"
@@ -38,16 +36,13 @@ import (
 // Without the broker's defaults, --create needs --partitions and
 // --replication-factor, as Kafka's tool did with --zookeeper.
 
-// zkSessionTimeout is the tool's ZooKeeper session timeout.
-const zkSessionTimeout = 10 * time.Second
-
 // runZooKeeper runs the action on the ensemble at o.zookeeper.
 func runZooKeeper(ctx context.Context, o *options, stdout io.Writer) error {
 	if err := checkCluster(ctx, o.zookeeper); err != nil {
 		return err
 	}
-	zs, err := zkstore.Open(ctx, zkstore.Config{Connect: o.zookeeper, SessionTimeout: zkSessionTimeout,
-		ConnectionTimeout: zkSessionTimeout, Logger: slog.New(slog.DiscardHandler)})
+	zs, err := zkstore.Open(ctx, zkstore.Config{Connect: o.zookeeper, SessionTimeout: clitool.ZooKeeperTimeout,
+		ConnectionTimeout: clitool.ZooKeeperTimeout, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
@@ -90,27 +85,11 @@ func runZooKeeper(ctx context.Context, o *options, stdout io.Writer) error {
 // chroot) holds no Kafka cluster: a wrong chroot or a fresh ensemble,
 // where the tool must not create anything.
 func checkCluster(ctx context.Context, connect string) error {
-	servers, chroot, err := zkstore.ParseConnect(connect)
-	if err != nil {
-		return clitool.Usagef("--zookeeper: %v", err)
-	}
-	conn, events, err := zk.Connect(servers, zkSessionTimeout, zk.WithLogInfo(false))
+	conn, chroot, err := clitool.DialZooKeeper(ctx, connect)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	timer := time.NewTimer(zkSessionTimeout)
-	defer timer.Stop()
-	for connected := false; !connected; {
-		select {
-		case ev := <-events:
-			connected = ev.State == zk.StateHasSession
-		case <-timer.C:
-			return fmt.Errorf("no ZooKeeper session with %s within %s: is ZooKeeper running there?", connect, zkSessionTimeout)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 	ok, _, err := conn.Exists(chroot + "/cluster/id")
 	if err != nil {
 		return fmt.Errorf("ZooKeeper %s: %w", connect, err)

@@ -37,9 +37,6 @@ set PATH DATA, delete PATH, deleteall PATH (alias rmr), help, quit.
   strom zookeeper-shell localhost:2181 ls /brokers/ids
   strom zookeeper-shell localhost:2181 get /brokers/ids/1`
 
-// connectTimeout bounds waiting for a session.
-const connectTimeout = 15 * time.Second
-
 // Run is the zookeeper-shell subcommand.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -51,19 +48,15 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stdout, synopsis)
 		return clitool.ExitOK
 	}
-	servers, chroot, err := zkstore.ParseConnect(args[0])
-	if err != nil {
-		return clitool.Fail(stderr, err)
+	if _, _, err := zkstore.ParseConnect(args[0]); err != nil {
+		return clitool.Fail(stderr, err) // before ZooKeeperMain's first line
 	}
 	fmt.Fprintf(stderr, "Connecting to %s\n", args[0])
-	conn, events, err := zk.Connect(servers, connectTimeout, zk.WithLogInfo(false))
+	conn, chroot, err := clitool.DialZooKeeper(ctx, args[0])
 	if err != nil {
 		return clitool.Fail(stderr, err)
 	}
 	defer conn.Close()
-	if err := waitConnected(ctx, events); err != nil {
-		return clitool.Fail(stderr, fmt.Errorf("no ZooKeeper session with %s: %w", args[0], err))
-	}
 	sh := &shell{zk: conn, root: chroot, out: stdout, errOut: stderr}
 	if len(args) > 1 {
 		if err := sh.exec(args[1:]); err != nil {
@@ -88,24 +81,6 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	return status
-}
-
-// waitConnected waits for the session (connectTimeout at most).
-func waitConnected(ctx context.Context, events <-chan zk.Event) error {
-	timer := time.NewTimer(connectTimeout)
-	defer timer.Stop()
-	for {
-		select {
-		case ev := <-events:
-			if ev.State == zk.StateHasSession {
-				return nil
-			}
-		case <-timer.C:
-			return fmt.Errorf("timed out after %s", connectTimeout)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 }
 
 // shell runs commands on one session; paths are relative to root.
