@@ -164,16 +164,26 @@ func create(ctx context.Context, adm *kadm.Client, o *options, stdout io.Writer)
 	return nil
 }
 
+// topicPattern compiles --topic as a regular expression matching whole
+// topic names, Kafka's rule (nil when --topic is not given).
+func (o *options) topicPattern() (*regexp.Regexp, error) {
+	if o.topic == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile("^(?:" + o.topic + ")$")
+	if err != nil {
+		return nil, clitool.Usagef("--topic %q is not a regular expression: %v", o.topic, err)
+	}
+	return re, nil
+}
+
 // matching returns the topics matching o.topic (every topic when it is
 // empty), sorted, without internal ones under --exclude-internal. With
 // required, no match is an error (unless --if-exists).
 func matching(ctx context.Context, adm *kadm.Client, o *options, required bool) (kadm.TopicDetails, []string, error) {
-	var re *regexp.Regexp
-	if o.topic != "" {
-		var err error
-		if re, err = regexp.Compile("^(?:" + o.topic + ")$"); err != nil {
-			return nil, nil, clitool.Usagef("--topic %q is not a regular expression: %v", o.topic, err)
-		}
+	re, err := o.topicPattern()
+	if err != nil {
+		return nil, nil, err
 	}
 	details, err := adm.ListTopicsWithInternal(ctx)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -169,12 +168,9 @@ func zkDelete(ctx context.Context, ctrl *controller.Controller, zs store.Store, 
 // (leader -1 when it has no state or is not registered; replicas whose
 // broker is not registered are offline).
 func zkMatching(ctx context.Context, zs store.Store, o *options, required bool) (kadm.TopicDetails, []string, error) {
-	var re *regexp.Regexp
-	if o.topic != "" {
-		var err error
-		if re, err = regexp.Compile("^(?:" + o.topic + ")$"); err != nil {
-			return nil, nil, clitool.Usagef("--topic %q is not a regular expression: %v", o.topic, err)
-		}
+	re, err := o.topicPattern()
+	if err != nil {
+		return nil, nil, err
 	}
 	all, err := zs.Topics(ctx)
 	if err != nil {
