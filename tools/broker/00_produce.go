@@ -97,7 +97,7 @@ func (b *Broker) addProduceLeaderHints(ctx context.Context, resp *kmsg.ProduceRe
 			}
 			h := b.currentLeader(ctx, st.Topic, sp.Partition, listener)
 			sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = h.leaderID, h.leaderEpoch
-			nodes.add(ctx, b, h)
+			nodes.add(h)
 		}
 	}
 	for _, n := range nodes.nodes {

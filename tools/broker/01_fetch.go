@@ -218,7 +218,7 @@ func (b *Broker) addLeaderHints(ctx context.Context, req *kmsg.FetchRequest, res
 			}
 			h := b.currentLeader(ctx, topic, op.Partition, listener)
 			op.CurrentLeader = &fetchwire.LeaderIDAndEpoch{LeaderID: h.leaderID, LeaderEpoch: h.leaderEpoch}
-			nodes.add(ctx, b, h)
+			nodes.add(h)
 		}
 	}
 	for _, n := range nodes.nodes {

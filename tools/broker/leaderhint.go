@@ -17,6 +17,7 @@ import (
 type leaderHint struct {
 	leaderID, leaderEpoch int32
 	node                  *store.Endpoint // the leader on the listener; nil if unknown
+	rack                  string          // the leader's rack, if it has one
 }
 
 // currentLeader answers as Kafka's KafkaApis.getCurrentLeader: the local
@@ -25,18 +26,20 @@ type leaderHint struct {
 // registered and has one.
 func (b *Broker) currentLeader(ctx context.Context, topic string, partition int32, listener string) leaderHint {
 	h := leaderHint{leaderID: -1, leaderEpoch: -1}
+	snap := b.meta.Snapshot()
 	if r, ok := b.parts.get(topic, partition); ok {
 		st := r.State()
 		h.leaderID, h.leaderEpoch = st.Leader, st.LeaderEpoch
-	} else if st, ok := b.meta.Snapshot().Partition(topic, partition); ok {
+	} else if st, ok := snap.Partition(topic, partition); ok {
 		h.leaderID, h.leaderEpoch = st.Leader, st.LeaderEpoch
 	}
 	if h.leaderID < 0 {
 		h.leaderID = -1
 		return h
 	}
-	if n, ok := b.meta.Snapshot().Node(h.leaderID, listener); ok {
+	if n, ok := snap.Node(h.leaderID, listener); ok {
 		h.node = &store.Endpoint{Listener: listener, Host: n.Host, Port: n.Port}
+		h.rack = n.Rack
 	}
 	return h
 }
@@ -56,7 +59,7 @@ type leaderNode struct {
 }
 
 // add records h's node, if any.
-func (s *nodeSet) add(ctx context.Context, b *Broker, h leaderHint) {
+func (s *nodeSet) add(h leaderHint) {
 	if h.node == nil || s.ids[h.leaderID] {
 		return
 	}
@@ -65,11 +68,9 @@ func (s *nodeSet) add(ctx context.Context, b *Broker, h leaderHint) {
 	}
 	s.ids[h.leaderID] = true
 	n := leaderNode{id: h.leaderID, host: h.node.Host, port: h.node.Port}
-	for _, bi := range b.meta.Snapshot().Brokers() {
-		if bi.ID == h.leaderID && bi.Rack != "" {
-			rack := bi.Rack
-			n.rack = &rack
-		}
+	if h.rack != "" {
+		rack := h.rack
+		n.rack = &rack
 	}
 	s.nodes = append(s.nodes, n)
 }
