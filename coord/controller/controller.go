@@ -952,4 +952,3 @@ type Replica struct {
 	State    store.PartitionState
 	Role     Role
 }
-
