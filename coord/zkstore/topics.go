@@ -313,7 +313,9 @@ func (s *Store) TopicConfig(ctx context.Context, topic string) (map[string]strin
 }
 
 // SetTopicConfig implements store.Store, with a check in the same multi
-// that the topic exists.
+// that the topic exists, and Kafka's change notification
+// (/config/changes/config_change_<seq>, v2) written in that multi too, so
+// every broker (Strom's or Kafka's) sees the change.
 func (s *Store) SetTopicConfig(ctx context.Context, topic string, configs map[string]string) error {
 	if err := checkTopicName(topic); err != nil {
 		return err
@@ -329,7 +331,9 @@ func (s *Store) SetTopicConfig(ctx context.Context, topic string, configs map[st
 		if ok {
 			write = setOp(s.conn, p, data, -1)
 		}
-		_, err = s.multi(ctx, "set config of "+topic, checkOp(s.conn, znode.TopicPath(topic), -1), write)
+		notice := createOp(s.conn, znode.ConfigChangesPath+"/"+znode.ConfigChangePrefix,
+			znode.EncodeTopicConfigChange(topic), zk.FlagSequence)
+		_, err = s.multi(ctx, "set config of "+topic, checkOp(s.conn, znode.TopicPath(topic), -1), write, notice)
 		oe := failedAt(err)
 		switch {
 		case err == nil:

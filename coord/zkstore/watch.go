@@ -1,9 +1,10 @@
 package zkstore
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,11 +21,18 @@ import (
 //	/brokers/ids                          children  EventBrokers
 //	/controller                           exists    EventController
 //	/brokers/topics                       children  EventTopic for topics that appear or vanish
-//	/brokers/topics/<t>                   data      EventTopic (new partitions get state watches)
-//	/brokers/topics/<t>/partitions/<p>/state exists EventPartitionState
-//	/config/topics/<t>                    exists    EventTopicConfig
+//	/brokers/topics/<t>                   data      EventTopic
+//	/config/changes                       children  EventTopicConfig per new notification of a topic
 //	/admin/delete_topics                  children  EventTopicDeletion for marks that appear or vanish
 //	/admin/preferred_replica_election     exists    EventPreferredElection
+//
+// As in Kafka, nobody watches partition states: the controller is their
+// only writer (ISR changes reach it as AlterPartition requests) and it
+// pushes them to the brokers; the store publishes its own state writes.
+// Nor is each topic's config watched: whoever changes one writes a
+// sequential change notification under /config/changes (Kafka's
+// ZkConfigManager protocol), so one children watch covers every topic, and
+// notifications older than configChangeExpiry are purged as Kafka does.
 //
 // Arming is reading: a watch (re-)armed publishes its event whether or not
 // anything changed, so nothing that changed between the fire and the re-arm
@@ -51,17 +59,15 @@ const (
 	tController
 	tTopics
 	tTopic
-	tState
-	tConfig
+	tChanges
 	tDeletions
 	tElection
 )
 
 // target is one watch.
 type target struct {
-	kind      targetKind
-	topic     string
-	partition int32
+	kind  targetKind
+	topic string
 }
 
 type watcher struct {
@@ -77,18 +83,21 @@ type watcher struct {
 	wantRoots bool
 
 	// Owned by run.
-	dirty    []target
-	dirtySet map[target]bool
-	topics   map[string]map[int32]bool // known topic -> partitions with a state watch
-	marked   map[string]bool           // children of /admin/delete_topics
-	roots    bool                      // root watches requested (armRoots)
+	dirty      []target
+	dirtySet   map[target]bool
+	topics     map[string]bool // known topics (each with a data watch)
+	marked     map[string]bool // children of /admin/delete_topics
+	roots      bool            // root watches requested (armRoots)
+	lastChange int64           // highest config change notification processed (-1: none)
+	changes    map[int64]int64 // notifications read: sequence -> creation time (ms), for purging
 }
 
 func newWatcher(c *conn) *watcher {
 	return &watcher{
 		c: c, ready: make(chan struct{}), armed: make(chan struct{}),
 		signal: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{}),
-		dirtySet: make(map[target]bool), topics: make(map[string]map[int32]bool), marked: make(map[string]bool),
+		dirtySet: make(map[target]bool), topics: make(map[string]bool), marked: make(map[string]bool),
+		lastChange: -1, changes: make(map[int64]int64),
 	}
 }
 
@@ -182,7 +191,7 @@ func (w *watcher) mark(t target) {
 }
 
 func (w *watcher) markRoots() {
-	for _, k := range []targetKind{tBrokers, tController, tTopics, tDeletions, tElection} {
+	for _, k := range []targetKind{tBrokers, tController, tTopics, tChanges, tDeletions, tElection} {
 		w.mark(target{kind: k})
 	}
 }
@@ -232,12 +241,8 @@ func (w *watcher) session(ev zk.Event) {
 		return
 	}
 	w.markRoots()
-	for t, parts := range w.topics {
+	for t := range w.topics {
 		w.mark(target{kind: tTopic, topic: t})
-		w.mark(target{kind: tConfig, topic: t})
-		for p := range parts {
-			w.mark(target{kind: tState, topic: t, partition: p})
-		}
 	}
 }
 
@@ -254,21 +259,11 @@ func (w *watcher) targetOf(p string) (target, bool) {
 		return target{kind: tDeletions}, true
 	case znode.PreferredReplicaElectionPath:
 		return target{kind: tElection}, true
+	case znode.ConfigChangesPath:
+		return target{kind: tChanges}, true
 	}
-	if rest, ok := strings.CutPrefix(p, znode.TopicsPath+"/"); ok {
-		parts := strings.Split(rest, "/")
-		switch {
-		case len(parts) == 1:
-			return target{kind: tTopic, topic: parts[0]}, true
-		case len(parts) == 4 && parts[1] == "partitions" && parts[3] == "state":
-			if n, err := strconv.ParseInt(parts[2], 10, 32); err == nil {
-				return target{kind: tState, topic: parts[0], partition: int32(n)}, true
-			}
-		}
-		return target{}, false
-	}
-	if t, ok := strings.CutPrefix(p, znode.TopicConfigsPath+"/"); ok && !strings.Contains(t, "/") {
-		return target{kind: tConfig, topic: t}, true
+	if t, ok := strings.CutPrefix(p, znode.TopicsPath+"/"); ok && !strings.Contains(t, "/") {
+		return target{kind: tTopic, topic: t}, true
 	}
 	return target{}, false
 }
@@ -280,7 +275,7 @@ const armParallel = 64
 
 // leaf reports whether arming t touches no watcher state (it only sets a
 // watch and publishes), so that leaves can be armed concurrently.
-func leaf(t target) bool { return t.kind == tState || t.kind == tConfig }
+func leaf(t target) bool { return t.kind == tTopic }
 
 // armDirty arms every dirty watch, in order, runs of leaves concurrently;
 // arming may mark more. On a failure it stops, leaving the failed watches
@@ -338,34 +333,25 @@ func (w *watcher) armLeaves(ts []target) error {
 	return errors.Join(errs...)
 }
 
-// watched reports whether t's topic (and partition) is still known.
+// watched reports whether t's topic is still known.
 // REQUIRES: on the run goroutine.
 func (w *watcher) watched(t target) bool {
-	switch t.kind {
-	case tState:
-		return w.topics[t.topic][t.partition]
-	case tConfig, tTopic:
-		_, ok := w.topics[t.topic]
-		return ok
-	}
-	return true
+	return t.kind != tTopic || w.topics[t.topic]
 }
 
-// armLeaf arms a state or config watch and publishes its event. It reads
-// no watcher state, so several may run at once.
+// armLeaf arms a topic's data watch and publishes its event. It reads no
+// watcher state, so several may run at once. A topic deleted meanwhile
+// gets an exists watch (to see it created again) and its event.
 func (w *watcher) armLeaf(t target) error {
-	switch t.kind {
-	case tState:
-		if err := w.exists(znode.PartitionStatePath(store.TopicPartition{Topic: t.topic, Partition: t.partition})); err != nil {
-			return err
-		}
-		w.publish(store.Event{Kind: store.EventPartitionState, Topic: t.topic, Partition: t.partition})
-	case tConfig:
-		if err := w.exists(znode.TopicConfigPath(t.topic)); err != nil {
-			return err
-		}
-		w.publish(store.Event{Kind: store.EventTopicConfig, Topic: t.topic})
+	p := znode.TopicPath(t.topic)
+	_, _, _, err := w.c.zk.GetW(w.c.abs(p))
+	if errors.Is(err, zk.ErrNoNode) {
+		err = w.exists(p)
 	}
+	if err != nil {
+		return err
+	}
+	w.publish(store.Event{Kind: store.EventTopic, Topic: t.topic})
 	return nil
 }
 
@@ -373,7 +359,6 @@ func (w *watcher) publish(ev store.Event) { w.c.notifier.Publish(ev) }
 
 // arm (re-)arms one watch and publishes its event.
 func (w *watcher) arm(t target) error {
-	c := w.c
 	switch t.kind {
 	case tBrokers:
 		if _, err := w.children(znode.BrokerIDsPath); err != nil {
@@ -398,10 +383,9 @@ func (w *watcher) arm(t target) error {
 		now := make(map[string]bool, len(names))
 		for _, n := range names {
 			now[n] = true
-			if _, ok := w.topics[n]; !ok {
-				w.topics[n] = make(map[int32]bool)
+			if !w.topics[n] {
+				w.topics[n] = true
 				w.mark(target{kind: tTopic, topic: n})
-				w.mark(target{kind: tConfig, topic: n})
 			}
 		}
 		for n := range w.topics {
@@ -411,36 +395,12 @@ func (w *watcher) arm(t target) error {
 			}
 		}
 	case tTopic:
-		parts, ok := w.topics[t.topic]
-		if !ok {
+		if !w.watched(t) {
 			return nil // deleted: no more watches on it
 		}
-		p := znode.TopicPath(t.topic)
-		data, st, _, err := c.zk.GetW(c.abs(p))
-		if errors.Is(err, zk.ErrNoNode) {
-			w.publish(store.Event{Kind: store.EventTopic, Topic: t.topic})
-			return w.exists(p)
-		}
-		if err != nil {
-			return err
-		}
-		w.publish(store.Event{Kind: store.EventTopic, Topic: t.topic})
-		a, err := znode.DecodeTopicAssignment(t.topic, data, st.Version)
-		if err != nil {
-			c.log.Error("undecodable topic znode; its partitions are not watched until it is fixed", "path", c.abs(p), "err", err)
-			return nil
-		}
-		for part := range a.Partitions {
-			if !parts[part] {
-				parts[part] = true
-				w.mark(target{kind: tState, topic: t.topic, partition: part})
-			}
-		}
-	case tState, tConfig:
-		if !w.watched(t) {
-			return nil
-		}
 		return w.armLeaf(t)
+	case tChanges:
+		return w.configChanges()
 	case tDeletions:
 		names, err := w.children(znode.DeleteTopicsPath)
 		if err != nil {
@@ -460,6 +420,77 @@ func (w *watcher) arm(t target) error {
 				w.publish(store.Event{Kind: store.EventTopicDeletion, Topic: n})
 			}
 		}
+	}
+	return nil
+}
+
+// configChangeExpiry is how long a config change notification is kept
+// (Kafka's ZkNodeChangeNotificationListener changeExpirationMs, 15 min).
+const configChangeExpiry = 15 * time.Minute
+
+// configChanges re-arms the watch on /config/changes, publishes
+// EventTopicConfig for each topic named by a notification newer than the
+// last one processed (all of them on the first pass: subscribers re-read),
+// and purges notifications older than configChangeExpiry, as every Kafka
+// broker does. A notification that does not decode is logged with its
+// path and skipped.
+func (w *watcher) configChanges() error {
+	c := w.c
+	names, err := w.children(znode.ConfigChangesPath)
+	if err != nil {
+		return err
+	}
+	type notice struct {
+		seq  int64
+		name string
+	}
+	var fresh []notice
+	present := make(map[int64]bool, len(names))
+	for _, n := range names {
+		seq, ok := znode.ConfigChangeSeq(n)
+		if !ok {
+			continue
+		}
+		present[seq] = true
+		if seq > w.lastChange {
+			fresh = append(fresh, notice{seq, n})
+		}
+	}
+	slices.SortFunc(fresh, func(a, b notice) int { return cmp.Compare(a.seq, b.seq) })
+	for _, n := range fresh {
+		p := znode.ConfigChangesPath + "/" + n.name
+		data, st, err := c.zk.Get(c.abs(p))
+		if errors.Is(err, zk.ErrNoNode) {
+			continue // purged meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		w.lastChange = n.seq
+		w.changes[n.seq] = st.Ctime
+		kind, name, err := znode.DecodeConfigChange(data)
+		if err != nil {
+			c.log.Error("undecodable config change notification skipped", "path", c.abs(p), "err", err)
+			continue
+		}
+		if kind == znode.ConfigEntityTopics {
+			w.publish(store.Event{Kind: store.EventTopicConfig, Topic: name})
+		}
+	}
+	expired := c.cfg.Now().Add(-configChangeExpiry).UnixMilli()
+	for seq, ctime := range w.changes {
+		if !present[seq] {
+			delete(w.changes, seq)
+			continue
+		}
+		if ctime >= expired {
+			continue
+		}
+		p := fmt.Sprintf("%s/%s%010d", znode.ConfigChangesPath, znode.ConfigChangePrefix, seq)
+		if err := c.zk.Delete(c.abs(p), -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return err
+		}
+		delete(w.changes, seq)
 	}
 	return nil
 }

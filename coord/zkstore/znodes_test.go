@@ -3,14 +3,18 @@ package zkstore_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strom-broker/strom/coord/store"
+	"github.com/strom-broker/strom/coord/zkstore"
 	"github.com/strom-broker/strom/coord/znode"
 )
 
@@ -112,6 +116,16 @@ func TestZnodesAreKafkaJSON(t *testing.T) {
 	v, _ = getJSON(t, c, root+"/config/topics/plain")
 	assert.Equal(t, map[string]any{"version": float64(1), "config": map[string]any{}}, v, "written even without overrides")
 
+	// A config change writes Kafka's v2 change notification.
+	require.NoError(t, s.SetTopicConfig(ctx, "orders", map[string]string{"retention.ms": "1000"}))
+	syncClient(t, c)
+	notices, _, err := c.Children(root + "/config/changes")
+	require.NoError(t, err)
+	require.Len(t, notices, 1)
+	assert.Regexp(t, `^config_change_\d{10}$`, notices[0])
+	v, _ = getJSON(t, c, root+"/config/changes/"+notices[0])
+	assert.Equal(t, map[string]any{"version": float64(2), "entity_path": "topics/orders"}, v)
+
 	// Partition state; its znode version is the partition epoch; parents
 	// have no data.
 	tp := store.TopicPartition{Topic: "orders", Partition: 1}
@@ -187,11 +201,19 @@ func TestReadsWhatKafkaToolsWrite(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"retention.ms": "1000"}, cfg)
 
-	// Watches are re-armed after they fire: every change is reported (an
-	// event may come early, from arming; the value read after the last
-	// one must be the new one).
-	for _, retention := range []string{"2000", "3000"} {
+	// A config change is seen through Kafka's notification protocol: the
+	// config znode, then a sequential /config/changes entry, in each
+	// version Kafka has written (v2, v1, 0.8.2's bare string). The watch is
+	// re-armed after it fires, so every change is reported.
+	for i, notice := range []string{
+		`{"version":2,"entity_path":"topics/legacy"}`,
+		`{"version":1,"entity_type":"topics","entity_name":"legacy"}`,
+		`"legacy"`,
+	} {
+		retention := strconv.Itoa(2000 + i)
 		_, err = c.Set(root+"/config/topics/legacy", []byte(`{"version":1,"config":{"retention.ms":"`+retention+`"}}`), -1)
+		require.NoError(t, err)
+		_, err = c.Create(root+"/config/changes/config_change_", []byte(notice), zk.FlagSequence, zk.WorldACL(zk.PermAll))
 		require.NoError(t, err)
 		waitUntil(t, sub, store.Event{Kind: store.EventTopicConfig, Topic: "legacy"}, func() bool {
 			cfg, err := s.TopicConfig(ctx, "legacy")
@@ -200,8 +222,9 @@ func TestReadsWhatKafkaToolsWrite(t *testing.T) {
 		})
 	}
 
-	// A partition state created by another writer (Kafka's controller)
-	// fires the store's watch armed for the new topic.
+	// A partition state created by another writer (Kafka's controller) is
+	// read as written. (Nobody watches states: the controller writes them
+	// and tells the brokers.)
 	for _, p := range []string{"/brokers/topics/legacy/partitions", "/brokers/topics/legacy/partitions/1"} {
 		_, err = c.Create(root+p, nil, 0, zk.WorldACL(zk.PermAll))
 		require.NoError(t, err)
@@ -209,11 +232,8 @@ func TestReadsWhatKafkaToolsWrite(t *testing.T) {
 	_, err = c.Create(root+"/brokers/topics/legacy/partitions/1/state",
 		[]byte(`{"controller_epoch":7,"leader":2,"version":1,"leader_epoch":3,"isr":[2,1]}`), 0, zk.WorldACL(zk.PermAll))
 	require.NoError(t, err)
-	var st store.PartitionState
-	waitUntil(t, sub, store.Event{Kind: store.EventPartitionState, Topic: "legacy", Partition: 1}, func() bool {
-		st, err = s.PartitionState(ctx, store.TopicPartition{Topic: "legacy", Partition: 1})
-		return err == nil
-	})
+	st, err := s.PartitionState(ctx, store.TopicPartition{Topic: "legacy", Partition: 1})
+	require.NoError(t, err)
 	assert.Equal(t, store.PartitionState{Leader: 2, LeaderEpoch: 3, ISR: []int32{2, 1}, ControllerEpoch: 7}, st)
 
 	// A 0.9-style (v2) broker registration.
@@ -252,4 +272,37 @@ func TestFailedMultiNamesItsOp(t *testing.T) {
 	})
 	require.ErrorIs(t, err, store.ErrBadVersion)
 	assert.ErrorContains(t, err, "set state of t-1 at version 7")
+}
+
+// TestConfigChangesPurged: a config change notification older than Kafka's
+// 15 minutes is deleted by the store that processes it (as every Kafka
+// broker does), after its event was published; newer ones stay.
+func TestConfigChangesPurged(t *testing.T) {
+	ctx := context.Background()
+	chroot := newChroot(t)
+	fresh := open(t, ens.Connect()+chroot, sessionTimeout)
+	require.NoError(t, fresh.CreateTopic(ctx, store.TopicAssignment{Name: "t", Partitions: map[int32][]int32{0: {1}}}, nil))
+
+	// A store whose clock runs 16 minutes ahead sees every notification as
+	// expired.
+	late, err := zkstore.Open(ctx, zkstore.Config{Connect: ens.Connect() + chroot, SessionTimeout: sessionTimeout,
+		Logger: quietLogger(), Now: func() time.Time { return time.Now().Add(16 * time.Minute) }})
+	require.NoError(t, err)
+	defer late.Close()
+	sub := late.Subscribe(store.EventTopicConfig)
+	defer sub.Close()
+
+	c := plainClient(t)
+	require.NoError(t, fresh.SetTopicConfig(ctx, "t", map[string]string{"retention.ms": "5"}))
+	waitEvent(t, sub, store.Event{Kind: store.EventTopicConfig, Topic: "t"})
+	eventually(t, "notification purged", func() error {
+		names, _, err := c.Children(chroot + "/config/changes")
+		if err == nil && len(names) > 0 {
+			err = fmt.Errorf("still there: %v", names)
+		}
+		return err
+	})
+	cfg, err := late.TopicConfig(ctx, "t")
+	require.NoError(t, err)
+	assert.Equal(t, "5", cfg["retention.ms"])
 }

@@ -351,6 +351,61 @@ func DecodeTopicConfig(data []byte) (map[string]string, error) {
 	return store.CloneConfigs(v.Config), nil
 }
 
+// --- /config/changes/config_change_<seq>
+//
+//	v2 (Kafka 1.1+): {"version":2,"entity_path":"topics/foo"}
+//	v1:              {"version":1,"entity_type":"topics","entity_name":"foo"}
+//	0.8.2:           "foo" (a bare JSON string: a topic)
+
+type configChangeJSON struct {
+	Version    int    `json:"version"`
+	EntityPath string `json:"entity_path,omitempty"`
+	EntityType string `json:"entity_type,omitempty"`
+	EntityName string `json:"entity_name,omitempty"`
+}
+
+// configChangeVersion is the notification version Strom writes.
+const configChangeVersion = 2
+
+// EncodeTopicConfigChange encodes the notification that a topic's config
+// changed (v2, as Kafka 1.1+ writes it).
+func EncodeTopicConfigChange(topic string) []byte {
+	return mustMarshal(configChangeJSON{Version: configChangeVersion, EntityPath: ConfigEntityTopics + "/" + topic})
+}
+
+// ConfigEntityTopics is the entity type of topic configs.
+const ConfigEntityTopics = "topics"
+
+// DecodeConfigChange decodes a config change notification of any version
+// into the entity's type and name ("topics", "foo"). Entity types other
+// than topics (clients, users, brokers, ips) decode too; the caller decides
+// which it acts on.
+func DecodeConfigChange(data []byte) (entityType, name string, err error) {
+	var bare string
+	if json.Unmarshal(data, &bare) == nil {
+		if bare == "" {
+			return "", "", corrupt("config change", fmt.Errorf("empty topic in %q", data))
+		}
+		return ConfigEntityTopics, bare, nil
+	}
+	var v configChangeJSON
+	if err := json.Unmarshal(data, &v); err != nil {
+		return "", "", corrupt("config change", err)
+	}
+	switch v.Version {
+	case 1:
+		entityType, name = v.EntityType, v.EntityName
+	case 2:
+		entityType, name, _ = strings.Cut(v.EntityPath, "/")
+	default:
+		return "", "", corrupt("config change", fmt.Errorf("unknown version %d in %q", v.Version, data))
+	}
+	if entityType == "" || name == "" {
+		return "", "", corrupt("config change", fmt.Errorf("no entity in %q", data))
+	}
+	return entityType, name, nil
+}
+
 // --- /latest_producer_id_block
 //
 //	{"version":1,"broker":1,"block_start":"0","block_end":"999"}

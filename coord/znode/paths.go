@@ -68,6 +68,20 @@ func PartitionPath(tp store.TopicPartition) string {
 // PartitionStatePath is /brokers/topics/<topic>/partitions/<p>/state.
 func PartitionStatePath(tp store.TopicPartition) string { return PartitionPath(tp) + "/state" }
 
+// ConfigChangePrefix is the prefix of the sequential config change
+// notifications under /config/changes (config_change_0000000042).
+const ConfigChangePrefix = "config_change_"
+
+// ConfigChangeSeq parses a notification's name into its sequence number.
+func ConfigChangeSeq(name string) (int64, bool) {
+	digits, ok := strings.CutPrefix(name, ConfigChangePrefix)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	return n, err == nil && n >= 0
+}
+
 // TopicConfigPath is /config/topics/<topic>.
 func TopicConfigPath(topic string) string { return TopicConfigsPath + "/" + topic }
 
