@@ -14,8 +14,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,41 +129,121 @@ func clusterLeadership(b *testing.B, ens *zktest.Ensemble, n int) {
 	zk1 := zkPackets(b, ens)
 	killed := time.Now()
 	bs[dead-1].Kill()
-	var elected time.Duration
-	for _, br := range bs {
+	// Each surviving broker is polled by its own goroutine, so that one
+	// broker's slow answer does not delay seeing the other's.
+	var (
+		wg    sync.WaitGroup
+		views = make([]failoverView, len(bs))
+	)
+	for i, br := range bs {
 		if br == bs[dead-1] {
 			continue
 		}
-		waitFor(b, "fail-over seen by "+br.Addr(), func() bool {
-			bmd, err := metadataOf(ctx, br)
-			if err != nil || bmd.Controller < 0 || bmd.Controller == dead {
-				return false
-			}
-			if elected == 0 {
-				elected = time.Since(killed)
-			}
-			l, err := brokerLeaders(ctx, br, "many")
-			if err != nil || len(l) != n {
-				return false
-			}
-			for p, id := range l {
-				want := leaders[p]
-				if want == dead {
-					want = -1
-				}
-				if id != want {
-					return false
-				}
-			}
-			return true
+		wg.Go(func() {
+			views[i] = watchFailover(ctx, br, "many", dead, leaders)
 		})
 	}
-	failover := time.Since(killed)
-	b.ReportMetric(failover.Seconds(), "s_failover")
-	b.ReportMetric((failover - clustertest.SessionTimeoutMs*time.Millisecond).Seconds(), "s_failover_after_session")
-	b.ReportMetric((failover - elected).Seconds(), "s_metadata_after_election")
+	wg.Wait()
+	var elected, failover time.Time
+	var propagation []time.Duration
+	for _, v := range views {
+		if v.err != nil {
+			b.Fatal(v.err)
+		}
+		if v.seen == nil {
+			continue
+		}
+		if elected.IsZero() || v.elected.Before(elected) {
+			elected = v.elected
+		}
+		failover = maxTime(failover, v.done)
+	}
+	for _, v := range views {
+		for _, t := range v.seen {
+			propagation = append(propagation, t.Sub(elected))
+		}
+	}
+	slices.Sort(propagation)
+	for _, br := range bs {
+		for line := range strings.Lines(br.Log()) {
+			if strings.Contains(line, "controller fail-over") || strings.Contains(line, "became controller") {
+				b.Log(strings.TrimSpace(line))
+			}
+		}
+	}
+	b.Logf("killed at %s; first new controller seen %s later", killed.Format("15:04:05.000"), elected.Sub(killed).Round(time.Millisecond))
+	b.ReportMetric(failover.Sub(killed).Seconds(), "s_failover")
+	b.ReportMetric((failover.Sub(killed) - clustertest.SessionTimeoutMs*time.Millisecond).Seconds(), "s_failover_after_session")
+	b.ReportMetric(failover.Sub(elected).Seconds(), "s_metadata_after_election")
+	b.ReportMetric(propagation[len(propagation)/2].Seconds(), "s_propagation_p50")
+	b.ReportMetric(propagation[len(propagation)*99/100].Seconds(), "s_propagation_p99")
 	b.ReportMetric(float64(moved), "partitions_moved")
 	b.ReportMetric(float64(zkPackets(b, ens)-zk1)/float64(max(moved, 1)), "zk_req/leader_change")
+}
+
+// failoverView is what one surviving broker's Metadata showed during a
+// fail-over: when it first named a new controller, when it first showed
+// each moved partition's new state, and when it showed all of them.
+type failoverView struct {
+	elected time.Time
+	seen    map[int32]time.Time // partition -> first answer with its new leader
+	done    time.Time
+	err     error
+}
+
+// watchFailover polls br's Metadata for topic (one request per round)
+// until it names a controller other than dead and shows every partition
+// led by dead without a leader and the others unchanged. Each moved
+// partition's first sighting is recorded: the metadata propagation delay.
+func watchFailover(ctx context.Context, br *clustertest.Broker, topic string, dead int32, before map[int32]int32) failoverView {
+	v := failoverView{seen: map[int32]time.Time{}}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()), kgo.MetadataMinAge(10*time.Millisecond))
+	if err != nil {
+		return failoverView{err: err}
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		md, err := adm.Metadata(rctx, topic)
+		cancel()
+		now := time.Now()
+		if err != nil || md.Controller < 0 || md.Controller == dead {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if v.elected.IsZero() {
+			v.elected = now
+		}
+		td := md.Topics[topic]
+		same := len(td.Partitions) == len(before)
+		for p, pd := range td.Partitions {
+			want := before[p]
+			if want == dead {
+				want = -1
+			}
+			if pd.Leader != want {
+				same = false
+				continue
+			}
+			if _, ok := v.seen[p]; !ok && before[p] == dead {
+				v.seen[p] = now
+			}
+		}
+		if same {
+			v.done = now
+			return v
+		}
+	}
+	return failoverView{err: fmt.Errorf("fail-over not seen by %s within 10 minutes", br.Addr())}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // clusterProduce produces 100-byte records with acks to a topic of
@@ -230,18 +312,6 @@ func clusterProduce(b *testing.B, ens *zktest.Ensemble, brokers, partitions int,
 	default:
 	}
 	return records / time.Since(start).Seconds()
-}
-
-// metadataOf asks broker br alone for the cluster metadata.
-func metadataOf(ctx context.Context, br *clustertest.Broker) (kadm.Metadata, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()))
-	if err != nil {
-		return kadm.Metadata{}, err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	return kadm.NewClient(cl).Metadata(ctx)
 }
 
 // brokerLeaders returns each partition's leader of topic as br reports it.

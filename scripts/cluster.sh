@@ -70,7 +70,8 @@ for _ in $(seq 1 120); do
 	sleep 0.5
 done
 
-bin/strom server config/server.properties --override "zookeeper.connect=$CONNECT" > >(prefix broker-0) 2>&1 &
+bin/strom server config/server.properties --override "zookeeper.connect=$CONNECT" \
+	--override offsets.topic.replication.factor=3 > >(prefix broker-0) 2>&1 &
 pids+=($!)
 for n in 1 2; do
 	bin/strom server "config/server-$n.properties" > >(prefix "broker-$n") 2>&1 &

@@ -33,6 +33,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/strom-broker/strom/coord/store"
 )
@@ -167,12 +168,16 @@ func (c *Controller) Elect(ctx context.Context) (won bool, err error) {
 		return true, err
 	}
 	joined := c.joinedBrokers(ctx)
+	start := time.Now()
 	if err := c.reconcile(ctx, live); err != nil {
 		return true, err
 	}
 	switch {
 	case failover:
-		return true, c.queueFullState(ctx, live, func(int32) bool { return true })
+		err := c.queueFullState(ctx, live, func(int32) bool { return true })
+		c.opts.Logger.Info("controller fail-over: every partition read and reconciled; sending the full state to the brokers",
+			"broker", c.brokerID, "epoch", c.epoch, "took", time.Since(start).Round(time.Millisecond))
+		return true, err
 	case len(joined) > 0:
 		return true, c.queueFullState(ctx, live, func(id int32) bool { return joined[id] })
 	}

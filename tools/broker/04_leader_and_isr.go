@@ -16,7 +16,7 @@ import (
 // minLeaderAndIsrVersion are not advertised (the server refuses them).
 func (b *Broker) handleLeaderAndIsr(ctx context.Context, req *kmsg.LeaderAndISRRequest) *kmsg.LeaderAndISRResponse {
 	resp := req.ResponseKind().(*kmsg.LeaderAndISRResponse)
-	errs, err := b.applyControl(ctx, leaderAndIsrFromWire(req))
+	errs, err := b.applyControl(b.ctx, leaderAndIsrFromWire(req))
 	if err != nil {
 		resp.ErrorCode = kerr.Code(err)
 		return resp

@@ -13,7 +13,7 @@ import (
 // Versions below minStopReplicaVersion are not advertised (the server refuses them).
 func (b *Broker) handleStopReplica(ctx context.Context, req *kmsg.StopReplicaRequest) *kmsg.StopReplicaResponse {
 	resp := req.ResponseKind().(*kmsg.StopReplicaResponse)
-	errs, err := b.applyControl(ctx, stopReplicaFromWire(req))
+	errs, err := b.applyControl(b.ctx, stopReplicaFromWire(req))
 	if err != nil {
 		resp.ErrorCode = kerr.Code(err)
 		return resp

@@ -13,7 +13,7 @@ import (
 // minUpdateMetadataVersion are not advertised (the server refuses them).
 func (b *Broker) handleUpdateMetadata(ctx context.Context, req *kmsg.UpdateMetadataRequest) *kmsg.UpdateMetadataResponse {
 	resp := req.ResponseKind().(*kmsg.UpdateMetadataResponse)
-	if _, err := b.applyControl(ctx, updateMetadataFromWire(req)); err != nil {
+	if _, err := b.applyControl(b.ctx, updateMetadataFromWire(req)); err != nil {
 		resp.ErrorCode = kerr.Code(err)
 	}
 	return resp

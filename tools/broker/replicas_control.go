@@ -97,6 +97,13 @@ func (m *replicaManager) applyStopReplica(req *controller.StopReplica) map[store
 // broker: it checks the request's epochs, then updates the metadata cache
 // or the replicas. It returns the per-partition errors and the
 // request-level error (stale epochs; nothing was applied).
+//
+// The handlers pass the broker's context, not the request's: a control
+// request is applied whole even when the controller stops waiting for the
+// answer (its 30 s delivery timeout, a closed connection) and sends it
+// again, as Kafka's brokers do; a half-applied LeaderAndIsr (3,000 new
+// logs of which some were opened) would otherwise be abandoned and begun
+// again on every resend.
 func (b *Broker) applyControl(ctx context.Context, req any) (map[store.TopicPartition]error, error) {
 	var ce int32
 	var be int64
