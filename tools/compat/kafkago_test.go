@@ -43,6 +43,16 @@ func kafkaGoRoundTrip(t *testing.T, bootstrap, topic string, cs caseSpec, recs [
 		BatchSize:    500,
 		BatchTimeout: 10 * time.Millisecond,
 	}
+	if cs.failover {
+		// Retry through a leader election (the default gives up after 10
+		// attempts at most 1 s apart), and wait for acks=all as long as
+		// the other clients do: a write that times out on the client
+		// while the broker commits it is sent again (kafka-go has no
+		// idempotent producer), a duplicate.
+		w.MaxAttempts = 60
+		w.WriteTimeout = time.Minute
+		w.ErrorLogger = kafka.LoggerFunc(func(msg string, args ...any) { t.Logf("kafka-go: "+msg, args...) })
+	}
 	msgs := make([]kafka.Message, len(recs))
 	for i, r := range recs {
 		msgs[i] = kafka.Message{Key: r.Key, Value: r.Value}

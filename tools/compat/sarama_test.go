@@ -45,6 +45,16 @@ func saramaConfig(cs caseSpec) *sarama.Config {
 		cfg.Producer.Idempotent = true
 		cfg.Net.MaxOpenRequests = 1
 	}
+	if cs.failover {
+		// Retry through a leader election, and give acks=all as long as
+		// the other clients do (a produce timeout while the broker
+		// commits the batch would make the retry a duplicate).
+		cfg.Producer.Timeout = time.Minute
+		cfg.Producer.Retry.Max = 30
+		cfg.Producer.Retry.Backoff = 500 * time.Millisecond
+		cfg.Metadata.Retry.Max = 30
+		cfg.Metadata.Retry.Backoff = 500 * time.Millisecond
+	}
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	return cfg
 }
