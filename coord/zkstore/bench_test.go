@@ -100,3 +100,31 @@ func BenchmarkOpenWatching(b *testing.B) {
 	b.ReportMetric(float64(opening.Milliseconds())/float64(b.N), "ms/open")
 	b.ReportMetric(topics*perTopic, "partitions")
 }
+
+// BenchmarkPartitionStates measures reading every partition state of a
+// 10,000-partition topic, as a new controller does on fail-over.
+func BenchmarkPartitionStates(b *testing.B) {
+	ctx := context.Background()
+	const n = 10000
+	chroot := fmt.Sprintf("/bench/states-%d", chroots.Add(1))
+	s, err := zkstore.Open(ctx, zkstore.Config{Connect: ens.Connect() + chroot, SessionTimeout: sessionTimeout, Logger: quietLogger()})
+	require.NoError(b, err)
+	defer s.Close()
+	require.NoError(b, s.CreateTopic(ctx, storetest.Assignment("t", n, 1), nil))
+	for start := 0; start < n; start += 1000 {
+		updates := make([]store.PartitionStateUpdate, 1000)
+		for i := range updates {
+			updates[i] = store.PartitionStateUpdate{Partition: store.TopicPartition{Topic: "t", Partition: int32(start + i)},
+				State: store.PartitionState{Leader: 1, ISR: []int32{1}}, ExpectedVersion: store.NewVersion}
+		}
+		_, err = s.SetPartitionStates(ctx, updates)
+		require.NoError(b, err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		states, err := s.PartitionStates(ctx, "t")
+		require.NoError(b, err)
+		require.Len(b, states, n)
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/read-all")
+}
