@@ -338,7 +338,5 @@ func (b *Broker) addLeaderHints(ctx context.Context, req *kmsg.FetchRequest, res
 	}
 }
 
-// FetchSessions returns how many fetch sessions the broker keeps and how
-// many partitions they hold (Kafka's NumIncrementalFetchSessions and
-// NumIncrementalFetchPartitionsCached).
-func (b *Broker) FetchSessions() (sessions, partitions int) { return b.sessions.Len() }
+// FetchSessions returns the figures of the broker's fetch sessions.
+func (b *Broker) FetchSessions() fetchsession.Stats { return b.sessions.Stats() }

@@ -74,9 +74,9 @@ func TestFetchSessionRules(t *testing.T) {
 	id := resp.SessionID
 	require.NotZero(t, id, "a session was created")
 	assert.Equal(t, map[int32]bool{0: true, 1: false, 2: false}, answered(resp))
-	sessions, parts := b.FetchSessions()
-	assert.Equal(t, 1, sessions)
-	assert.Equal(t, 3, parts)
+	st := b.FetchSessions()
+	assert.Equal(t, 1, st.Sessions)
+	assert.Equal(t, 3, st.Partitions)
 
 	// Epoch 1: partition 0 moves past its records; nothing is news.
 	resp = fetch(sessionFetch(topic, id, 1, map[int32]int64{0: 2}), 12)
@@ -118,8 +118,7 @@ func TestFetchSessionRules(t *testing.T) {
 	resp = fetch(sessionFetch(topic, id, 3, nil, 2), 12)
 	require.Zero(t, resp.ErrorCode)
 	assert.Equal(t, map[int32]bool{1: true}, answered(resp))
-	_, parts = b.FetchSessions()
-	assert.Equal(t, 2, parts)
+	assert.Equal(t, 2, b.FetchSessions().Partitions)
 
 	// An error is always news: a partition the broker does not have.
 	resp = fetch(sessionFetch(topic, id, 4, map[int32]int64{7: 0}), 12)
@@ -138,14 +137,12 @@ func TestFetchSessionRules(t *testing.T) {
 	assert.Equal(t, map[int32]bool{0: true}, answered(resp))
 	resp = fetch(sessionFetch(topic, id, 5, nil), 12)
 	assert.Equal(t, kerr.FetchSessionIDNotFound.Code, resp.ErrorCode)
-	sessions, _ = b.FetchSessions()
-	assert.Zero(t, sessions)
+	assert.Zero(t, b.FetchSessions().Sessions)
 
 	// Versions before 7 have no sessions.
 	resp = fetch(sessionFetch(topic, 0, 0, map[int32]int64{0: 0}), 6)
 	assert.Zero(t, resp.SessionID)
-	sessions, _ = b.FetchSessions()
-	assert.Zero(t, sessions)
+	assert.Zero(t, b.FetchSessions().Sessions)
 }
 
 // TestFetchSessionCacheSlots: with max.incremental.fetch.session.cache.slots=1
@@ -202,8 +199,9 @@ func TestFranzGoUsesFetchSessions(t *testing.T) {
 				n++
 			})
 		}
-		sessions, _ := b.FetchSessions()
-		assert.Equal(t, 1, sessions, "wave %d: the consumer fetches in one session", w)
+		st := b.FetchSessions()
+		assert.Equal(t, 1, st.Sessions, "wave %d: the consumer keeps one session", w)
+		assert.Equal(t, int64(1), st.Created, "wave %d: and fetches in it incrementally", w)
 	}
 	assert.Equal(t, waves*perWave, n, "nothing twice")
 	for p, vs := range got {

@@ -137,6 +137,8 @@ type Cache struct {
 	// partitions is the number of partitions over all sessions, as
 	// counted at their last use.
 	partitions int
+	// created and evicted count sessions since New.
+	created, evicted int64
 }
 
 // session is one fetch session. Fields below mu are guarded by it.
@@ -179,11 +181,21 @@ func New(cfg Config) *Cache {
 	return &Cache{cfg: cfg, sessions: map[int32]*session{}}
 }
 
-// Len returns the number of sessions and of partitions they hold.
-func (c *Cache) Len() (sessions, partitions int) {
+// Stats are a cache's figures (Kafka's NumIncrementalFetchSessions,
+// NumIncrementalFetchPartitionsCached and the evictions meter).
+type Stats struct {
+	// Sessions and Partitions are the sessions kept and the partitions
+	// they hold.
+	Sessions, Partitions int
+	// Created and Evicted count sessions since the cache was made.
+	Created, Evicted int64
+}
+
+// Stats returns the cache's figures.
+func (c *Cache) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.sessions), c.partitions
+	return Stats{Sessions: len(c.sessions), Partitions: c.partitions, Created: c.created, Evicted: c.evicted}
 }
 
 // Has reports whether session id exists.
@@ -379,6 +391,7 @@ func (c *Cache) maybeCreate(privileged, usesTopicIDs bool, wanted []Wanted, resu
 		}
 	}
 	c.sessions[s.id] = s
+	c.created++
 	c.touchLocked(s, now)
 	return s.id
 }
@@ -418,11 +431,13 @@ func (c *Cache) tryEvictLocked(privileged bool, size int, now time.Time) bool {
 		return false
 	case now.Sub(lru.lastUsed) > c.cfg.EvictionAfter:
 		c.removeLocked(lru)
+		c.evicted++
 		return true
 	case victim == nil || (evictKey{privileged, size, 0}).less(victim.evictKey()):
 		return false
 	default:
 		c.removeLocked(victim)
+		c.evicted++
 		return true
 	}
 }

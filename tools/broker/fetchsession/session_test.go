@@ -159,9 +159,10 @@ func TestIncrementalRules(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, got)
 	assert.False(t, c.Has(id))
-	sessions, parts := c.Len()
-	assert.Equal(t, 0, sessions)
-	assert.Equal(t, 0, parts)
+	st := c.Stats()
+	assert.Equal(t, 0, st.Sessions)
+	assert.Equal(t, 0, st.Partitions)
+	assert.Equal(t, int64(2), st.Created)
 }
 
 // TestDuplicateRequestRefused: two requests of the same epoch racing: the
@@ -232,6 +233,7 @@ func TestEviction(t *testing.T) {
 	require.NotZero(t, bigger, "more partitions than the consumer session's one")
 	assert.False(t, c.Has(consumer), "the consumer's 1-partition session is smaller (unprivileged first)")
 	assert.True(t, c.Has(follower2))
+	assert.Equal(t, int64(4), c.Stats().Evicted)
 }
 
 // epochOf returns the epoch session id expects. Test helper.
