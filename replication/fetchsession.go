@@ -61,6 +61,9 @@ func (s *fetchSession) build(req *kmsg.FetchRequest, want map[partKey]fetchParam
 // epoch, or a new session, or none. It returns the session error the
 // answer carries (nil if none); the next request is then full.
 func (s *fetchSession) answered(resp *kmsg.FetchResponse) error {
+	if s.pending == nil {
+		return nil // reset (the leader moved) while the request was out
+	}
 	err := kerr.ForCode(resp.ErrorCode)
 	switch {
 	case err == kerr.FetchSessionIDNotFound:

@@ -69,6 +69,14 @@ func TestFetchSessionClient(t *testing.T) {
 	s.build(req, want, false)
 	assert.Equal(t, int32(0), req.SessionID)
 	assert.Equal(t, int32(0), req.SessionEpoch)
+	// A reset while a request is out (the leader moved): its answer is
+	// not taken for the new leader's session.
+	s.build(req, want, false)
+	s = fetchSession{}
+	assert.NoError(t, s.answered(&kmsg.FetchResponse{SessionID: 77}))
+	s.build(req, want, false)
+	assert.Equal(t, int32(0), req.SessionID)
+	assert.Equal(t, int32(0), req.SessionEpoch)
 	// Sessionless: epoch -1.
 	s.build(req, want, true)
 	assert.Equal(t, int32(-1), req.SessionEpoch)
