@@ -22,22 +22,38 @@ import (
 // partition assigned to it from that leader with one Fetch request per
 // round.
 //
-// A partition joins a fetcher in the truncating state: before its first
-// fetch the fetcher asks the leader where the follower's latest epoch ends
-// (OffsetForLeaderEpoch) and truncates there (truncation.go), as often as
-// KIP-279 needs. Then each round fetches from the local log end offset,
-// appends what came (validated by the engine), and takes the leader's high
-// watermark and log start offset. Errors, per partition: OFFSET_OUT_OF_RANGE
+// Truncation (KIP-101, KIP-279), on every new leader epoch: by default on
+// fetch (KIP-320, Kafka 2.7+): each fetch names the epoch of the log's last
+// batch (LastFetchedEpoch) and a leader whose log diverges there answers
+// DivergingEpoch (its end of that epoch) instead of records; the follower
+// truncates with TruncationPoint and fetches again with its new last epoch,
+// which iterates as KIP-279 does. A log without epochs (empty), and every
+// log when FetcherConfig.NoTruncateOnFetch is set (Kafka before 2.7), joins
+// its fetcher truncating instead: the fetcher asks the leader where the
+// follower's latest epoch ends (OffsetForLeaderEpoch) and truncates there,
+// as often as KIP-279 needs, before fetching. Each round fetches from the
+// local log end offset, appends what came (validated by the engine), and
+// takes the leader's high watermark and log start offset.
+//
+// Fetch session (KIP-227): each fetcher keeps one session with its leader
+// (fetchSession, Kafka's FetchSessionHandler): the first request is full
+// and opens it; later ones name only the partitions whose fetch offset, log
+// start, leader epoch or last fetched epoch changed, and forget those no
+// longer fetched; the leader answers only partitions with news. A session
+// error, a lost connection or a leader that keeps no session make the next
+// request full again.
+//
+// Errors, per partition: OFFSET_OUT_OF_RANGE
 // asks the leader's log end and start (ListOffsets) and truncates or
 // restarts (OutOfRangeRestart); FENCED_LEADER_EPOCH parks the partition
 // until the controller names a new epoch (Add again); any other error backs
 // off for Backoff and retries. A lost connection is redialled after
 // Backoff.
 //
-// Requests: Fetch v12 (topic names, ReplicaId = this broker's id,
-// CurrentLeaderEpoch, the follower's log start offset), OffsetForLeaderEpoch
-// v3-4 and ListOffsets v4+ with this broker as the replica id. Fetch
-// sessions are not used (every fetch is full).
+// Requests: Fetch v12 (topic names, ReplicaId = this broker's id, session
+// id and epoch, CurrentLeaderEpoch, LastFetchedEpoch, the follower's log
+// start offset), OffsetForLeaderEpoch v3-4 and ListOffsets v4+ with this
+// broker as the replica id.
 //
 // Concurrency: Add and Remove may be called from any goroutine. A fetcher
 // processes a response under its lock, so when Remove returns nothing more
@@ -59,6 +75,12 @@ type FetcherConfig struct {
 	MaxWait  time.Duration
 	// Backoff is replica.fetch.backoff.ms.
 	Backoff time.Duration
+	// NoTruncateOnFetch makes every new leader epoch truncate through
+	// OffsetForLeaderEpoch before fetching, and leaves LastFetchedEpoch
+	// out of fetches (Kafka's behaviour before 2.7).
+	NoTruncateOnFetch bool
+	// NoSessions sends every fetch full and sessionless (epoch -1).
+	NoSessions bool
 	// Logger receives one line per operator-worthy event.
 	Logger *slog.Logger
 }
@@ -214,6 +236,9 @@ type fetcher struct {
 	parts map[*Partition]*fetchState
 	conn  *client.Client // owned by run; closed when addr changes
 	wake  chan struct{}  // 1-buffered: partitions were added
+	// session is the fetch session with the leader; only run's fetch
+	// uses it, except that add resets it when the leader moves.
+	session fetchSession
 }
 
 func (f *fetcher) add(p *Partition, addr string, leaderEpoch int32) {
@@ -222,8 +247,14 @@ func (f *fetcher) add(p *Partition, addr string, leaderEpoch int32) {
 		f.conn.Close() // the leader moved: run redials
 		f.conn = nil
 	}
+	if addr != f.addr {
+		f.session = fetchSession{} // a session lives on one leader
+	}
 	f.addr = addr
-	f.parts[p] = &fetchState{epoch: leaderEpoch, truncating: true}
+	// Truncation on fetch needs the log's last epoch; a log without one
+	// asks OffsetForLeaderEpoch (which, for an empty log, cuts nothing).
+	_, hasEpoch := p.Log().EpochCache().LatestEpoch()
+	f.parts[p] = &fetchState{epoch: leaderEpoch, truncating: f.cfg.NoTruncateOnFetch || !hasEpoch}
 	f.mu.Unlock()
 	select {
 	case f.wake <- struct{}{}:
@@ -284,6 +315,7 @@ func (f *fetcher) run(ctx context.Context) {
 				c.Close()
 				f.conn = nil
 			}
+			f.session.restart() // the answer may have been lost
 			f.mu.Unlock()
 			f.sleep(ctx, f.cfg.Backoff)
 		}
@@ -426,21 +458,7 @@ func (f *fetcher) truncate(ctx context.Context, c *client.Client, ws []work) err
 			f.partitionError(w, "OffsetForLeaderEpoch", err)
 			continue
 		}
-		log := w.p.Log()
-		leo := log.LogEndOffset()
-		offset, done := TruncationPoint(EpochEnd{Epoch: a.LeaderEpoch, EndOffset: a.EndOffset}, func(ep int32) EpochEnd {
-			e, end := log.EndOffsetForEpoch(ep)
-			return EpochEnd{Epoch: e, EndOffset: end}
-		}, leo)
-		if offset < leo {
-			if err := w.p.TruncateTo(w.epoch, offset); err != nil {
-				f.partitionError(w, "truncation", err)
-				continue
-			}
-			f.cfg.Logger.Info("follower truncated by leader epoch", "partition", partName(w.p), "leader", f.leader,
-				"leader_epoch", w.epoch, "offset", offset, "old_leo", leo)
-		}
-		if done || offset >= leo {
+		if f.truncateTo(w, EpochEnd{Epoch: a.LeaderEpoch, EndOffset: a.EndOffset}, "OffsetForLeaderEpoch") {
 			w.st.truncating = false
 		}
 	}
@@ -521,7 +539,7 @@ func (f *fetcher) resolveOutOfRange(ctx context.Context, c *client.Client, ws []
 
 // fetch runs one Fetch round for ws and applies the answers.
 func (f *fetcher) fetch(ctx context.Context, c *client.Client, ws []work) error {
-	const version = 12 // topic names, CurrentLeaderEpoch, LogStartOffset
+	const version = 12 // topic names, sessions, CurrentLeaderEpoch, LastFetchedEpoch
 	req := kmsg.NewPtrFetchRequest()
 	if minV, maxV, ok := c.Versions(req.Key()); !ok || maxV < version || minV > version {
 		return fmt.Errorf("leader %d does not serve Fetch v%d", f.leader, version)
@@ -530,24 +548,43 @@ func (f *fetcher) fetch(ctx context.Context, c *client.Client, ws []work) error 
 	req.ReplicaID = f.cfg.BrokerID
 	req.MaxWaitMillis = int32(f.cfg.MaxWait / time.Millisecond)
 	req.MinBytes, req.MaxBytes = f.cfg.MinBytes, f.cfg.ResponseMaxBytes
-	req.SessionEpoch = -1 // no fetch session: a full fetch every round
-	byTopic := map[string]int{}
+	want := make(map[partKey]fetchParams, len(ws))
 	for _, w := range ws {
-		i, ok := byTopic[w.p.Topic()]
+		fp := fetchParams{fetchOffset: w.p.Log().LogEndOffset(), logStart: w.p.Log().LogStartOffset(),
+			leaderEpoch: w.epoch, lastFetchedEpoch: -1}
+		if e, ok := w.p.Log().EpochCache().LatestEpoch(); ok && !f.cfg.NoTruncateOnFetch {
+			fp.lastFetchedEpoch = e
+		}
+		want[partKey{w.p.Topic(), w.p.Index()}] = fp
+	}
+	f.mu.Lock()
+	if f.cfg.NoSessions {
+		f.session = fetchSession{}
+	}
+	send, forget := f.session.build(req, want, f.cfg.NoSessions)
+	f.mu.Unlock()
+	byTopic := map[string]int{}
+	for _, k := range send {
+		fp := want[k]
+		i, ok := byTopic[k.topic]
 		if !ok {
 			rt := kmsg.NewFetchRequestTopic()
-			rt.Topic = w.p.Topic()
+			rt.Topic = k.topic
 			req.Topics = append(req.Topics, rt)
 			i = len(req.Topics) - 1
-			byTopic[w.p.Topic()] = i
+			byTopic[k.topic] = i
 		}
 		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition = w.p.Index()
-		rp.CurrentLeaderEpoch = w.epoch
-		rp.FetchOffset = w.p.Log().LogEndOffset()
-		rp.LogStartOffset = w.p.Log().LogStartOffset()
+		rp.Partition = k.partition
+		rp.CurrentLeaderEpoch, rp.LastFetchedEpoch = fp.leaderEpoch, fp.lastFetchedEpoch
+		rp.FetchOffset, rp.LogStartOffset = fp.fetchOffset, fp.logStart
 		rp.PartitionMaxBytes = f.cfg.MaxBytes
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+	}
+	for _, k := range forget {
+		ft := kmsg.NewFetchRequestForgottenTopic()
+		ft.Topic, ft.Partitions = k.topic, []int32{k.partition}
+		req.ForgottenTopics = append(req.ForgottenTopics, ft)
 	}
 	rctx, cancel := f.requestCtx(ctx)
 	defer cancel()
@@ -556,6 +593,15 @@ func (f *fetcher) fetch(ctx context.Context, c *client.Client, ws []work) error 
 		return err
 	}
 	resp := r.(*kmsg.FetchResponse)
+	f.mu.Lock()
+	sessionErr := f.session.answered(resp)
+	f.mu.Unlock()
+	if sessionErr != nil {
+		// The leader lost or refused the session: the next request is
+		// full (a lost session is routine, e.g. after eviction).
+		f.cfg.Logger.Debug("replica fetcher: fetch session reset", "leader", f.leader, "err", sessionErr)
+		return nil
+	}
 	if err := kerr.ForCode(resp.ErrorCode); err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}
@@ -578,11 +624,15 @@ func (f *fetcher) fetch(ctx context.Context, c *client.Client, ws []work) error 
 		}
 		rp := answers[w.p]
 		if rp == nil {
-			continue // not answered this round: fetched again next round
+			continue // no news (an incremental answer), or not answered: fetched again next round
 		}
 		if err := kerr.ForCode(rp.ErrorCode); err != nil {
 			f.partitionError(w, "fetch", err)
 			continue
+		}
+		if rp.DivergingEpoch.EndOffset >= 0 {
+			f.truncateTo(w, EpochEnd{Epoch: rp.DivergingEpoch.Epoch, EndOffset: rp.DivergingEpoch.EndOffset}, "diverging epoch")
+			continue // no records come with it, and no high watermark is taken
 		}
 		if recs := completeBatches(rp.RecordBatches); len(recs) > 0 {
 			if _, err := w.p.AppendFromLeader(w.epoch, recs); err != nil {
@@ -595,6 +645,27 @@ func (f *fetcher) fetch(ctx context.Context, c *client.Client, ws []work) error 
 		}
 	}
 	return nil
+}
+
+// truncateTo truncates w's log where the leader says its epochs diverge
+// (TruncationPoint) and reports whether truncation is complete (false: ask
+// again with the new latest epoch, KIP-279). REQUIRES: f.mu is held.
+func (f *fetcher) truncateTo(w work, leader EpochEnd, how string) bool {
+	log := w.p.Log()
+	leo := log.LogEndOffset()
+	offset, done := TruncationPoint(leader, func(ep int32) EpochEnd {
+		e, end := log.EndOffsetForEpoch(ep)
+		return EpochEnd{Epoch: e, EndOffset: end}
+	}, leo)
+	if offset < leo {
+		if err := w.p.TruncateTo(w.epoch, offset); err != nil {
+			f.partitionError(w, "truncation", err)
+			return false
+		}
+		f.cfg.Logger.Info("follower truncated by leader epoch", "partition", partName(w.p), "leader", f.leader,
+			"leader_epoch", w.epoch, "offset", offset, "old_leo", leo, "from", how)
+	}
+	return done || offset >= leo
 }
 
 // partitionError applies Kafka's per-partition error rules.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,9 @@ import (
 // this module); tools/clustertest runs the fetchers against real brokers.
 type leaderServer struct {
 	p *Partition
+	// diverged and asked count DivergingEpoch answers and
+	// OffsetForLeaderEpoch requests.
+	diverged, asked atomic.Int32
 }
 
 func (h *leaderServer) APIVersions() []apis.Range {
@@ -47,6 +51,12 @@ func (h *leaderServer) Handle(_ context.Context, req *server.Request) (server.Re
 				sp.Partition = rp.Partition
 				if err := p.CheckEpoch(rp.CurrentLeaderEpoch); err != nil {
 					sp.ErrorCode = kerr.FencedLeaderEpoch.Code
+				} else if end, diverged, err := p.DivergingEpoch(rp.LastFetchedEpoch, rp.FetchOffset); rp.LastFetchedEpoch >= 0 && (err != nil || diverged) {
+					if diverged {
+						h.diverged.Add(1)
+					}
+					sp.ErrorCode = kerr.Code(err)
+					sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset = end.Epoch, end.EndOffset
 				} else if res, _, err := p.FollowerFetch(r.ReplicaID, rp.FetchOffset, int(rp.PartitionMaxBytes)); errors.Is(err, partlog.ErrOffsetOutOfRange) {
 					sp.ErrorCode = kerr.OffsetOutOfRange.Code
 				} else if err != nil {
@@ -68,6 +78,7 @@ func (h *leaderServer) Handle(_ context.Context, req *server.Request) (server.Re
 		}
 		return resp, nil
 	case *kmsg.OffsetForLeaderEpochRequest:
+		h.asked.Add(1)
 		resp := r.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 		for _, rt := range r.Topics {
 			st := kmsg.NewOffsetForLeaderEpochResponseTopic()
@@ -102,9 +113,10 @@ func (h *leaderServer) Handle(_ context.Context, req *server.Request) (server.Re
 }
 
 // serveLeader serves p on a loopback port and returns its address.
-func serveLeader(t *testing.T, p *Partition) string {
+func serveLeader(t *testing.T, p *Partition) (string, *leaderServer) {
 	t.Helper()
-	srv, err := server.New(server.Config{Logger: quietLogger()}, &leaderServer{p: p})
+	h := &leaderServer{p: p}
+	srv, err := server.New(server.Config{Logger: quietLogger()}, h)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -114,7 +126,7 @@ func serveLeader(t *testing.T, p *Partition) string {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), h
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -138,8 +150,17 @@ func eventually(t *testing.T, what string, cond func() bool, state func() string
 // (OFFSET_OUT_OF_RANGE; the start lies inside the leader's first batch, so
 // the log restarts at that batch's base, as Kafka's does, and then takes
 // the leader's log start). Both end with the leader's bytes and high
-// watermark, and the leader proposes them for its ISR.
+// watermark, and the leader proposes them for its ISR. Run with
+// truncation on fetch (the diverged follower learns the divergence from
+// DivergingEpoch, no OffsetForLeaderEpoch asked) and without it (Kafka
+// before 2.7: OffsetForLeaderEpoch).
 func TestFetcherCopiesLeader(t *testing.T) {
+	for _, onFetch := range []bool{true, false} {
+		t.Run(fmt.Sprint("truncate-on-fetch=", onFetch), func(t *testing.T) { fetcherCopiesLeader(t, onFetch) })
+	}
+}
+
+func fetcherCopiesLeader(t *testing.T, onFetch bool) {
 	leader := followerLog(t, 4, [2]int{1, 10}, [2]int{3, 20})
 	leader.localID = 9
 	var mu sync.Mutex
@@ -153,13 +174,14 @@ func TestFetcherCopiesLeader(t *testing.T) {
 		p.CompleteISRChange(c, true, c.ISR, c.PartitionEpoch+1) // the controller's yes
 	})
 	require.NoError(t, leader.MakeLeader(5, []int32{9, 1, 2}, []int32{9}, 0))
-	addr := serveLeader(t, leader)
+	addr, srv := serveLeader(t, leader)
 
 	diverged := followerLog(t, 5, [2]int{1, 10}, [2]int{2, 5}, [2]int{4, 5})
 	behind := followerLog(t, 5, [2]int{1, 3})
 	behind.localID = 2
 
-	fs := NewFetchers(FetcherConfig{BrokerID: 1, MaxWait: 50 * time.Millisecond, Backoff: 20 * time.Millisecond, Logger: quietLogger()})
+	fs := NewFetchers(FetcherConfig{BrokerID: 1, MaxWait: 50 * time.Millisecond, Backoff: 20 * time.Millisecond, Logger: quietLogger(),
+		NoTruncateOnFetch: !onFetch})
 	defer fs.Close()
 	fs.Add(diverged, 9, addr, 5)
 	eventually(t, "the diverged follower truncated by epoch and caught up", func() bool {
@@ -170,10 +192,21 @@ func TestFetcherCopiesLeader(t *testing.T) {
 	got, err := diverged.Log().ReadBytes(0, 1<<20, 1<<40)
 	require.NoError(t, err)
 	require.Equal(t, want, got, "the diverged tail replaced by the leader's records")
+	if onFetch {
+		// Epochs 1, 2, 4 against the leader's 1, 3, 5: the first answer
+		// (3 ends at 30) cuts at the end of the follower's epoch 2 (15),
+		// the second (1 ends at 10) at 10: KIP-279's iteration, by fetch.
+		assert.Equal(t, int32(2), srv.diverged.Load(), "two DivergingEpoch answers")
+		assert.Zero(t, srv.asked.Load(), "no OffsetForLeaderEpoch needed")
+	} else {
+		assert.Zero(t, srv.diverged.Load(), "no LastFetchedEpoch sent")
+		assert.Positive(t, srv.asked.Load(), "OffsetForLeaderEpoch asked")
+	}
 
 	_, err = leader.Log().DeleteRecordsBefore(12)
 	require.NoError(t, err)
-	fsB := NewFetchers(FetcherConfig{BrokerID: 2, MaxWait: 50 * time.Millisecond, Backoff: 20 * time.Millisecond, Logger: quietLogger()})
+	fsB := NewFetchers(FetcherConfig{BrokerID: 2, MaxWait: 50 * time.Millisecond, Backoff: 20 * time.Millisecond, Logger: quietLogger(),
+		NoTruncateOnFetch: !onFetch})
 	defer fsB.Close()
 	fsB.Add(behind, 9, addr, 5)
 

@@ -73,6 +73,7 @@ var (
 	NonEmptyGroup                = fk.NonEmptyGroup                // 68
 	FetchSessionIDNotFound       = fk.FetchSessionIDNotFound       // 70
 	InvalidFetchSessionEpoch     = fk.InvalidFetchSessionEpoch     // 71
+	FetchSessionTopicIDError     = fk.FetchSessionTopicIDError     // 106
 	UnknownTopicID               = fk.UnknownTopicID               // 100
 	InconsistentTopicID          = fk.InconsistentTopicID          // 103
 	GroupAuthorizationFailed     = fk.GroupAuthorizationFailed     // 30

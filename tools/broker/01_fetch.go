@@ -12,6 +12,7 @@ import (
 	"github.com/strom-broker/strom/net/fetchwire"
 	"github.com/strom-broker/strom/net/kerr"
 	"github.com/strom-broker/strom/replication"
+	"github.com/strom-broker/strom/tools/broker/fetchsession"
 )
 
 // Fetch (key 1). Record data is never copied: each partition's answer is a
@@ -20,15 +21,27 @@ import (
 //
 // Consumers read committed records only (below the high watermark); there
 // are no transactions yet, so the last stable offset is the high watermark
-// for both isolation levels. Fetch sessions (v7+) are not kept: every
-// response has session id 0, which clients treat as "sessionless" and keep
-// sending full fetch requests.
+// for both isolation levels.
+//
+// Fetch sessions (KIP-227, v7+; package fetchsession has the rules): a
+// full request (session epoch 0) gets a new session's id when the cache
+// (max.incremental.fetch.session.cache.slots) has room; an incremental one
+// names only changed partitions, and its answer carries only partitions
+// with records, a new high watermark or log start offset, an error or a
+// diverging epoch. Session errors (FETCH_SESSION_ID_NOT_FOUND,
+// INVALID_FETCH_SESSION_EPOCH, FETCH_SESSION_TOPIC_ID_ERROR) are answered
+// at the top level with no partitions. Followers' sessions are privileged.
+//
+// Truncation on fetch (v12+): a partition that names its LastFetchedEpoch
+// is checked against the leader's epochs first; a diverged one is answered
+// with DivergingEpoch and no records (replication.Partition.DivergingEpoch).
 //
 // Long polling: when fewer than min.bytes are available the request waits,
 // up to max.wait.ms, for any of its partitions' high watermarks to advance,
 // then reads again. As Kafka's ReplicaManager.fetchMessages, it answers at
 // once when max.wait.ms <= 0, when min.bytes is satisfied (always with
-// min.bytes <= 0), and when any partition has an error (unknown partition,
+// min.bytes <= 0), and when any partition has an error or a diverging
+// epoch (unknown partition,
 // NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, OFFSET_OUT_OF_RANGE, ...):
 // an error is news the client must act on, whatever max.wait.ms it sent.
 //
@@ -41,28 +54,74 @@ import (
 // and the response its endpoint on the request's listener (KIP-951, as
 // Kafka's KafkaApis.handleFetchRequest).
 func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest, listener string) (*fetchwire.FetchResponse, error) {
+	fc := b.sessions.NewContext(sessionRequest(req))
+	if err := fc.Err(); err != nil {
+		// The session's partitions are unknown: an error and nothing else.
+		return &fetchwire.FetchResponse{ErrorCode: kerr.Code(err)}, nil
+	}
+	items := fc.Partitions()
 	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	for {
-		resp, bytes, changed, failed := b.fetchOnce(req)
-		if bytes >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 || len(changed) == 0 || failed {
-			b.addLeaderHints(ctx, req, resp, listener)
-			return resp, nil
+		r := b.fetchOnce(req, items)
+		if r.bytes >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 || len(r.changed) == 0 || r.failed {
+			return b.answerFetch(ctx, req, listener, fc, items, r), nil
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
-			return resp, nil
+			return b.answerFetch(ctx, req, listener, fc, items, r), nil
 		}
-		resp.Release()
-		if !waitAny(ctx, b.stopping, changed, wait) {
+		r.release()
+		if !waitAny(ctx, b.stopping, r.changed, wait) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			// Timed out: answer with what there is now.
-			resp, _, _, _ = b.fetchOnce(req)
-			b.addLeaderHints(ctx, req, resp, listener)
-			return resp, nil
+			return b.answerFetch(ctx, req, listener, fc, items, b.fetchOnce(req, items)), nil
 		}
 	}
+}
+
+// sessionRequest returns the fetch-session part of req (v0-6: sessionless).
+func sessionRequest(req *kmsg.FetchRequest) fetchsession.Request {
+	r := fetchsession.Request{SessionID: req.SessionID, Epoch: req.SessionEpoch, UsesTopicIDs: req.Version >= 13,
+		Privileged: fetchReplicaID(req) >= 0}
+	if req.Version < 7 {
+		r.SessionID, r.Epoch = fetchsession.InvalidSessionID, fetchsession.FinalEpoch
+	}
+	key := func(topic string, id [16]byte, partition int32) fetchsession.Key {
+		if r.UsesTopicIDs {
+			return fetchsession.Key{TopicID: id, Partition: partition}
+		}
+		return fetchsession.Key{Topic: topic, Partition: partition}
+	}
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			lastFetched := int32(-1)
+			if req.Version >= 12 {
+				lastFetched = rp.LastFetchedEpoch
+			}
+			r.Partitions = append(r.Partitions, fetchsession.Wanted{Key: key(rt.Topic, rt.TopicID, rp.Partition),
+				Params: fetchsession.Params{FetchOffset: rp.FetchOffset, LogStartOffset: rp.LogStartOffset,
+					MaxBytes: rp.PartitionMaxBytes, CurrentLeaderEpoch: rp.CurrentLeaderEpoch, LastFetchedEpoch: lastFetched}})
+		}
+	}
+	if req.Version >= 7 {
+		for _, ft := range req.ForgottenTopics {
+			for _, p := range ft.Partitions {
+				r.Forgotten = append(r.Forgotten, key(ft.Topic, ft.TopicID, p))
+			}
+		}
+	}
+	return r
+}
+
+// fetchReplicaID is the fetching replica's id (-1 for a consumer); from
+// v15 it is ReplicaState's (the top-level replica id is -1 there).
+func fetchReplicaID(req *kmsg.FetchRequest) int32 {
+	if req.Version >= 15 {
+		return req.ReplicaState.ID
+	}
+	return req.ReplicaID
 }
 
 // waitAny waits until one of chans (at least one) is closed (true), or d
@@ -101,104 +160,157 @@ func waitAny(ctx context.Context, stop <-chan struct{}, chans []<-chan struct{},
 	}
 }
 
-// fetchOnce reads every requested partition once. It returns the response
-// (its Release unpins what was read), the record bytes it holds, and the
-// change channels of the partitions that were read, for long polling, and
-// whether any partition answers an error.
-func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchwire.FetchResponse, int64, []<-chan struct{}, bool) {
-	resp := &fetchwire.FetchResponse{}
-	var reads []*partlog.ReadResult
-	resp.Release = func() {
-		for _, r := range reads {
-			r.Release()
-		}
-		reads = nil
+// fetchRound is one read of every partition of a request.
+type fetchRound struct {
+	parts   []fetchwire.Partition // parts[i] answers items[i]
+	reads   []*partlog.ReadResult // pinned until the response is written
+	bytes   int64                 // record bytes held
+	changed []<-chan struct{}     // the read partitions' change channels, for long polling
+	failed  bool                  // a partition answers an error or a diverging epoch
+}
+
+func (r *fetchRound) release() {
+	for _, rr := range r.reads {
+		rr.Release()
 	}
+	r.reads = nil
+}
+
+// fetchOnce reads every partition of items once.
+func (b *Broker) fetchOnce(req *kmsg.FetchRequest, items []fetchsession.Wanted) *fetchRound {
+	r := &fetchRound{parts: make([]fetchwire.Partition, len(items))}
 	remaining := int64(math.MaxInt32)
 	if req.Version >= 3 {
 		remaining = int64(req.MaxBytes)
 	}
-	var total int64
-	var changed []<-chan struct{}
-	failed := false
-	replicaID := req.ReplicaID
-	if req.Version >= 15 {
-		replicaID = req.ReplicaState.ID
-	}
+	replicaID := fetchReplicaID(req)
 	follower := replicaID >= 0
-	for _, rt := range req.Topics {
-		topic := rt.Topic
+	for i, it := range items {
+		topic := it.Topic
 		if req.Version >= 13 {
-			topic = b.parts.topicName(rt.TopicID)
+			topic = b.parts.topicName(it.TopicID)
 		}
-		ot := fetchwire.Topic{Topic: rt.Topic, TopicID: rt.TopicID}
-		for _, rp := range rt.Partitions {
-			op := fetchwire.Partition{Partition: rp.Partition, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, PreferredReadReplica: -1}
-			p, ok := b.parts.get(topic, rp.Partition)
-			switch {
-			case topic == "" && req.Version >= 13:
-				op.ErrorCode = kerr.UnknownTopicID.Code
-			case !ok:
-				op.ErrorCode = kerr.Code(b.parts.notHosted(topic, rp.Partition))
-			case !p.IsLeader():
-				op.ErrorCode = kerr.NotLeaderForPartition.Code
-			default:
-				if err := p.CheckEpoch(rp.CurrentLeaderEpoch); err != nil {
-					op.ErrorCode = errorCode(err)
-					break
-				}
-				if follower {
-					// A follower waits for data, not for the high
-					// watermark (which its own next fetch moves).
-					changed = append(changed, p.Log().AppendNotify())
-				} else {
-					changed = append(changed, p.Changed())
-				}
-				limit := min(int64(rp.PartitionMaxBytes), remaining)
-				if total == 0 {
-					limit = max(limit, 1) // the first data returned may exceed the limits
-				}
-				var res *partlog.ReadResult
-				var err error
-				if follower {
-					res, _, err = p.FollowerFetch(replicaID, rp.FetchOffset, int(limit))
-				} else {
-					res, err = p.ReadCommitted(rp.FetchOffset, int(max(limit, 0)))
-				}
-				hw := p.HighWatermark()
-				op.HighWatermark, op.LastStableOffset, op.LogStartOffset = hw, hw, p.Log().LogStartOffset()
-				switch {
-				case errors.Is(err, replication.ErrNotAssignedReplica) && rp.CurrentLeaderEpoch >= 0:
-					// Kafka's Partition.followerReplicaOrThrow.
-					op.ErrorCode = kerr.UnknownLeaderEpoch.Code
-				case errors.Is(err, replication.ErrNotAssignedReplica):
-					op.ErrorCode = kerr.NotLeaderForPartition.Code
-				case err != nil:
-					op.ErrorCode = errorCode(err)
-				}
-				if err != nil {
-					break
-				}
-				if total > 0 && res.Size() > limit {
-					// The engine returns at least one whole batch; only
-					// the response's first data may exceed the limits.
-					res.Release()
-					break
-				}
-				reads = append(reads, res)
-				for _, s := range res.Slices {
-					op.Records = append(op.Records, fetchwire.FileSlice(s.File, s.Pos, s.Len))
-				}
-				n := res.Size()
-				total += n
-				remaining -= n
-			}
-			failed = failed || op.ErrorCode != 0
-			ot.Partitions = append(ot.Partitions, op)
+		op := &r.parts[i]
+		*op = fetchwire.Partition{Partition: it.Partition, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, PreferredReadReplica: -1}
+		p, ok := b.parts.get(topic, it.Partition)
+		switch {
+		case topic == "" && req.Version >= 13:
+			op.ErrorCode = kerr.UnknownTopicID.Code
+		case !ok:
+			op.ErrorCode = kerr.Code(b.parts.notHosted(topic, it.Partition))
+		case !p.IsLeader():
+			op.ErrorCode = kerr.NotLeaderForPartition.Code
+		default:
+			n := b.readPartition(r, op, p, it, follower, replicaID, remaining)
+			remaining -= n
 		}
-		resp.Topics = append(resp.Topics, ot)
+		r.failed = r.failed || op.ErrorCode != 0 || op.DivergingEpoch != nil
 	}
-	return resp, total, changed, failed
+	return r
+}
+
+// readPartition fills op with p's answer to it (p leads) and returns the
+// record bytes it holds.
+func (b *Broker) readPartition(r *fetchRound, op *fetchwire.Partition, p *replication.Partition, it fetchsession.Wanted,
+	follower bool, replicaID int32, remaining int64) int64 {
+	if err := p.CheckEpoch(it.CurrentLeaderEpoch); err != nil {
+		op.ErrorCode = errorCode(err)
+		return 0
+	}
+	if follower {
+		// A follower waits for data, not for the high
+		// watermark (which its own next fetch moves).
+		r.changed = append(r.changed, p.Log().AppendNotify())
+	} else {
+		r.changed = append(r.changed, p.Changed())
+	}
+	hw := p.HighWatermark()
+	op.HighWatermark, op.LastStableOffset, op.LogStartOffset = hw, hw, p.Log().LogStartOffset()
+	if it.LastFetchedEpoch >= 0 {
+		// Truncation on fetch (v12+): a diverged log gets where its last
+		// epoch ends here instead of records, and the fetch changes no
+		// follower state.
+		end, diverged, err := p.DivergingEpoch(it.LastFetchedEpoch, it.FetchOffset)
+		switch {
+		case err != nil:
+			op.ErrorCode = errorCode(err)
+			return 0
+		case diverged:
+			op.DivergingEpoch = &fetchwire.EpochEndOffset{Epoch: end.Epoch, EndOffset: end.EndOffset}
+			return 0
+		}
+	}
+	limit := min(int64(it.MaxBytes), remaining)
+	if r.bytes == 0 {
+		limit = max(limit, 1) // the first data returned may exceed the limits
+	}
+	var res *partlog.ReadResult
+	var err error
+	if follower {
+		res, _, err = p.FollowerFetch(replicaID, it.FetchOffset, int(limit))
+	} else {
+		res, err = p.ReadCommitted(it.FetchOffset, int(max(limit, 0)))
+	}
+	hw = p.HighWatermark()
+	op.HighWatermark, op.LastStableOffset, op.LogStartOffset = hw, hw, p.Log().LogStartOffset()
+	switch {
+	case errors.Is(err, replication.ErrNotAssignedReplica) && it.CurrentLeaderEpoch >= 0:
+		// Kafka's Partition.followerReplicaOrThrow.
+		op.ErrorCode = kerr.UnknownLeaderEpoch.Code
+	case errors.Is(err, replication.ErrNotAssignedReplica):
+		op.ErrorCode = kerr.NotLeaderForPartition.Code
+	case err != nil:
+		op.ErrorCode = errorCode(err)
+	}
+	if err != nil {
+		return 0
+	}
+	if r.bytes > 0 && res.Size() > limit {
+		// The engine returns at least one whole batch; only
+		// the response's first data may exceed the limits.
+		res.Release()
+		return 0
+	}
+	r.reads = append(r.reads, res)
+	for _, s := range res.Slices {
+		op.Records = append(op.Records, fetchwire.FileSlice(s.File, s.Pos, s.Len))
+	}
+	n := res.Size()
+	r.bytes += n
+	return n
+}
+
+// answerFetch turns a round into the response: the session decides which
+// partitions it carries (all, or for an incremental fetch the changed
+// ones) and its session id. Partitions of one topic read one after the
+// other share a topic entry (Kafka's FetchResponse.of).
+func (b *Broker) answerFetch(ctx context.Context, req *kmsg.FetchRequest, listener string, fc *fetchsession.Context,
+	items []fetchsession.Wanted, r *fetchRound) *fetchwire.FetchResponse {
+	results := make([]fetchsession.Result, len(items))
+	for i := range r.parts {
+		op := &r.parts[i]
+		results[i] = fetchsession.Result{HighWatermark: op.HighWatermark, LogStartOffset: op.LogStartOffset,
+			HasRecords: op.RecordsLen() > 0, HasError: op.ErrorCode != 0, DivergingEpoch: op.DivergingEpoch != nil,
+			PreferredReadReplica: op.PreferredReadReplica >= 0}
+	}
+	sessionID, include, err := fc.Respond(results)
+	resp := &fetchwire.FetchResponse{SessionID: sessionID, Release: r.release}
+	if err != nil {
+		resp.ErrorCode = kerr.Code(err)
+		return resp
+	}
+	for i, it := range items {
+		if !include[i] {
+			continue
+		}
+		if n := len(resp.Topics); n == 0 || resp.Topics[n-1].Topic != it.Topic || resp.Topics[n-1].TopicID != it.TopicID {
+			resp.Topics = append(resp.Topics, fetchwire.Topic{Topic: it.Topic, TopicID: it.TopicID})
+		}
+		t := &resp.Topics[len(resp.Topics)-1]
+		t.Partitions = append(t.Partitions, r.parts[i])
+	}
+	b.addLeaderHints(ctx, req, resp, listener)
+	return resp
 }
 
 // addLeaderHints fills KIP-951's current leader and node endpoints into a
@@ -225,3 +337,6 @@ func (b *Broker) addLeaderHints(ctx context.Context, req *kmsg.FetchRequest, res
 		resp.NodeEndpoints = append(resp.NodeEndpoints, fetchwire.NodeEndpoint{NodeID: n.id, Host: n.host, Port: n.port, Rack: n.rack})
 	}
 }
+
+// FetchSessions returns the figures of the broker's fetch sessions.
+func (b *Broker) FetchSessions() fetchsession.Stats { return b.sessions.Stats() }

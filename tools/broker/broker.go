@@ -34,6 +34,7 @@ import (
 	"github.com/strom-broker/strom/engine/partlog"
 	"github.com/strom-broker/strom/net/server"
 	"github.com/strom-broker/strom/replication"
+	"github.com/strom-broker/strom/tools/broker/fetchsession"
 	"github.com/strom-broker/strom/tools/config"
 )
 
@@ -55,6 +56,9 @@ type Broker struct {
 	// leaders; alterISR carries its leaders' ISR changes to the
 	// controller.
 	fetchers *replication.Fetchers
+	// sessions are the incremental fetch sessions of clients and followers
+	// fetching from this broker (KIP-227).
+	sessions *fetchsession.Cache
 	alterISR *isrSender
 	// meta is this broker's view of the cluster as the controller pushes
 	// it (UpdateMetadata); fence checks the epochs of every control
@@ -166,6 +170,8 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 	}
 	b.parts = newReplicaManager(b, hws)
 	b.fetchers = newFetchers(b)
+	b.sessions = fetchsession.New(fetchsession.Config{Slots: int(cfg.MaxIncrementalFetchSessionCacheSlots),
+		EvictionAfter: time.Duration(cfg.MinIncrementalFetchSessionEvictionMs) * time.Millisecond})
 	b.alterISR = newISRSender(b)
 
 	// The controller pushes its decisions to every broker (this one in

@@ -219,6 +219,17 @@ func (c *Cluster) Brokers() []*Broker {
 // Addr is host:port of the broker's listener.
 func (b *Broker) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(b.Port)) }
 
+// Pid returns the process id of the broker's current process (0 if it
+// was never started), e.g. to read its CPU time in /proc.
+func (b *Broker) Pid() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil || b.cmd.Process == nil {
+		return 0
+	}
+	return b.cmd.Process.Pid
+}
+
 // Start starts the process (again, on the same data and port).
 func (b *Broker) Start() error {
 	b.mu.Lock()

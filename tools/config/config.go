@@ -193,6 +193,15 @@ type Config struct {
 	// NumReplicaFetchers is num.replica.fetchers: fetchers per leader
 	// broker.
 	NumReplicaFetchers int32
+	// MaxIncrementalFetchSessionCacheSlots is
+	// max.incremental.fetch.session.cache.slots: how many fetch sessions
+	// (KIP-227) the broker keeps.
+	MaxIncrementalFetchSessionCacheSlots int32
+	// MinIncrementalFetchSessionEvictionMs is
+	// min.incremental.fetch.session.eviction.ms: how long a session is
+	// safe from eviction by bigger ones, and after how long unused it is
+	// stale.
+	MinIncrementalFetchSessionEvictionMs int64
 	// ReplicaHighWatermarkCheckpointIntervalMs is
 	// replica.high.watermark.checkpoint.interval.ms.
 	ReplicaHighWatermarkCheckpointIntervalMs int64

@@ -130,6 +130,8 @@ var specs = []keySpec{
 	{name: "replica.socket.timeout.ms", def: "30000", set: check(parseI32), ignored: true},
 	{name: "replica.socket.receive.buffer.bytes", def: "65536", set: check(parseI32), ignored: true},
 	{name: "num.replica.fetchers", def: "1", set: i32(func(c *Config) *int32 { return &c.NumReplicaFetchers })},
+	{name: "max.incremental.fetch.session.cache.slots", def: "1000", set: i32(func(c *Config) *int32 { return &c.MaxIncrementalFetchSessionCacheSlots })},
+	{name: "min.incremental.fetch.session.eviction.ms", def: "120000", set: i64(func(c *Config) *int64 { return &c.MinIncrementalFetchSessionEvictionMs })},
 	{name: "num.replica.alter.log.dirs.threads", def: "", set: check(parseI32), ignored: true},
 	{name: "auto.leader.rebalance.enable", def: "true", set: boolean(func(c *Config) *bool { return &c.AutoLeaderRebalanceEnable })},
 	{name: "leader.imbalance.per.broker.percentage", def: "10", set: i32(func(c *Config) *int32 { return &c.LeaderImbalancePerBrokerPercentage })},

@@ -80,6 +80,8 @@ func (c *Config) Validate() error {
 	v.atLeast("replica.fetch.min.bytes", int64(c.ReplicaFetchMinBytes), 0)
 	v.atLeast("replica.fetch.wait.max.ms", int64(c.ReplicaFetchWaitMaxMs), 0)
 	v.atLeast("num.replica.fetchers", int64(c.NumReplicaFetchers), 1)
+	v.atLeast("max.incremental.fetch.session.cache.slots", int64(c.MaxIncrementalFetchSessionCacheSlots), 0)
+	v.atLeast("min.incremental.fetch.session.eviction.ms", int64(c.MinIncrementalFetchSessionEvictionMs), 0)
 	if c.ReplicaFetchWaitMaxMs >= 0 && int64(c.ReplicaFetchWaitMaxMs) > c.ReplicaLagTimeMaxMs {
 		v.fail("replica.fetch.wait.max.ms", c.raw["replica.fetch.wait.max.ms"], "must not exceed replica.lag.time.max.ms")
 	}
