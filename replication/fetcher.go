@@ -544,7 +544,7 @@ func (f *fetcher) fetch(ctx context.Context, c *client.Client, ws []work) error 
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition = w.p.Index()
 		rp.CurrentLeaderEpoch = w.epoch
-		rp.FetchOffset = w.p.Log().LogEndOffset()
+		rp.FetchOffset = w.p.FetchOffset() // the log end; with durable acks once fsynced
 		rp.LogStartOffset = w.p.Log().LogStartOffset()
 		rp.PartitionMaxBytes = f.cfg.MaxBytes
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
