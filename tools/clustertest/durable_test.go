@@ -39,15 +39,10 @@ type crashResult struct {
 func (ct crashTrial) run(t *testing.T, topic string) crashResult {
 	t.Helper()
 	c := clustertest.NewCluster(t, ens)
+	c.LazyFS = ct.machine
 	var bs []*clustertest.Broker
-	var fss []*lazyfs.FS
 	for id := int32(1); id <= 3; id++ {
-		if ct.machine {
-			b, fs := c.NewBrokerOnLazyFS(id, replicatedConfig...)
-			bs, fss = append(bs, b), append(fss, fs)
-		} else {
-			bs = append(bs, c.NewBroker(id, replicatedConfig...))
-		}
+		bs = append(bs, c.NewBroker(id, replicatedConfig...))
 	}
 	for _, b := range bs {
 		require.NoError(t, b.Start())
@@ -67,7 +62,7 @@ func (ct crashTrial) run(t *testing.T, topic string) crashResult {
 	p.waitAcked(t, ct.minAcked)
 	var res crashResult
 	if ct.machine {
-		res.reverted, err = clustertest.CrashMachines(bs, fss)
+		res.reverted, err = clustertest.CrashMachines(bs...)
 		require.NoError(t, err)
 	} else {
 		clustertest.KillAll(bs...)
