@@ -3,6 +3,7 @@ package clustertest_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/strom-broker/strom/tools/clustertest"
 	"github.com/strom-broker/strom/tools/faultbed/lazyfs"
@@ -90,6 +92,16 @@ func (ct crashTrial) run(t *testing.T, topic string) crashResult {
 		}
 		return nil
 	})
+	// A new leader's high watermark starts where its checkpoint left it
+	// and passes the log end only once its followers fetch again: one
+	// more acks=all record, once acknowledged, puts every record before
+	// it below the high watermark, where consumeAll reads. (Its value
+	// is above every producer value, so the order check holds.)
+	sentinel := client(t, addrs(bs...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordDeliveryTimeout(clustertest.Deadline))
+	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Deadline)
+	defer cancel()
+	require.NoError(t, sentinel.ProduceSync(ctx, &kgo.Record{Value: []byte(strconv.Itoa(math.MaxInt32))}).FirstErr())
 	res.log = consumeAll(t, bs, topic)
 	return res
 }
