@@ -81,8 +81,6 @@ type FS struct {
 	server  *fuse.Server
 	files   map[fileID]*entry
 	crashed bool
-	// counters, for tests and reports
-	crashes, reverted int
 }
 
 // Mount serves backing (an existing directory) at mountpoint (an existing
@@ -168,8 +166,6 @@ func (f *FS) Crash() (int, error) {
 	}
 	f.mu.Lock()
 	n, err := f.revertLocked()
-	f.crashes++
-	f.reverted += n
 	f.crashed = false
 	f.mu.Unlock()
 	if err != nil {
