@@ -59,6 +59,19 @@ func BenchmarkCluster(b *testing.B) {
 			b.ReportMetric(rf3/rf1, "x_rf1")
 		}
 	})
+	// Durable acks (durable.acks.enable: the high watermark waits for an
+	// fsync on every ISR member) against Kafka's default acks=all, RF 3,
+	// same client and topic shape.
+	b.Run("produce/durable/partitions=12", func(b *testing.B) {
+		on := "true"
+		for range b.N {
+			def := clusterProduce(b, ens, 3, 12, 3, kgo.AllISRAcks())
+			dur := clusterProduceConfig(b, ens, 3, 12, 3, kgo.AllISRAcks(), map[string]*string{"durable.acks.enable": &on})
+			b.ReportMetric(def, "rec/s_acksall")
+			b.ReportMetric(dur, "rec/s_durable")
+			b.ReportMetric(dur/def, "x_acksall")
+		}
+	})
 }
 
 // clusterLeadership creates a topic of n partitions (RF 1) on three
@@ -250,6 +263,11 @@ func maxTime(a, b time.Time) time.Time {
 // partitions partitions and replication factor rf spread over brokers
 // brokers, and returns records per second.
 func clusterProduce(b *testing.B, ens *zktest.Ensemble, brokers, partitions int, rf int16, acks kgo.Acks) float64 {
+	return clusterProduceConfig(b, ens, brokers, partitions, rf, acks, nil)
+}
+
+// clusterProduceConfig is clusterProduce to a topic created with configs.
+func clusterProduceConfig(b *testing.B, ens *zktest.Ensemble, brokers, partitions int, rf int16, acks kgo.Acks, configs map[string]*string) float64 {
 	c := clustertest.NewCluster(b, ens)
 	var addrs []string
 	for id := int32(1); id <= int32(brokers); id++ {
@@ -265,7 +283,7 @@ func clusterProduce(b *testing.B, ens *zktest.Ensemble, brokers, partitions int,
 		md, err := kadm.NewClient(adm).Metadata(ctx)
 		return err == nil && len(md.Brokers) == brokers
 	})
-	resp, err := kadm.NewClient(adm).CreateTopic(ctx, int32(partitions), rf, nil, "spread")
+	resp, err := kadm.NewClient(adm).CreateTopic(ctx, int32(partitions), rf, configs, "spread")
 	if err == nil {
 		err = resp.Err
 	}

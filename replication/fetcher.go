@@ -550,7 +550,9 @@ func (f *fetcher) fetch(ctx context.Context, c *client.Client, ws []work) error 
 	req.MinBytes, req.MaxBytes = f.cfg.MinBytes, f.cfg.ResponseMaxBytes
 	want := make(map[partKey]fetchParams, len(ws))
 	for _, w := range ws {
-		fp := fetchParams{fetchOffset: w.p.Log().LogEndOffset(), logStart: w.p.Log().LogStartOffset(),
+		// The log end; with durable acks, once everything below it is
+		// fsynced (FetchOffset waits for that).
+		fp := fetchParams{fetchOffset: w.p.FetchOffset(), logStart: w.p.Log().LogStartOffset(),
 			leaderEpoch: w.epoch, lastFetchedEpoch: -1}
 		if e, ok := w.p.Log().EpochCache().LatestEpoch(); ok && !f.cfg.NoTruncateOnFetch {
 			fp.lastFetchedEpoch = e

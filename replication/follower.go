@@ -29,7 +29,8 @@ func (p *Partition) followsLocked(epoch int32) error {
 
 // AppendFromLeader appends batches fetched from the leader of epoch,
 // keeping their offsets and epochs (partlog.AppendAsFollower validates
-// them: CRCs, sizes, offsets not below the log end).
+// them: CRCs, sizes, offsets not below the log end). With durable acks it
+// starts an fsync round; FetchOffset waits for it.
 func (p *Partition) AppendFromLeader(epoch int32, batches []byte) (partlog.AppendInfo, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -37,6 +38,7 @@ func (p *Partition) AppendFromLeader(epoch int32, batches []byte) (partlog.Appen
 		return partlog.AppendInfo{}, err
 	}
 	info, err := p.log.AppendAsFollower(batches)
+	defer p.kickSync() // durable acks: fsync in the background at once (durable.go)
 	if errors.Is(err, partlog.ErrUnexpectedOffset) {
 		// The leader's log start lies inside its first batch (DeleteRecords)
 		// and this log is empty from that start: restart the log at the

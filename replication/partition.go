@@ -18,7 +18,11 @@
 //	on the leader, hw advances to min(log end, fetch offset of every
 //	maximal-ISR member) (committed ISR ∪ the ISR change in flight);
 //	hw never moves backwards while this replica stays leader of one epoch;
-//	the leader is always in its own ISR.
+//	the leader is always in its own ISR;
+//	with durable acks (durable.go), the leader counts its own log only up
+//	to its recovery point (what it has fsynced), and a follower reports
+//	(fetches at) only offsets it has fsynced, so hw <= the fsynced end of
+//	every maximal-ISR member.
 //
 // # Concurrency
 //
@@ -91,6 +95,9 @@ type Partition struct {
 	now     func() time.Time
 
 	hw atomic.Int64 // published high watermark
+
+	durable atomic.Bool // durable acks (durable.go)
+	syncing atomic.Bool // a background fsync round is running (durable.go)
 
 	mu          sync.Mutex
 	leader      int32 // -1 when unknown
@@ -215,6 +222,7 @@ func (p *Partition) MakeLeader(epoch int32, replicas, isr []int32, partitionEpoc
 	}
 	p.maybeAdvanceHWLocked()
 	p.wakeLocked()
+	p.kickSync() // a former follower's last appends may not be on disk yet
 	return nil
 }
 
@@ -269,6 +277,7 @@ func (p *Partition) Append(batches []byte, acks int16, minISR int) (partlog.Appe
 	if err != nil {
 		return info, err
 	}
+	p.kickSync()
 	p.mu.Lock()
 	p.maybeAdvanceHWLocked()
 	p.mu.Unlock()
@@ -417,12 +426,13 @@ func (p *Partition) maximalISRLocked() []int32 {
 }
 
 // maybeAdvanceHWLocked sets hw to the smallest log end offset in the
-// maximal ISR if that is larger. REQUIRES: p.mu is held.
+// maximal ISR if that is larger; with durable acks the leader's own counts
+// only up to its recovery point. REQUIRES: p.mu is held.
 func (p *Partition) maybeAdvanceHWLocked() {
 	if p.leader != p.localID {
 		return
 	}
-	hw := p.log.LogEndOffset()
+	hw := p.localEnd()
 	for _, r := range p.maximalISRLocked() {
 		if f, ok := p.followers[r]; ok {
 			hw = min(hw, f.leo)

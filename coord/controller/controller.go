@@ -167,7 +167,7 @@ func (c *Controller) Elect(ctx context.Context) (won bool, err error) {
 	if err != nil {
 		return true, err
 	}
-	joined := c.joinedBrokers(ctx)
+	joined := c.joinedBrokers(ctx, live)
 	start := time.Now()
 	if err := c.reconcile(ctx, live); err != nil {
 		return true, err
@@ -186,9 +186,13 @@ func (c *Controller) Elect(ctx context.Context) (won bool, err error) {
 
 // joinedBrokers records the live brokers and returns those that joined (or
 // re-registered with a new epoch: a fast bounce) since the last call; all
-// of them on the first call after becoming controller.
+// of them on the first call after becoming controller. Only brokers in
+// live (the set this step works with) count: one that registered after
+// live was read is left unknown, so that the step its registration
+// triggers sees it join and sends it the state (else it was recorded as
+// known here, skipped by this step's sends, and never sent anything).
 // REQUIRES: c.mu is held.
-func (c *Controller) joinedBrokers(ctx context.Context) map[int32]bool {
+func (c *Controller) joinedBrokers(ctx context.Context, live map[int32]bool) map[int32]bool {
 	bs, err := c.store.Brokers(ctx)
 	if err != nil {
 		return nil // the reconcile that follows reports the store error
@@ -196,6 +200,9 @@ func (c *Controller) joinedBrokers(ctx context.Context) map[int32]bool {
 	joined := map[int32]bool{}
 	now := make(map[int32]int64, len(bs))
 	for _, b := range bs {
+		if !live[b.ID] {
+			continue
+		}
 		now[b.ID] = b.Epoch
 		if old, ok := c.known[b.ID]; !ok || old != b.Epoch {
 			joined[b.ID] = true

@@ -239,3 +239,47 @@ func TestNoSenderNoBatch(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, cl.c.pending, "without a Sender no requests are collected")
 }
+
+// racyStore registers a broker right after the next read of the broker
+// set, to land between the two reads of one controller step.
+type racyStore struct {
+	store.Store
+	after func()
+}
+
+func (s *racyStore) Brokers(ctx context.Context) ([]store.BrokerInfo, error) {
+	bs, err := s.Store.Brokers(ctx)
+	if f := s.after; f != nil {
+		s.after = nil
+		f()
+	}
+	return bs, err
+}
+
+// TestPushBrokerRegisteredMidStep: a broker that registers while the
+// controller's step is under way (after it read the live brokers) gets the
+// whole state at the step its registration triggers. Before the fix the
+// step recorded it as known without sending it anything, and it never got
+// any metadata (found by clustertest's all-brokers restart).
+func TestPushBrokerRegisteredMidStep(t *testing.T) {
+	ctx := context.Background()
+	cl, sim := newPushCluster(t, 1, 2)
+	_, err := cl.c.CreateTopic(ctx, TopicSpec{Name: "a", NumPartitions: 2, ReplicationFactor: 2}, false)
+	require.NoError(t, err)
+	require.NoError(t, cl.c.Resign(ctx))
+
+	rs := &racyStore{Store: cl.s}
+	opts := quietOptions()
+	opts.Sender = sim
+	c, err := New(rs, 2, opts)
+	require.NoError(t, err)
+	rs.after = func() { require.NoError(t, cl.s.RegisterBroker(ctx, store.BrokerInfo{ID: 3, JMXPort: -1})) }
+	ok, err := c.Elect(ctx) // the fail-over step: reads the brokers, then 3 registers
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Nil(t, rs.after, "broker 3 registered during the step")
+	_, err = c.Elect(ctx) // the step broker 3's registration triggers (Run)
+	require.NoError(t, err)
+	require.Contains(t, sim, int32(3), "broker 3 was sent the state")
+	checkAgree(t, cl.s, sim)
+}

@@ -36,11 +36,14 @@ type replicaManager struct {
 	epochs map[store.TopicPartition]int32
 	minISR map[string]int                      // topic -> min.insync.replicas override
 	hws    map[checkpoint.TopicPartition]int64 // from the checkpoint, used once per partition
+
+	durable map[string]bool // topic -> durable.acks.enable override (under mu)
 }
 
 func newReplicaManager(b *Broker, hws map[checkpoint.TopicPartition]int64) *replicaManager {
 	return &replicaManager{b: b, parts: map[store.TopicPartition]*replication.Partition{},
-		ids: map[string]store.UUID{}, epochs: map[store.TopicPartition]int32{}, minISR: map[string]int{}, hws: hws}
+		ids: map[string]store.UUID{}, epochs: map[store.TopicPartition]int32{}, minISR: map[string]int{}, hws: hws,
+		durable: map[string]bool{}}
 }
 
 // get returns the local replica of tp.
@@ -146,6 +149,7 @@ func (m *replicaManager) install(r controller.Replica, log *partlog.Log, liveLea
 		hw := m.hws[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}]
 		p = replication.New(tp.Topic, tp.Partition, b.cfg.BrokerID, log, hw, b.now)
 		p.SetISRListener(b.alterISR.notify)
+		p.SetDurableAcks(m.durableAcks(tp.Topic))
 	}
 	if !have || !seen || epoch != r.State.LeaderEpoch || r.Role == controller.RoleLeader && !p.IsLeader() {
 		if r.Role == controller.RoleLeader {
@@ -196,6 +200,7 @@ func (m *replicaManager) openNew(ctx context.Context, reps []controller.Replica)
 				continue
 			}
 			m.setMinISR(tp.Topic, overrides)
+			m.setDurableAcks(tp.Topic, overrides)
 			if lc, err = applyTopicConfig(brokerLogConfig(b.cfg), overrides); err != nil {
 				b.log.Warn("ignoring invalid topic config", "topic", tp.Topic, "err", err)
 				lc = brokerLogConfig(b.cfg)
@@ -237,6 +242,7 @@ func (m *replicaManager) applyTopicConfig(ctx context.Context, topic string) {
 		return
 	}
 	m.setMinISR(topic, overrides)
+	m.setDurableAcks(topic, overrides)
 	lc, err := applyTopicConfig(brokerLogConfig(b.cfg), overrides)
 	if err != nil {
 		b.log.Warn("ignoring invalid topic config", "topic", topic, "err", err)
@@ -303,4 +309,45 @@ func (m *replicaManager) topicName(id [16]byte) string {
 	m.mu.RUnlock()
 	name, _ := m.b.meta.Snapshot().TopicName(store.UUID(id))
 	return name
+}
+
+// durableAcksKey is the broker and topic config that turns durable acks
+// on (replication/durable.go; Strom's, not Kafka's).
+const durableAcksKey = "durable.acks.enable"
+
+// setDurableAcks records a topic's durable.acks.enable override (or its
+// absence) and applies the resulting setting to the topic's replicas here.
+func (m *replicaManager) setDurableAcks(topic string, overrides map[string]string) {
+	m.mu.Lock()
+	if on, err := strconv.ParseBool(overrides[durableAcksKey]); err == nil {
+		m.durable[topic] = on
+	} else {
+		delete(m.durable, topic)
+	}
+	on := m.durableAcksLocked(topic)
+	var rs []*replication.Partition
+	for tp, p := range m.parts {
+		if tp.Topic == topic {
+			rs = append(rs, p)
+		}
+	}
+	m.mu.Unlock()
+	for _, p := range rs {
+		p.SetDurableAcks(on)
+	}
+}
+
+// durableAcks is the topic's durable.acks.enable, else the broker's.
+func (m *replicaManager) durableAcks(topic string) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.durableAcksLocked(topic)
+}
+
+// durableAcksLocked is durableAcks with m.mu held.
+func (m *replicaManager) durableAcksLocked(topic string) bool {
+	if on, ok := m.durable[topic]; ok {
+		return on
+	}
+	return m.b.cfg.DurableAcksEnable
 }

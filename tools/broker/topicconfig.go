@@ -126,6 +126,7 @@ var topicKeys = []topicKey{
 		get: func(c partlog.Config) string { return c.MessageTimestampType.String() }},
 	storedKey("min.insync.replicas", "min.insync.replicas", "", func(v string) bool { n, err := strconv.Atoi(v); return err == nil && n >= 1 }),
 	storedKey("unclean.leader.election.enable", "unclean.leader.election.enable", "", isBool),
+	storedKey(durableAcksKey, durableAcksKey, "", isBool),
 	storedKey("compression.type", "compression.type", "producer", func(v string) bool {
 		return slices.Contains([]string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}, v)
 	}),

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/strom-broker/strom/coord/zktest"
+	"github.com/strom-broker/strom/tools/faultbed/lazyfs"
 )
 
 // Deadline bounds any single wait; healthy steps take a small fraction.
@@ -105,6 +106,12 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	brokers []*Broker
+
+	// LazyFS puts the log dir of every broker NewBroker prepares on a
+	// lazyfs mount (machine.go), for machine crashes.
+	LazyFS bool
+	// Config are "key=value" lines every broker NewBroker prepares gets.
+	Config []string
 }
 
 var chroots atomic.Int64
@@ -138,6 +145,8 @@ type Broker struct {
 	Port int
 	Dir  string // log dir
 	conf string // server.properties
+
+	disk *lazyfs.FS // the log dir's mount, if on lazyfs
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -183,7 +192,10 @@ func (c *Cluster) NewBroker(id int32, extra ...string) *Broker {
 		"offsets.topic.replication.factor=1",
 		"group.initial.rebalance.delay.ms=0",
 	}
-	lines = append(lines, extra...)
+	lines = append(append(lines, c.Config...), extra...)
+	if c.LazyFS {
+		b.disk = c.mountLazyFS(b)
+	}
 	if err := os.WriteFile(b.conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		c.t.Fatal(err)
 	}

@@ -173,6 +173,10 @@ type Config struct {
 	MinInsyncReplicas int32
 	// UncleanLeaderElectionEnable is unclean.leader.election.enable.
 	UncleanLeaderElectionEnable bool
+	// DurableAcksEnable is durable.acks.enable (Strom's, not Kafka's): the
+	// high watermark, and so every acks=all acknowledgement, covers only
+	// records fsynced on every in-sync replica (replication/durable.go).
+	DurableAcksEnable bool
 	// AutoLeaderRebalanceEnable is auto.leader.rebalance.enable: the
 	// controller moves leadership back to preferred replicas every
 	// LeaderImbalanceCheckIntervalSeconds when a broker's share of

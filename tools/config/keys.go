@@ -121,6 +121,7 @@ var specs = []keySpec{
 	// Replication.
 	{name: "min.insync.replicas", def: "1", set: i32(func(c *Config) *int32 { return &c.MinInsyncReplicas })},
 	{name: "unclean.leader.election.enable", def: "false", set: boolean(func(c *Config) *bool { return &c.UncleanLeaderElectionEnable })},
+	{name: "durable.acks.enable", def: "false", set: boolean(func(c *Config) *bool { return &c.DurableAcksEnable })},
 	{name: "replica.lag.time.max.ms", def: "30000", set: i64(func(c *Config) *int64 { return &c.ReplicaLagTimeMaxMs })},
 	{name: "replica.fetch.max.bytes", def: "1048576", set: i32(func(c *Config) *int32 { return &c.ReplicaFetchMaxBytes })},
 	{name: "replica.fetch.min.bytes", def: "1", set: i32(func(c *Config) *int32 { return &c.ReplicaFetchMinBytes })},

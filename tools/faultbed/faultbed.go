@@ -161,6 +161,7 @@ func Run(t testing.TB, ens *zktest.Ensemble, opts Options) *Result {
 		t.Fatal(err)
 	}
 	c := clustertest.NewCluster(t, ens)
+	onLazyFS(t, c, opts)
 	brokers, proxies := startBrokers(t, c, opts.Brokers)
 	var internal []string
 	for _, b := range brokers {

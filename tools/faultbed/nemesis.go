@@ -41,6 +41,11 @@ const (
 	// PartitionSilent: stop forwarding between clients and a broker, in one
 	// direction or both, connections kept open, until healed.
 	PartitionSilent Kind = "partition-silent"
+	// MachineCrash: kill -9 a broker and drop every write it had not
+	// fsynced (its log dir is a lazyfs mount: machine.go); started again
+	// when the fault heals. Not in Kinds: it puts every log dir on lazyfs
+	// and turns durable acks on (see README.md).
+	MachineCrash Kind = "machine-crash"
 )
 
 // Kinds lists every fault kind.
@@ -49,7 +54,7 @@ var Kinds = []Kind{Kill, PauseShort, PauseLong, Bounce, ZKKill, PartitionLoud, P
 // brokerProcess reports whether a kind acts on a broker's process (at most
 // one such fault per broker at a time).
 func (k Kind) brokerProcess() bool {
-	return k == Kill || k == PauseShort || k == PauseLong || k == Bounce
+	return k == Kill || k == PauseShort || k == PauseLong || k == Bounce || k == MachineCrash
 }
 
 // fault is one injected fault; heal undoes it (idempotent).
@@ -164,6 +169,14 @@ func (n *nemesis) start(ctx context.Context, k Kind, used map[int]bool) {
 		case Kill:
 			n.setDown(i, true)
 			b.Kill()
+			f.heal = func() { n.startBroker(b, i); n.setDown(i, false) }
+		case MachineCrash:
+			n.setDown(i, true)
+			if reverted, err := b.CrashMachine(); err != nil {
+				n.note("machine-crash: %v", err)
+			} else {
+				f.target += fmt.Sprintf(", %d files reverted", reverted)
+			}
 			f.heal = func() { n.startBroker(b, i); n.setDown(i, false) }
 		case PauseShort:
 			b.Pause()
