@@ -38,7 +38,7 @@ type ISRChange struct {
 // refusal is too recent, and reports whether it did.
 // REQUIRES: p.mu is held and this replica leads.
 func (p *Partition) proposeLocked(isr []int32) bool {
-	if p.pending != nil || p.now().Before(p.retryAfter) {
+	if !MayPropose(p.pending, p.now(), p.retryAfter) {
 		return false
 	}
 	p.pending = &ISRChange{Topic: p.topic, Partition: p.index, LeaderEpoch: p.leaderEpoch,
