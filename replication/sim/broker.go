@@ -48,7 +48,7 @@ type controllerState struct {
 	// broker epoch); LeaderAndIsr is resent until it is acknowledged, as
 	// Kafka's controller channel retries a live broker.
 	acked    map[int32][2]int64
-	lastSent map[int32]time.Time
+	lastSent map[int32]sentState
 }
 
 // Broker is one simulated broker with its replica of the partition.
@@ -556,11 +556,17 @@ func (b *Broker) onEpochResp(m Msg) {
 			ep, end := b.log.endOffsetFor(e)
 			return replication.EpochEnd{Epoch: ep, EndOffset: end}
 		}, leo)
-	if offset < leo {
+	switch {
+	case offset < leo:
 		b.tracef("truncated %d -> %d (leader: epoch %d ends at %d)", leo, offset, m.EndEpoch, m.EndOffset)
 		b.truncate(offset)
+	case !done && !b.cfg.Broken.StopTruncatingAtLogEnd:
+		// Nothing to cut, but the follower's latest epoch is one the
+		// leader lacks: drop it (an epoch this replica began as leader
+		// and appended nothing to) and ask again, as Kafka does.
+		b.log.truncateTo(offset)
 	}
-	if done || offset >= leo {
+	if done || b.cfg.Broken.StopTruncatingAtLogEnd && offset >= leo {
 		b.truncating = false
 	}
 	b.pumpFollower()

@@ -30,7 +30,7 @@ func (b *Broker) tickController() {
 		if err != nil {
 			return
 		}
-		b.ctl = &controllerState{epoch: epoch, acked: map[int32][2]int64{}, lastSent: map[int32]time.Time{}}
+		b.ctl = &controllerState{epoch: epoch, acked: map[int32][2]int64{}, lastSent: map[int32]sentState{}}
 		b.tracef("controller (epoch %d)", epoch)
 	} else if b.ctl != nil && (cid != b.id || cepoch != b.ctl.epoch) {
 		b.tracef("no longer controller")
@@ -89,6 +89,13 @@ func (b *Broker) elect(live map[int32]int64) bool {
 	var kind election.Kind
 	version := int32(-1)
 	if !ok {
+		// The topic is created once every replica's broker is up (as a
+		// test creates it after starting the cluster).
+		for _, r := range replicas {
+			if _, up := live[r]; !up {
+				return true
+			}
+		}
 		if next, ok = election.Initial(replicas, liveFunc(live)); !ok {
 			return true
 		}
@@ -115,6 +122,13 @@ func (b *Broker) elect(live map[int32]int64) bool {
 	return true
 }
 
+// sentState is the last LeaderAndIsr sent to a broker: (leader epoch,
+// broker epoch) and when.
+type sentState struct {
+	state [2]int64
+	at    time.Time
+}
+
 // sendLeaderAndIsr sends the stored state to every live replica that has
 // not acknowledged its leader epoch, at most every ResendInterval.
 func (b *Broker) sendLeaderAndIsr(live map[int32]int64) {
@@ -127,10 +141,11 @@ func (b *Broker) sendLeaderAndIsr(live map[int32]int64) {
 		if !isLive || b.ctl.acked[r] == [2]int64{int64(st.LeaderEpoch), e} {
 			continue
 		}
-		if last, ok := b.ctl.lastSent[r]; ok && b.now.Sub(last) < b.cfg.ResendInterval {
-			continue
+		sent := [2]int64{int64(st.LeaderEpoch), e}
+		if last, ok := b.ctl.lastSent[r]; ok && last.state == sent && b.now.Sub(last.at) < b.cfg.ResendInterval {
+			continue // the same state went out recently: no resend yet
 		}
-		b.ctl.lastSent[r] = b.now
+		b.ctl.lastSent[r] = sentState{state: sent, at: b.now}
 		b.send(Msg{To: r, Kind: LeaderAndIsr, State: st, Replicas: b.cfg.Replicas, ControllerEpoch: b.ctl.epoch, BrokerEpoch: e})
 	}
 }

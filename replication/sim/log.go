@@ -52,9 +52,12 @@ func (l *memLog) assignEpoch(e int32) {
 }
 
 // truncateTo removes the records at offset and above and the epochs that
-// start there.
+// start there. At or beyond the log end it still drops epochs that start at
+// the log end (Kafka's UnifiedLog.truncateTo: an epoch this replica began as
+// leader without appending to it must not answer for the log).
 func (l *memLog) truncateTo(offset int64) {
 	if offset >= l.leo() {
+		l.epochs = epoch.TruncatedFromEnd(l.epochs, l.leo())
 		return
 	}
 	l.records = l.records[:offset]

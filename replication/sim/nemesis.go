@@ -124,11 +124,25 @@ func (w *World) fault() {
 }
 
 // mayLoseUnsynced reports whether machine-crashing id keeps every
-// committed record on a running replica in the stored ISR.
+// committed record on a running replica in the stored ISR — and in the
+// ISR id proposed, if id leads with a change in flight (a shrink the
+// controller may still store).
 func (w *World) mayLoseUnsynced(id int32) bool {
+	var pending []int32
+	if b := w.nodes[id].b; b != nil && b.isLeader() && b.pending != nil {
+		pending = b.pending.ISR
+	}
 	for _, r := range w.zk.state.ISR {
-		_, registered := w.zk.brokers[r]
-		if n := w.nodes[r]; r != id && n.b != nil && registered && !w.cut[[2]int32{r, 0}] && w.check.holdsCommitted(n.log) {
+		if pending != nil && !slices.Contains(pending, r) {
+			continue
+		}
+		n := w.nodes[r]
+		if r == id || n.b == nil || !n.b.started || w.cut[[2]int32{r, 0}] {
+			continue
+		}
+		// Registered by this process (not a registration its crashed
+		// predecessor left behind), reachable, holding everything.
+		if reg, ok := w.zk.brokers[r]; ok && reg.epoch == n.b.brokerEpoch && w.check.holdsCommitted(n.log) {
 			return true
 		}
 	}

@@ -35,6 +35,12 @@ type Broken struct {
 	// AckBeforeISR: acks=all is answered as soon as the leader appended,
 	// before the ISR has the batch.
 	AckBeforeISR bool
+	// StopTruncatingAtLogEnd: the follower stops asking OffsetForLeaderEpoch
+	// when the truncation point is at or beyond its log end even though
+	// TruncationPoint said to ask again, and keeps an epoch that starts at
+	// its log end — the rule replication/fetcher.go and partlog.TruncateTo
+	// have today; after unclean elections it leaves a diverged log.
+	StopTruncatingAtLogEnd bool
 }
 
 // Config describes a simulated cluster with one partition.
@@ -55,6 +61,9 @@ type Config struct {
 	// and is lost with probability Loss.
 	MinDelay, MaxDelay time.Duration
 	Loss               float64
+
+	// FirstBroker, if set, starts first (so it becomes the controller).
+	FirstBroker int32
 
 	Broken Broken
 	// Trace, if set, receives the protocol events (scenario output).
@@ -189,7 +198,13 @@ func (w *World) startBroker(id int32) {
 	}
 	n.b = newBroker(id, &w.cfg, n.log, n.hwCkp, n.conn, trace)
 	// Ticks are phased by broker id so brokers do not act in lockstep.
-	w.schedule(&event{at: w.now.Add(time.Duration(id) * time.Millisecond), node: id})
+	phase := time.Duration(id) * time.Millisecond
+	if w.cfg.FirstBroker > 0 && w.now.Equal(w.start) {
+		if phase += time.Millisecond; id == w.cfg.FirstBroker {
+			phase = time.Millisecond
+		}
+	}
+	w.schedule(&event{at: w.now.Add(phase), node: id})
 }
 
 // Crash kills broker id's process (its log and checkpoint survive: page
