@@ -19,7 +19,9 @@ import (
 // crashes a machine only while another running replica in the stored ISR,
 // registered and reachable from ZooKeeper, holds every committed record;
 // and until the crashed broker has left the stored ISR (it is "tainted"),
-// it stays down and no other broker crashes or loses ZooKeeper. Otherwise
+// it stays down and no other broker crashes or loses ZooKeeper (an
+// expansion proposed before the crash still counts: without KIP-903's
+// broker epochs in AlterPartition it may put the broker back). Otherwise
 // process crashes keep the page cache and are unrestricted.
 
 // Run runs one seeded simulation: faultTime of random faults, then
@@ -45,13 +47,31 @@ func (w *World) nextFaultIn() time.Duration {
 	return time.Duration(20+w.rng.IntN(200)) * time.Millisecond
 }
 
-// untaint forgets the machine-crashed brokers that left the stored ISR.
+// untaint forgets the machine-crashed brokers that left the stored ISR
+// and cannot be put back by an expansion proposed before the crash (a
+// leader's pending change, or an AlterPartition still in the network).
 func (w *World) untaint() {
 	for id := range w.tainted {
-		if !slices.Contains(w.zk.state.ISR, id) {
+		if !slices.Contains(w.zk.state.ISR, id) && !w.proposedInISR(id) {
 			delete(w.tainted, id)
 		}
 	}
+}
+
+// proposedInISR reports whether a running leader's pending ISR change, or
+// an AlterPartition in flight, names id.
+func (w *World) proposedInISR(id int32) bool {
+	for _, r := range w.ids {
+		if b := w.nodes[r].b; b != nil && b.pending != nil && slices.Contains(b.pending.ISR, id) {
+			return true
+		}
+	}
+	for _, e := range w.queue {
+		if e.msg != nil && e.msg.Kind == AlterPartition && slices.Contains(e.msg.ISR, id) {
+			return true
+		}
+	}
+	return false
 }
 
 // restartAll restarts every down broker that is not tainted, every tick
