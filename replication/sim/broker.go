@@ -94,10 +94,16 @@ type Broker struct {
 	backoffUntil time.Time
 
 	ctl *controllerState
+	// knownController is the controller last seen (the metadata cache's),
+	// used while ZooKeeper is out of reach.
+	knownController int32
 }
 
+// farFuture is a deadline that never comes.
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
 func newBroker(id int32, cfg *Config, log *memLog, hwCkp int64, zk *zkConn, trace func(string, ...any)) *Broker {
-	return &Broker{id: id, cfg: cfg, log: log, hwCkp: hwCkp, zk: zk, trace: trace, leader: -1,
+	return &Broker{id: id, cfg: cfg, log: log, hwCkp: hwCkp, zk: zk, trace: trace, leader: -1, knownController: -1,
 		hw: min(hwCkp, log.leo())}
 }
 
@@ -306,7 +312,11 @@ func (b *Broker) onProduce(m Msg) {
 	b.log.append(Record{Epoch: b.leaderEpoch, Value: m.Value})
 	reply.Offset = offset
 	if m.Acks == replication.AcksAll && !b.cfg.Broken.AckBeforeISR {
-		b.waiters = append(b.waiters, waiter{offset: offset, client: m.From, reqID: m.ReqID, deadline: b.now.Add(b.cfg.RequestTimeout)})
+		timeout := b.cfg.AckTimeout
+		if timeout == 0 {
+			timeout = b.cfg.RequestTimeout
+		}
+		b.waiters = append(b.waiters, waiter{offset: offset, client: m.From, reqID: m.ReqID, deadline: b.now.Add(timeout)})
 	} else {
 		b.send(reply)
 	}
@@ -435,10 +445,14 @@ func (b *Broker) propose(isr []int32) {
 // stored with success.
 func (b *Broker) sendAlter() {
 	ctl, _, err := b.zk.controller()
-	if err != nil || ctl < 0 {
+	if err != nil {
+		ctl = b.knownController // cut off from ZooKeeper: the metadata cache's
+	}
+	if ctl < 0 {
 		b.alterReq, b.alterUntil = 0, b.now.Add(b.cfg.ISRRetryBackoff)
 		return
 	}
+	b.knownController = ctl
 	b.reqID++
 	b.alterReq, b.alterUntil = b.reqID, b.now.Add(b.cfg.RequestTimeout)
 	b.send(Msg{To: ctl, Kind: AlterPartition, ReqID: b.reqID, LeaderEpoch: b.pending.LeaderEpoch,
@@ -469,9 +483,22 @@ func (b *Broker) onAlterPartitionResp(m Msg) {
 	switch m.Err {
 	case None:
 		b.completeISR(true, m.ISR, m.PartitionEpoch)
-	case Refused:
-		b.tracef("isr change refused")
+	case IneligibleReplica:
+		// Refused without being applied: back to the committed ISR.
+		b.tracef("isr change refused: %s", m.Err)
 		b.completeISR(false, nil, 0)
+	case NotLeaderOrFollower, FencedLeaderEpoch, InvalidUpdateVersion:
+		if b.cfg.Broken.ResetISROnRefusal {
+			b.tracef("isr change refused: %s", m.Err)
+			b.completeISR(false, nil, 0)
+			return
+		}
+		// This leader's state is stale, and an earlier send of this very
+		// change may have been stored (a lost answer, a controller
+		// change): keep the maximal ISR and wait for the controller's
+		// next LeaderAndIsr (Kafka's Partition.handleAlterPartitionError).
+		b.tracef("isr change refused: %s; keeping isr %v until the controller's next state", m.Err, b.maximalISR())
+		b.alterReq, b.alterUntil = 0, farFuture
 	default: // the request failed as a whole: send it again after a backoff
 		b.alterReq, b.alterUntil = 0, b.now.Add(b.cfg.ISRRetryBackoff)
 	}

@@ -24,7 +24,7 @@ type Client struct {
 // produce sends value to the broker to (the leader it believes in).
 func (c *Client) produce(w *World, to int32, value string) {
 	c.n++
-	c.inflight, c.value, c.deadline = int64(c.n), value, w.now.Add(w.cfg.RequestTimeout*2)
+	c.inflight, c.value, c.deadline = int64(c.n), value, w.now.Add(max(w.cfg.RequestTimeout, w.cfg.AckTimeout)*2)
 	w.send(Msg{From: c.id, To: to, Kind: Produce, ReqID: c.inflight, Value: value, Acks: c.acks})
 }
 

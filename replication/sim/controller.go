@@ -25,6 +25,7 @@ func (b *Broker) tickController() {
 	if err != nil {
 		return // cut off: a controller keeps acting until it learns otherwise
 	}
+	b.knownController = cid
 	if cid < 0 {
 		epoch, err := b.zk.tryBecomeController(b.id)
 		if err != nil {
@@ -180,8 +181,17 @@ func (b *Broker) onAlterPartition(m Msg) {
 	case errors.Is(err, election.ErrNewerState):
 		reply.Err = NotController
 		return
+	case errors.Is(err, election.ErrNotLeader):
+		reply.Err = NotLeaderOrFollower
+		return
+	case errors.Is(err, election.ErrFencedLeaderEpoch):
+		reply.Err = FencedLeaderEpoch
+		return
+	case errors.Is(err, election.ErrInvalidUpdateVersion):
+		reply.Err = InvalidUpdateVersion
+		return
 	case err != nil:
-		reply.Err = Refused
+		reply.Err = IneligibleReplica
 		return
 	case already:
 		reply.ISR, reply.PartitionEpoch = st.ISR, st.Version

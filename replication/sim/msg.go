@@ -55,12 +55,13 @@ const (
 	RequestTimedOut
 	NotController
 	StaleBrokerEpoch
-	Refused // an AlterPartition refused by coord/election's checks
+	InvalidUpdateVersion
+	IneligibleReplica
 )
 
 var errNames = [...]string{"NONE", "NOT_LEADER_OR_FOLLOWER", "FENCED_LEADER_EPOCH", "UNKNOWN_LEADER_EPOCH",
 	"OFFSET_OUT_OF_RANGE", "NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND", "REQUEST_TIMED_OUT",
-	"NOT_CONTROLLER", "STALE_BROKER_EPOCH", "REFUSED"}
+	"NOT_CONTROLLER", "STALE_BROKER_EPOCH", "INVALID_UPDATE_VERSION", "INELIGIBLE_REPLICA"}
 
 // String returns the Kafka name of the code.
 func (e Err) String() string { return errNames[e] }

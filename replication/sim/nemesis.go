@@ -16,13 +16,13 @@ import (
 // Kafka's default of no fsync on the write path, losing power on the last
 // in-sync replica loses acknowledged records (KIP-966's open case; Strom's
 // durable acks, issue #15 item 6, is meant to close it), so the schedule
-// crashes a machine only while another running replica in the stored ISR,
-// registered and reachable from ZooKeeper, holds every committed record;
-// and until the crashed broker has left the stored ISR (it is "tainted"),
-// it stays down and no other broker crashes or loses ZooKeeper (an
-// expansion proposed before the crash still counts: without KIP-903's
-// broker epochs in AlterPartition it may put the broker back). Otherwise
-// process crashes keep the page cache and are unrestricted.
+// crashes a machine only while every running broker reaches ZooKeeper and
+// another running replica in the stored ISR, registered, holds every
+// committed record; and until the crashed broker has left the stored ISR
+// (it is "tainted"), it stays down and no other broker crashes or loses
+// ZooKeeper (an expansion proposed before the crash still counts: without
+// KIP-903's broker epochs in AlterPartition it may put the broker back).
+// Otherwise process crashes keep the page cache and are unrestricted.
 
 // Run runs one seeded simulation: faultTime of random faults, then
 // healTime with every broker restarted and every link healed. It returns
@@ -148,6 +148,15 @@ func (w *World) fault() {
 // ISR id proposed, if id leads with a change in flight (a shrink the
 // controller may still store).
 func (w *World) mayLoseUnsynced(id int32) bool {
+	for _, r := range w.ids {
+		if w.nodes[r].b != nil && w.cut[[2]int32{r, 0}] {
+			// A running broker cut off from ZooKeeper will lose its
+			// session: if it leads, the next election may fall on the
+			// crashed broker (still registered) after the leader shrank
+			// the ISR to exclude every safe copy.
+			return false
+		}
+	}
 	var pending []int32
 	if b := w.nodes[id].b; b != nil && b.isLeader() && b.pending != nil {
 		pending = b.pending.ISR

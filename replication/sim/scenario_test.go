@@ -205,11 +205,11 @@ func (d *driver) run(line string) (string, error) {
 	case "run-until":
 		err = d.runUntil(kv)
 	case "produce":
-		err = d.produce(kv)
+		err = d.produce(kv, words)
 	case "crash", "restart", "sync":
 		err = d.node(fields[0], words)
-	case "cut":
-		err = d.cut(words)
+	case "cut", "uncut":
+		err = d.cut(fields[0] == "uncut", words)
 	case "heal":
 		d.w.Heal()
 	case "compare":
@@ -232,7 +232,8 @@ func (d *driver) run(line string) (string, error) {
 }
 
 // cluster brokers=N replicas=1,2,3 min-isr=N unclean=true controller=N
-// request-timeout=D broken=truncate-to-hw|ack-before-isr|stop-at-log-end
+// request-timeout=D ack-timeout=D
+// broken=truncate-to-hw|ack-before-isr|stop-at-log-end|reset-isr-on-refusal
 func (d *driver) cluster(kv map[string]string) error {
 	cfg := scenarioConfig()
 	cfg.Trace = func(l string) { d.lines = append(d.lines, l) }
@@ -257,6 +258,11 @@ func (d *driver) cluster(kv map[string]string) error {
 			return err
 		}
 	}
+	if s, ok := kv["ack-timeout"]; ok {
+		if cfg.AckTimeout, err = time.ParseDuration(s); err != nil {
+			return err
+		}
+	}
 	if s, ok := kv["request-timeout"]; ok {
 		if cfg.RequestTimeout, err = time.ParseDuration(s); err != nil {
 			return err
@@ -271,6 +277,8 @@ func (d *driver) cluster(kv map[string]string) error {
 		cfg.Broken.AckBeforeISR = true
 	case "stop-at-log-end":
 		cfg.Broken.StopTruncatingAtLogEnd = true
+	case "reset-isr-on-refusal":
+		cfg.Broken.ResetISROnRefusal = true
 	default:
 		return fmt.Errorf("unknown broken variant %q", kv["broken"])
 	}
@@ -325,9 +333,10 @@ func (d *driver) runUntil(kv map[string]string) error {
 	return nil
 }
 
-// produce client=N acks=all|1 value=V: the client sends V to the leader
-// ZooKeeper names and waits (at most 1 s) for the answer.
-func (d *driver) produce(kv map[string]string) error {
+// produce client=N acks=all|1 value=V [nowait]: the client sends V to the
+// leader ZooKeeper names and waits (at most 1 s) for the answer, unless
+// nowait.
+func (d *driver) produce(kv map[string]string, words []string) error {
 	n, err := strconv.Atoi(kv["client"])
 	if err != nil {
 		return fmt.Errorf("client=: %w", err)
@@ -355,6 +364,9 @@ func (d *driver) produce(kv map[string]string) error {
 		return nil
 	}
 	c.produce(d.w, leader, kv["value"])
+	if _, nowait := kv["nowait"]; nowait || slices.Contains(words, "nowait") {
+		return nil // the answer shows in a later command's trace
+	}
 	if ok, _ := d.w.RunUntil(time.Second, func() bool { return c.inflight == 0 }); !ok && d.w.check.err == nil {
 		c.inflight = 0
 		d.lines = append(d.lines, fmt.Sprintf("c%d: no answer to %s", n, kv["value"]))
@@ -387,8 +399,8 @@ func (d *driver) node(cmd string, words []string) error {
 	return nil
 }
 
-// cut a->b | a<->b (zk names ZooKeeper).
-func (d *driver) cut(words []string) error {
+// cut a->b | a<->b (zk names ZooKeeper); uncut brings them up again.
+func (d *driver) cut(up bool, words []string) error {
 	if len(words) != 1 {
 		return fmt.Errorf("cut needs a->b or a<->b")
 	}
@@ -411,9 +423,13 @@ func (d *driver) cut(words []string) error {
 	if err != nil {
 		return err
 	}
-	d.w.Cut(from, to)
+	change := d.w.Cut
+	if up {
+		change = d.w.Uncut
+	}
+	change(from, to)
 	if both {
-		d.w.Cut(to, from)
+		change(to, from)
 	}
 	return nil
 }

@@ -41,6 +41,14 @@ type Broken struct {
 	// its log end — the rule replication/fetcher.go and partlog.TruncateTo
 	// have today; after unclean elections it leaves a diverged log.
 	StopTruncatingAtLogEnd bool
+	// ResetISROnRefusal: a leader whose ISR change the controller refuses
+	// with NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH or
+	// INVALID_UPDATE_VERSION goes back to its committed ISR at once,
+	// though an earlier send of the change may have been stored — what
+	// tools/broker's isrSender does today (Partition.CompleteISRChange
+	// without ok for every per-partition error). A stale leader may then
+	// commit, and acknowledge, with fewer replicas than the stored ISR.
+	ResetISROnRefusal bool
 }
 
 // Config describes a simulated cluster with one partition.
@@ -55,7 +63,10 @@ type Config struct {
 	Tick, SessionTimeout, MaxLag, FetchWait, FetchBackoff, RequestTimeout time.Duration
 	ISRRetryBackoff, FlushInterval, CheckpointInterval, ResendInterval    time.Duration
 	ProduceInterval                                                       time.Duration
-	MaxFetchRecords                                                       int
+	// AckTimeout is the producers' timeout_ms: how long an acks=all
+	// produce waits for the ISR (0: RequestTimeout).
+	AckTimeout      time.Duration
+	MaxFetchRecords int
 
 	// Links: each message takes MinDelay..MaxDelay (so messages reorder)
 	// and is lost with probability Loss.
@@ -249,6 +260,12 @@ func nodeName(id int32) string {
 		return "zk"
 	}
 	return fmt.Sprintf("b%d", id)
+}
+
+// Uncut brings the directed link from -> to up again.
+func (w *World) Uncut(from, to int32) {
+	w.tracef("uncut %s -> %s", nodeName(from), nodeName(to))
+	delete(w.cut, [2]int32{from, to})
 }
 
 // Heal brings every link up.
