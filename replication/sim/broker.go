@@ -495,10 +495,15 @@ func (b *Broker) onAlterPartitionResp(m Msg) {
 		}
 		// This leader's state is stale, and an earlier send of this very
 		// change may have been stored (a lost answer, a controller
-		// change): keep the maximal ISR and wait for the controller's
-		// next LeaderAndIsr (Kafka's Partition.handleAlterPartitionError).
-		b.tracef("isr change refused: %s; keeping isr %v until the controller's next state", m.Err, b.maximalISR())
+		// change): keep the maximal ISR (Kafka's
+		// Partition.handleAlterPartitionError) and wait for the
+		// controller's next LeaderAndIsr — or, for NOT_LEADER_OR_FOLLOWER
+		// (Kafka's default case), send the change again after a backoff.
+		b.tracef("isr change refused: %s; keeping isr %v", m.Err, b.maximalISR())
 		b.alterReq, b.alterUntil = 0, farFuture
+		if m.Err == NotLeaderOrFollower {
+			b.alterUntil = b.now.Add(b.cfg.ISRRetryBackoff)
+		}
 	default: // the request failed as a whole: send it again after a backoff
 		b.alterReq, b.alterUntil = 0, b.now.Add(b.cfg.ISRRetryBackoff)
 	}
