@@ -83,7 +83,7 @@ chaos: test-deps
 		$(GO) test -count=1 -timeout 0 -run '^TestChaos$$' -v ./faultbed/ 2>&1 | grep -v -e '^        time=' -e '^=== '
 
 # sim-soak runs the replication simulator (replication/sim) long: with
-# SEEDS=n, seeds 1..n of every configuration (make test runs 250 each);
+# SEEDS=n, seeds 1..n of every configuration (make test runs 300 each);
 # otherwise seeds from 1,000,000 on for DURATION. A failure prints the seed
 # and configuration to replay (SIM_TRACE=<seed> SIM_CONFIG=<name> go test
 # -run TestTraceSeed -v ./sim/ in replication).

@@ -94,6 +94,8 @@ func DefaultConfig() Config {
 		MinDelay: time.Millisecond, MaxDelay: 8 * time.Millisecond, Loss: 0.02}
 }
 
+// event is a message delivery, a node's tick, or a function (faults,
+// timers) at a virtual time.
 type event struct {
 	at   time.Time
 	seq  uint64
@@ -102,6 +104,8 @@ type event struct {
 	fn   func()
 }
 
+// eventQueue is a min-heap of events (container/heap): by time, then by
+// the order they were scheduled, so a run is deterministic.
 type eventQueue []*event
 
 func (q eventQueue) Len() int { return len(q) }

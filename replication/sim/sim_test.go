@@ -51,7 +51,7 @@ func configs() map[string]Config {
 }
 
 func TestSeededRuns(t *testing.T) {
-	n := seedBudget(t, 250)
+	n := seedBudget(t, 300)
 	total, start := 0, time.Now()
 	for _, name := range sortedKeys(configs()) {
 		cfg := configs()[name]
