@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/strom-broker/strom/net/kerr"
 )
 
 func TestFollowerProgressLagRule(t *testing.T) {
@@ -63,4 +65,12 @@ func TestMinInsyncChecks(t *testing.T) {
 	assert.NoError(t, CheckBeforeAppend(AcksAll, 2, 2))
 	assert.ErrorIs(t, CheckAfterCommit(1, 2), ErrNotEnoughReplicasAfterAppend)
 	assert.NoError(t, CheckAfterCommit(2, 2))
+}
+
+func TestRefusalResetsISR(t *testing.T) {
+	assert.True(t, RefusalResetsISR(kerr.IneligibleReplica), "refused without being applied")
+	assert.True(t, RefusalResetsISR(kerr.OperationNotAttempted))
+	for _, err := range []error{kerr.FencedLeaderEpoch, kerr.InvalidUpdateVersion, kerr.NotLeaderForPartition, kerr.NotController} {
+		assert.False(t, RefusalResetsISR(err), "%v may answer a resend of a stored change", err)
+	}
 }

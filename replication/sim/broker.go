@@ -480,14 +480,14 @@ func (b *Broker) onAlterPartitionResp(m Msg) {
 	if !b.isLeader() || b.pending == nil || m.ReqID != b.alterReq || m.LeaderEpoch != b.leaderEpoch {
 		return
 	}
-	switch m.Err {
-	case None:
+	switch {
+	case m.Err == None:
 		b.completeISR(true, m.ISR, m.PartitionEpoch)
-	case IneligibleReplica:
+	case replication.RefusalResetsISR(m.Err.kafka()):
 		// Refused without being applied: back to the committed ISR.
 		b.tracef("isr change refused: %s", m.Err)
 		b.completeISR(false, nil, 0)
-	case NotLeaderOrFollower, FencedLeaderEpoch, InvalidUpdateVersion:
+	case m.Err == NotLeaderOrFollower || m.Err == FencedLeaderEpoch || m.Err == InvalidUpdateVersion:
 		if b.cfg.Broken.ResetISROnRefusal {
 			b.tracef("isr change refused: %s", m.Err)
 			b.completeISR(false, nil, 0)

@@ -1,6 +1,10 @@
 package sim
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/strom-broker/strom/net/kerr"
+)
 
 // Kind is a message type. The names are Kafka's APIs (and ZooKeeper's
 // notifications) the simulated brokers exchange.
@@ -65,6 +69,14 @@ var errNames = [...]string{"NONE", "NOT_LEADER_OR_FOLLOWER", "FENCED_LEADER_EPOC
 
 // String returns the Kafka name of the code.
 func (e Err) String() string { return errNames[e] }
+
+// kafkaErrs are the net/kerr errors of the codes the broker's own
+// decision functions look at.
+var kafkaErrs = map[Err]error{NotLeaderOrFollower: kerr.NotLeaderForPartition, FencedLeaderEpoch: kerr.FencedLeaderEpoch,
+	InvalidUpdateVersion: kerr.InvalidUpdateVersion, IneligibleReplica: kerr.IneligibleReplica}
+
+// kafka returns the code's net/kerr error (nil for none or one without).
+func (e Err) kafka() error { return kafkaErrs[e] }
 
 // PartitionState is the partition's state as ZooKeeper stores it and
 // LeaderAndIsr carries it.
