@@ -14,7 +14,7 @@ TESTFLAGS ?= -race -count=1 -timeout 15m
 BENCHTIME ?= 1s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run cluster test test-deps test-go bench bench-check fuzz lint clean engine-faults chaos
+.PHONY: all build run cluster test test-deps test-go bench bench-check fuzz lint clean engine-faults chaos sim-soak
 .PHONY: machine-crash
 
 all: build
@@ -92,6 +92,19 @@ TRIALS ?= 5
 machine-crash: test-deps
 	set -o pipefail; cd tools && STROM_MACHINE_CRASH_TRIALS=$(TRIALS) $(GO) test -count=1 -timeout 60m \
 		-run '^TestDefaultAcksMachineCrash$$' -v ./clustertest/ 2>&1 | grep -e MACHINE-CRASH -e '^---' -e '^ok' -e FAIL
+
+# sim-soak runs the replication simulator (replication/sim) long: with
+# SEEDS=n, seeds 1..n of every configuration (make test runs 300 each);
+# otherwise seeds from 1,000,000 on for DURATION. A failure prints the seed
+# and configuration to replay (SIM_TRACE=<seed> SIM_CONFIG=<name> go test
+# -run TestTraceSeed -v ./sim/ in replication).
+SEEDS ?=
+sim-soak:
+	set -o pipefail; cd replication && if [ -n "$(SEEDS)" ]; then \
+		SIM_SEEDS=$(SEEDS) $(GO) test -count=1 -timeout 0 -run '^TestSeededRuns$$' -v ./sim/; \
+	else \
+		SIM_DURATION=$(DURATION) $(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./sim/; \
+	fi 2>&1 | grep -v '^=== '
 
 lint:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi

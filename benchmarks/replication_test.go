@@ -118,26 +118,30 @@ func createTopic(b *testing.B, cl *kgo.Client, topic string, partitions int32, r
 	}
 }
 
-// cpuTime is the CPU time (user + system) the processes have used so far.
+// cpuTime is the CPU time the processes' threads have run so far (the
+// first field of each thread's /proc/<pid>/task/<tid>/schedstat, in ns;
+// more precise than /proc/<pid>/stat's clock ticks). Threads that ended
+// are not counted: the Go runtime keeps its threads.
 func cpuTime(b *testing.B, bs []*clustertest.Broker) time.Duration {
-	var ticks int64
+	var total time.Duration
 	for _, br := range bs {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", br.Pid()))
-		if err != nil {
-			b.Fatal(err)
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", br.Pid()))
+		if err != nil || len(tasks) == 0 {
+			b.Fatalf("threads of broker %d: %v", br.ID, err)
 		}
-		// Fields after the command's closing parenthesis: state is the
-		// 3rd field of the line, utime the 14th and stime the 15th.
-		fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-		for _, f := range fields[11:13] {
-			n, err := strconv.ParseInt(f, 10, 64)
+		for _, task := range tasks {
+			data, err := os.ReadFile(task)
+			if err != nil {
+				continue // the thread ended
+			}
+			ns, err := strconv.ParseInt(strings.Fields(string(data))[0], 10, 64)
 			if err != nil {
 				b.Fatal(err)
 			}
-			ticks += n
+			total += time.Duration(ns)
 		}
 	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+	return total
 }
 
 type latencyResult struct {
@@ -177,6 +181,7 @@ func replicationLatency(b *testing.B, ens *zktest.Ensemble, rf int16, acks kgo.A
 	produce(peakRecords)
 	peak := peakRecords / time.Since(start).Seconds()
 	cpu := cpuTime(b, bs) - cpu0
+	b.Logf("rf %d: %d records in %s, brokers' CPU %s", rf, peakRecords, time.Since(start), cpu)
 	res := latencyResult{rate: peak / 2, cpuPerMB: float64(cpu.Milliseconds()) / (peakRecords * 1024 / 1e6)}
 
 	// The consumer starts at the end, then records are produced at half

@@ -6,8 +6,11 @@ replace github.com/strom-broker/strom/engine => ../engine
 
 replace github.com/strom-broker/strom/net => ../net
 
+replace github.com/strom-broker/strom/coord => ../coord
+
 require (
 	github.com/stretchr/testify v1.12.1
+	github.com/strom-broker/strom/coord v0.0.0
 	github.com/strom-broker/strom/engine v0.0.0
 	github.com/strom-broker/strom/net v0.0.0
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1

@@ -1,8 +1,11 @@
 package replication
 
 import (
+	"errors"
 	"slices"
 	"time"
+
+	"github.com/strom-broker/strom/net/kerr"
 )
 
 // This file holds the leader's side of ISR changes. The leader never
@@ -38,7 +41,7 @@ type ISRChange struct {
 // refusal is too recent, and reports whether it did.
 // REQUIRES: p.mu is held and this replica leads.
 func (p *Partition) proposeLocked(isr []int32) bool {
-	if p.pending != nil || p.now().Before(p.retryAfter) {
+	if !MayPropose(p.pending, p.now(), p.retryAfter) {
 		return false
 	}
 	p.pending = &ISRChange{Topic: p.topic, Partition: p.index, LeaderEpoch: p.leaderEpoch,
@@ -85,4 +88,19 @@ func (p *Partition) CompleteISRChange(change ISRChange, ok bool, isr []int32, pa
 	p.maybeAdvanceHWLocked()
 	p.wakeLocked()
 	return true
+}
+
+// RefusalResetsISR reports whether the controller's per-partition refusal
+// err of an ISR change means the change was not applied, so the leader may
+// go back to its committed ISR (CompleteISRChange without ok):
+// INELIGIBLE_REPLICA and OPERATION_NOT_ATTEMPTED. Any other refusal
+// (FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION, NOT_LEADER_OR_FOLLOWER,
+// ...) may answer a resend of a change an earlier send stored (its answer
+// lost, or the controller moved), so the change stays pending and the high
+// watermark keeps counting the proposed ISR until the controller's next
+// LeaderAndIsr (Kafka's Partition.handleAlterPartitionError). The
+// simulator (sim/) decides with it; tools/broker's isrSender does not yet
+// (replication/README.md, "Found by the simulator").
+func RefusalResetsISR(err error) bool {
+	return errors.Is(err, kerr.IneligibleReplica) || errors.Is(err, kerr.OperationNotAttempted)
 }

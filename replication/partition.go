@@ -75,17 +75,6 @@ const (
 	AcksAll    = -1
 )
 
-// follower is the leader's view of one follower replica (Kafka's Replica
-// state, research/ZK_CLUSTER.md 4.2).
-type follower struct {
-	leo          int64     // last fetch offset the follower asked for
-	caughtUpTime time.Time // last time the follower was caught up (lag rule)
-	// lastFetchLEO and lastFetchTime are the leader's log end offset and
-	// the time at the follower's previous fetch.
-	lastFetchLEO  int64
-	lastFetchTime time.Time
-}
-
 // Partition is this broker's replica of one partition.
 type Partition struct {
 	topic   string
@@ -115,10 +104,10 @@ type Partition struct {
 	// watermark uses the maximal ISR, isr ∪ pending.ISR.
 	isr        []int32
 	pending    *ISRChange
-	retryAfter time.Time           // no new proposal before this (after a refusal)
-	followers  map[int32]*follower // leader only
-	hwChanged  chan struct{}       // closed and replaced when hw advances or the role changes
-	onISR      func(*Partition)    // told of every new pending ISR change
+	retryAfter time.Time                   // no new proposal before this (after a refusal)
+	followers  map[int32]*FollowerProgress // leader only
+	hwChanged  chan struct{}               // closed and replaced when hw advances or the role changes
+	onISR      func(*Partition)            // told of every new pending ISR change
 }
 
 // New returns the replica of topic/partition on broker localID, backed by
@@ -210,14 +199,11 @@ func (p *Partition) MakeLeader(epoch int32, replicas, isr []int32, partitionEpoc
 		p.isr = append(p.isr, p.localID)
 	}
 	now := p.now()
-	p.followers = make(map[int32]*follower)
+	p.followers = make(map[int32]*FollowerProgress)
 	for _, r := range replicas {
 		if r != p.localID {
-			f := &follower{leo: p.hw.Load(), lastFetchLEO: -1}
-			if slices.Contains(p.isr, r) {
-				f.caughtUpTime = now
-			}
-			p.followers[r] = f
+			f := NewFollowerProgress(p.hw.Load(), slices.Contains(p.isr, r), now)
+			p.followers[r] = &f
 		}
 	}
 	p.maybeAdvanceHWLocked()
@@ -266,9 +252,9 @@ func (p *Partition) Append(batches []byte, acks int16, minISR int) (partlog.Appe
 		p.mu.Unlock()
 		return partlog.AppendInfo{}, ErrNotLeader
 	}
-	if acks == AcksAll && len(p.isr) < minISR {
+	if err := CheckBeforeAppend(acks, len(p.isr), minISR); err != nil {
 		p.mu.Unlock()
-		return partlog.AppendInfo{}, ErrNotEnoughReplicas
+		return partlog.AppendInfo{}, err
 	}
 	epoch := p.leaderEpoch
 	p.mu.Unlock()
@@ -300,10 +286,7 @@ func (p *Partition) WaitCommitted(ctx context.Context, offset int64, minISR int)
 		case p.hw.Load() > offset:
 			n := len(p.maximalISRLocked())
 			p.mu.Unlock()
-			if n < minISR {
-				return ErrNotEnoughReplicasAfterAppend
-			}
-			return nil
+			return CheckAfterCommit(n, minISR)
 		}
 		ch := p.hwChanged
 		p.mu.Unlock()
@@ -358,17 +341,9 @@ func (p *Partition) FollowerFetch(replica int32, fetchOffset int64, maxBytes int
 		p.mu.Unlock()
 		return res, false, nil
 	}
-	now, leo := p.now(), p.log.LogEndOffset()
-	f.leo = fetchOffset
-	switch {
-	case fetchOffset >= leo:
-		f.caughtUpTime = now
-	case f.lastFetchLEO >= 0 && fetchOffset >= f.lastFetchLEO:
-		f.caughtUpTime = f.lastFetchTime
-	}
-	f.lastFetchLEO, f.lastFetchTime = leo, now
+	f.RecordFetch(fetchOffset, p.log.LogEndOffset(), p.now())
 	proposed := false
-	if !slices.Contains(p.maximalISRLocked(), replica) && fetchOffset >= p.hw.Load() && fetchOffset >= p.epochStart {
+	if !slices.Contains(p.maximalISRLocked(), replica) && MayJoinISR(fetchOffset, p.hw.Load(), p.epochStart) {
 		proposed = p.proposeLocked(append(slices.Clone(p.isr), replica))
 	}
 	p.maybeAdvanceHWLocked()
@@ -390,14 +365,7 @@ func (p *Partition) ShrinkISR(maxLag time.Duration) ([]int32, bool) {
 		p.mu.Unlock()
 		return nil, false
 	}
-	now, leo := p.now(), p.log.LogEndOffset()
-	out := p.isr[:0:0]
-	for _, r := range p.isr {
-		if f, ok := p.followers[r]; ok && f.leo < leo && now.Sub(f.caughtUpTime) > maxLag {
-			continue
-		}
-		out = append(out, r)
-	}
+	out := ShrunkISR(p.isr, p.log.LogEndOffset(), p.now(), maxLag, p.progressLocked)
 	if len(out) == len(p.isr) || !p.proposeLocked(out) {
 		p.mu.Unlock()
 		return nil, false
@@ -413,16 +381,17 @@ func (p *Partition) ShrinkISR(maxLag time.Duration) ([]int32, bool) {
 // maximalISRLocked is the committed ISR with the pending change's members
 // added. REQUIRES: p.mu is held.
 func (p *Partition) maximalISRLocked() []int32 {
-	if p.pending == nil {
-		return p.isr
+	return MaximalISR(p.isr, p.pending)
+}
+
+// progressLocked returns the leader's view of follower r.
+// REQUIRES: p.mu is held.
+func (p *Partition) progressLocked(r int32) (FollowerProgress, bool) {
+	f, ok := p.followers[r]
+	if !ok {
+		return FollowerProgress{}, false
 	}
-	out := slices.Clone(p.isr)
-	for _, r := range p.pending.ISR {
-		if !slices.Contains(out, r) {
-			out = append(out, r)
-		}
-	}
-	return out
+	return *f, true
 }
 
 // maybeAdvanceHWLocked sets hw to the smallest log end offset in the
@@ -432,13 +401,8 @@ func (p *Partition) maybeAdvanceHWLocked() {
 	if p.leader != p.localID {
 		return
 	}
-	hw := p.localEnd()
-	for _, r := range p.maximalISRLocked() {
-		if f, ok := p.followers[r]; ok {
-			hw = min(hw, f.leo)
-		}
-	}
-	if hw > p.hw.Load() {
+	// localEnd: the log end, or with durable acks what is fsynced.
+	if hw := HighWatermark(p.localEnd(), p.maximalISRLocked(), p.progressLocked); hw > p.hw.Load() {
 		p.hw.Store(hw)
 		p.wakeLocked()
 	}

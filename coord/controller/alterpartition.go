@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/strom-broker/strom/coord/election"
 	"github.com/strom-broker/strom/coord/metacache"
 	"github.com/strom-broker/strom/coord/store"
 )
@@ -31,23 +32,24 @@ import (
 //     names a replica not assigned, or a broker not live ->
 //     ErrIneligibleReplica.
 
-// Errors of AlterPartition (Kafka's codes in parentheses).
+// Errors of AlterPartition (Kafka's codes in parentheses); the per-change
+// checks are coord/election's CheckISRChange.
 var (
 	// ErrStaleBrokerEpoch: the request's broker epoch is not the sender's
 	// current registration (STALE_BROKER_EPOCH, 77).
 	ErrStaleBrokerEpoch = errors.New("stale broker epoch")
 	// ErrNotLeader: the sender does not lead the partition
 	// (NOT_LEADER_OR_FOLLOWER, 6).
-	ErrNotLeader = errors.New("not the partition's leader")
+	ErrNotLeader = election.ErrNotLeader
 	// ErrFencedLeaderEpoch: the request's leader epoch is older than the
 	// stored one (FENCED_LEADER_EPOCH, 74).
-	ErrFencedLeaderEpoch = errors.New("fenced leader epoch")
+	ErrFencedLeaderEpoch = election.ErrFencedLeaderEpoch
 	// ErrInvalidUpdateVersion: the request's partition epoch is older
 	// than the stored one (INVALID_UPDATE_VERSION, 95).
-	ErrInvalidUpdateVersion = errors.New("invalid partition epoch")
+	ErrInvalidUpdateVersion = election.ErrInvalidUpdateVersion
 	// ErrIneligibleReplica: the new ISR holds a broker that may not be in
 	// it (INELIGIBLE_REPLICA, 107; OPERATION_NOT_ATTEMPTED, 55, before v2).
-	ErrIneligibleReplica = errors.New("ineligible replica in the new ISR")
+	ErrIneligibleReplica = election.ErrIneligibleReplica
 )
 
 // ISRChange is one partition of an AlterPartition request.
@@ -115,25 +117,17 @@ func (c *Controller) alterISR(ctx context.Context, brokerID int32, ch ISRChange,
 	if err != nil {
 		return store.PartitionState{}, err
 	}
+	already, err := election.CheckISRChange(election.ISRChange{Sender: brokerID, LeaderEpoch: ch.LeaderEpoch,
+		PartitionEpoch: ch.PartitionEpoch, ISR: ch.ISR},
+		election.State{Leader: cur.Leader, LeaderEpoch: cur.LeaderEpoch, ISR: cur.ISR}, cur.Version, replicas,
+		func(id int32) bool { return live[id] })
 	switch {
-	case cur.Leader != brokerID:
-		return store.PartitionState{}, fmt.Errorf("%s led by %d: %w", tp, cur.Leader, ErrNotLeader)
-	case ch.LeaderEpoch > cur.LeaderEpoch || ch.PartitionEpoch > cur.Version:
-		return store.PartitionState{}, fmt.Errorf("%s: request from a newer state: %w", tp, ErrNotController)
-	case ch.LeaderEpoch < cur.LeaderEpoch:
-		return store.PartitionState{}, fmt.Errorf("%s: leader epoch %d < %d: %w", tp, ch.LeaderEpoch, cur.LeaderEpoch, ErrFencedLeaderEpoch)
-	case sameMembers(ch.ISR, cur.ISR):
+	case errors.Is(err, election.ErrNewerState):
+		return store.PartitionState{}, fmt.Errorf("%s: %w: %w", tp, err, ErrNotController)
+	case err != nil:
+		return store.PartitionState{}, fmt.Errorf("%s: %w", tp, err)
+	case already:
 		return cur, nil
-	case ch.PartitionEpoch < cur.Version:
-		return store.PartitionState{}, fmt.Errorf("%s: partition epoch %d < %d: %w", tp, ch.PartitionEpoch, cur.Version, ErrInvalidUpdateVersion)
-	}
-	if !slices.Contains(ch.ISR, brokerID) {
-		return store.PartitionState{}, fmt.Errorf("%s: ISR %v without its leader: %w", tp, ch.ISR, ErrIneligibleReplica)
-	}
-	for _, r := range ch.ISR {
-		if !slices.Contains(replicas, r) || !live[r] {
-			return store.PartitionState{}, fmt.Errorf("%s: replica %d not assigned or not live: %w", tp, r, ErrIneligibleReplica)
-		}
 	}
 	next := cur.Clone()
 	next.ISR = slices.Clone(ch.ISR)
@@ -160,17 +154,4 @@ func (c *Controller) alterISR(ctx context.Context, brokerID int32, ch ISRChange,
 			ISR: slices.Clone(next.ISR), PartitionEpoch: v, Replicas: slices.Clone(replicas), OfflineReplicas: offline}, a.ID)
 	}
 	return next, nil
-}
-
-// sameMembers reports whether a and b hold the same brokers.
-func sameMembers(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			return false
-		}
-	}
-	return true
 }

@@ -73,7 +73,7 @@ func Open(dir string) (*Cache, error) {
 		return c, fmt.Errorf("epoch: %w", err)
 	}
 	for _, e := range loaded {
-		c.mu.entries, _ = assign(c.mu.entries, e)
+		c.mu.entries, _ = AssignEntry(c.mu.entries, e)
 	}
 	return c, nil
 }
@@ -95,16 +95,18 @@ func (c *Cache) Assign(epoch int32, startOffset int64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var changed bool
-	c.mu.entries, changed = assign(c.mu.entries, Entry{Epoch: epoch, StartOffset: startOffset})
+	c.mu.entries, changed = AssignEntry(c.mu.entries, Entry{Epoch: epoch, StartOffset: startOffset})
 	if !changed {
 		return nil
 	}
 	return c.persistLocked()
 }
 
-// assign applies Kafka's assign rule to entries and reports whether it
-// changed them. e must be non-negative.
-func assign(entries []Entry, e Entry) ([]Entry, bool) {
+// AssignEntry applies Assign's rule to entries (sorted, as a Cache keeps
+// them) and reports whether it changed them; e must be non-negative. It is
+// pure, for models of a partition that keep their entries in memory (the
+// replication simulator); entries' backing array may be reused.
+func AssignEntry(entries []Entry, e Entry) ([]Entry, bool) {
 	if n := len(entries); n > 0 {
 		last := entries[n-1]
 		if e.Epoch == last.Epoch && e.StartOffset >= last.StartOffset {
@@ -178,7 +180,12 @@ func (c *Cache) EpochForOffset(offset int64) (int32, bool) {
 func (c *Cache) EndOffsetFor(requestedEpoch int32, logEndOffset int64) (int32, int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	es := c.mu.entries
+	return EndOffsetIn(c.mu.entries, requestedEpoch, logEndOffset)
+}
+
+// EndOffsetIn is EndOffsetFor on sorted entries: pure, for in-memory
+// models of a partition (the replication simulator).
+func EndOffsetIn(es []Entry, requestedEpoch int32, logEndOffset int64) (int32, int64) {
 	if requestedEpoch == UndefinedEpoch || len(es) == 0 {
 		return UndefinedEpoch, UndefinedEpochOffset
 	}
@@ -208,19 +215,26 @@ func (c *Cache) EndOffsetFor(requestedEpoch int32, logEndOffset int64) (int32, i
 func (c *Cache) TruncateFromEnd(endOffset int64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if endOffset < 0 {
+	kept := TruncatedFromEnd(c.mu.entries, endOffset)
+	if len(kept) == len(c.mu.entries) {
 		return nil
 	}
-	es := c.mu.entries
+	c.mu.entries = kept
+	return c.persistLocked()
+}
+
+// TruncatedFromEnd is TruncateFromEnd's rule on sorted entries: the
+// prefix of es whose start offsets are below endOffset (all of es for a
+// negative endOffset). Pure, for in-memory models of a partition.
+func TruncatedFromEnd(es []Entry, endOffset int64) []Entry {
+	if endOffset < 0 {
+		return es
+	}
 	keep := len(es)
 	for keep > 0 && es[keep-1].StartOffset >= endOffset {
 		keep--
 	}
-	if keep == len(es) {
-		return nil
-	}
-	c.mu.entries = es[:keep]
-	return c.persistLocked()
+	return es[:keep]
 }
 
 // TruncateFromStart drops entries that lie wholly before startOffset (the
