@@ -99,8 +99,7 @@ func (p *Partition) CompleteISRChange(change ISRChange, ok bool, isr []int32, pa
 // lost, or the controller moved), so the change stays pending and the high
 // watermark keeps counting the proposed ISR until the controller's next
 // LeaderAndIsr (Kafka's Partition.handleAlterPartitionError). The
-// simulator (sim/) decides with it; tools/broker's isrSender does not yet
-// (replication/README.md, "Found by the simulator").
+// simulator (sim/) and tools/broker's isrSender decide with it.
 func RefusalResetsISR(err error) bool {
 	return errors.Is(err, kerr.IneligibleReplica) || errors.Is(err, kerr.OperationNotAttempted)
 }

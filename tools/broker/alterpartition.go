@@ -24,8 +24,10 @@ import (
 // change in one request; a failed request (no controller known, a lost
 // connection, NOT_CONTROLLER, STALE_BROKER_EPOCH) is retried after a short
 // backoff while the change is still pending — a new LeaderAndIsr for the
-// partition drops it. Per-partition refusals end the change
-// (Partition.CompleteISRChange without ok).
+// partition drops it. A per-partition refusal that says the change was not
+// applied (INELIGIBLE_REPLICA, OPERATION_NOT_ATTEMPTED) ends it
+// (Partition.CompleteISRChange without ok); any other leaves it pending
+// until the controller's next LeaderAndIsr (replication.RefusalResetsISR).
 //
 // Why AlterPartition rather than the leader writing ZooKeeper: the
 // controller stays the only writer of partition states (its writes are
@@ -117,7 +119,22 @@ func (s *isrSender) run(ctx context.Context) {
 					s.b.log.Warn("ISR change refused by the controller", "partition", p.Topic()+"-"+strconv.Itoa(int(p.Index())),
 						"isr", changes[i].ISR, "err", r.Err)
 				}
-				p.CompleteISRChange(changes[i], r.Err == nil, r.State.ISR, r.State.Version)
+				// Kafka's Partition.handleAlterPartitionError: a refusal
+				// that says the change was not applied ends it; one that
+				// may answer a resend of a change an earlier send stored
+				// leaves it pending (the high watermark keeps counting the
+				// larger ISR) until the controller's next LeaderAndIsr
+				// replaces it; any other is retried.
+				switch {
+				case r.Err == nil:
+					p.CompleteISRChange(changes[i], true, r.State.ISR, r.State.Version)
+				case replication.RefusalResetsISR(r.Err):
+					p.CompleteISRChange(changes[i], false, nil, 0)
+				case errors.Is(r.Err, kerr.FencedLeaderEpoch), errors.Is(r.Err, kerr.InvalidUpdateVersion),
+					errors.Is(r.Err, kerr.UnknownTopicOrPartition):
+				default:
+					time.AfterFunc(isrRetryMax, func() { s.notify(p) })
+				}
 			}
 		}
 	}
@@ -133,7 +150,12 @@ func (s *isrSender) send(ctx context.Context, changes []replication.ISRChange) (
 			LeaderEpoch: c.LeaderEpoch, PartitionEpoch: c.PartitionEpoch, ISR: c.ISR}
 	}
 	if active, _ := b.ctrl.Active(); active {
-		return b.ctrl.AlterPartition(ctx, b.cfg.BrokerID, b.fence.BrokerEpoch(), cs)
+		out, err := b.ctrl.AlterPartition(ctx, b.cfg.BrokerID, b.fence.BrokerEpoch(), cs)
+		for i := range out {
+			// As the answer over the wire would carry them.
+			out[i].Err = kerr.ForCode(errorCode(out[i].Err))
+		}
+		return out, err
 	}
 	snap := b.meta.Snapshot()
 	id, ok := snap.Controller()
