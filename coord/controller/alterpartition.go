@@ -28,7 +28,8 @@ import (
 //     is behind); an older leader epoch -> ErrFencedLeaderEpoch; the stored
 //     ISR already equal -> success (a retried request); an older partition
 //     epoch -> ErrInvalidUpdateVersion; an ISR that misses the leader,
-//     names a replica not assigned, or a broker not live ->
+//     names a replica not assigned, or a broker not live (or in a
+//     controlled shutdown) ->
 //     ErrIneligibleReplica.
 
 // Errors of AlterPartition (Kafka's codes in parentheses).
@@ -131,7 +132,8 @@ func (c *Controller) alterISR(ctx context.Context, brokerID int32, ch ISRChange,
 		return store.PartitionState{}, fmt.Errorf("%s: ISR %v without its leader: %w", tp, ch.ISR, ErrIneligibleReplica)
 	}
 	for _, r := range ch.ISR {
-		if !slices.Contains(replicas, r) || !live[r] {
+		_, stopping := c.shuttingDown[r] // in controlled shutdown: not live for an ISR (Kafka's liveBrokerIds)
+		if !slices.Contains(replicas, r) || !live[r] || stopping {
 			return store.PartitionState{}, fmt.Errorf("%s: replica %d not assigned or not live: %w", tp, r, ErrIneligibleReplica)
 		}
 	}

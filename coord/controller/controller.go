@@ -123,6 +123,13 @@ type Controller struct {
 	// pending collects the current operation's control requests (nil
 	// without a Sender or outside an operation).
 	pending *batch
+	// shuttingDown are the brokers in a controlled shutdown (id -> the
+	// broker epoch that asked): they lead nothing new and may not join
+	// an ISR. An entry goes when that registration does (shutdown.go).
+	shuttingDown map[int32]int64
+	// retired: this broker resigned for good (it is stopping) and never
+	// stands for controller again.
+	retired bool
 }
 
 // New returns the controller logic for broker brokerID. It is not active
@@ -150,6 +157,9 @@ func (c *Controller) Elect(ctx context.Context) (won bool, err error) {
 			return false, err
 		}
 	}
+	if !c.active && c.retired {
+		return false, nil
+	}
 	if !c.active {
 		epoch, err := c.store.TryBecomeController(ctx, c.brokerID)
 		if errors.Is(err, store.ErrControllerExists) {
@@ -159,7 +169,7 @@ func (c *Controller) Elect(ctx context.Context) (won bool, err error) {
 			return false, fmt.Errorf("controller: elect broker %d: %w", c.brokerID, err)
 		}
 		c.active, c.epoch, c.fenced = true, epoch, c.store.Fenced(epoch)
-		c.known, failover = nil, true
+		c.known, c.shuttingDown, failover = nil, nil, true
 		c.opts.Logger.Info("became controller", "broker", c.brokerID, "epoch", epoch)
 	}
 	live, err := c.liveBrokers(ctx, -1)
@@ -197,6 +207,11 @@ func (c *Controller) joinedBrokers(ctx context.Context) map[int32]bool {
 		}
 	}
 	c.known = now
+	for id, epoch := range c.shuttingDown {
+		if now[id] != epoch {
+			delete(c.shuttingDown, id) // gone, or registered anew
+		}
+	}
 	return joined
 }
 

@@ -69,6 +69,10 @@ type Broker struct {
 	stoppingOnce sync.Once
 	bg           sync.WaitGroup
 
+	// controlledOnce runs the controlled shutdown once, however many
+	// Shutdown calls there are.
+	controlledOnce sync.Once
+
 	clusterID string
 
 	mu        sync.Mutex
@@ -345,9 +349,12 @@ func (b *Broker) checkpointHighWatermarks(ctx context.Context) {
 	}
 }
 
-// Shutdown stops accepting, finishes in-flight requests (until ctx ends),
-// then flushes and closes everything, writing the clean-shutdown marker.
+// Shutdown moves this broker's leaderships away first (a controlled
+// shutdown, in a cluster; controlledshutdown.go), then stops accepting,
+// finishes in-flight requests (until ctx ends), flushes and closes
+// everything, writing the clean-shutdown marker.
 func (b *Broker) Shutdown(ctx context.Context) error {
+	b.controlledOnce.Do(func() { b.controlledShutdown(ctx) })
 	b.stoppingOnce.Do(func() { close(b.stopping) })
 	var errs []error
 	if b.srv != nil {
@@ -431,7 +438,9 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 			return err
 		}
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// 30 s to drain and close, after the controlled shutdown's attempts.
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second+
+		time.Duration(cfg.ControlledShutdownMaxRetries)*(controlledShutdownTimeout+time.Duration(cfg.ControlledShutdownRetryBackoffMs)*time.Millisecond))
 	defer cancel()
 	err = b.Shutdown(sctx)
 	b.log.Info("strom broker stopped", "err", err)

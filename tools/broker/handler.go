@@ -23,6 +23,7 @@ var servedAPIs = []apis.Range{
 	{Key: 4, Min: minLeaderAndIsrVersion, Max: 7},   // LeaderAndIsr (from the controller)
 	{Key: 5, Min: minStopReplicaVersion, Max: 4},    // StopReplica (from the controller)
 	{Key: 6, Min: minUpdateMetadataVersion, Max: 8}, // UpdateMetadata (from the controller)
+	{Key: 7, Min: 1, Max: 3},                        // ControlledShutdown (to the controller)
 	{Key: 8, Min: 0, Max: 9},                        // OffsetCommit
 	{Key: 9, Min: 0, Max: 9},                        // OffsetFetch
 	{Key: 10, Min: 0, Max: 6},                       // FindCoordinator
@@ -74,6 +75,8 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 		return b.handleStopReplica(ctx, r), nil
 	case *kmsg.UpdateMetadataRequest:
 		return b.handleUpdateMetadata(ctx, r), nil
+	case *kmsg.ControlledShutdownRequest:
+		return b.handleControlledShutdown(ctx, r), nil
 	case *kmsg.CreateTopicsRequest:
 		return b.handleCreateTopics(ctx, r), nil
 	case *kmsg.DeleteTopicsRequest:

@@ -36,11 +36,16 @@ type replicaManager struct {
 	epochs map[store.TopicPartition]int32
 	minISR map[string]int                      // topic -> min.insync.replicas override
 	hws    map[checkpoint.TopicPartition]int64 // from the checkpoint, used once per partition
+	// stopped are the high watermarks of replicas StopReplica stopped
+	// without deleting them (a controlled shutdown): their logs stay, and
+	// so do their checkpoint entries.
+	stopped map[store.TopicPartition]int64
 }
 
 func newReplicaManager(b *Broker, hws map[checkpoint.TopicPartition]int64) *replicaManager {
 	return &replicaManager{b: b, parts: map[store.TopicPartition]*replication.Partition{},
-		ids: map[string]store.UUID{}, epochs: map[store.TopicPartition]int32{}, minISR: map[string]int{}, hws: hws}
+		ids: map[string]store.UUID{}, epochs: map[store.TopicPartition]int32{}, minISR: map[string]int{}, hws: hws,
+		stopped: map[store.TopicPartition]int64{}}
 }
 
 // get returns the local replica of tp.
@@ -95,7 +100,10 @@ func (m *replicaManager) all() []*replication.Partition {
 func (m *replicaManager) highWatermarks() map[checkpoint.TopicPartition]int64 {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	out := make(map[checkpoint.TopicPartition]int64, len(m.parts))
+	out := make(map[checkpoint.TopicPartition]int64, len(m.parts)+len(m.stopped))
+	for tp, hw := range m.stopped {
+		out[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}] = hw
+	}
 	for tp, p := range m.parts {
 		out[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}] = p.HighWatermark()
 	}
@@ -113,8 +121,12 @@ func (m *replicaManager) remove(tp store.TopicPartition, deleteLog bool) {
 		// the partition gone.
 		p.MakeFollower(m.epochs[tp], store.NoLeader, nil)
 		delete(m.epochs, tp)
+		if !deleteLog {
+			m.stopped[tp] = p.HighWatermark()
+		}
 	}
 	if deleteLog {
+		delete(m.stopped, tp)
 		// Forget the topic's id: a fetch by it is UNKNOWN_TOPIC_ID, even
 		// once a topic of the same name is created again.
 		delete(m.ids, tp.Topic)
@@ -144,6 +156,11 @@ func (m *replicaManager) install(r controller.Replica, log *partlog.Log, liveLea
 			return
 		}
 		hw := m.hws[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}]
+		m.mu.RLock()
+		if s, ok := m.stopped[tp]; ok {
+			hw = s
+		}
+		m.mu.RUnlock()
 		p = replication.New(tp.Topic, tp.Partition, b.cfg.BrokerID, log, hw, b.now)
 		p.SetISRListener(b.alterISR.notify)
 	}
@@ -160,6 +177,7 @@ func (m *replicaManager) install(r controller.Replica, log *partlog.Log, liveLea
 	}
 	m.mu.Lock()
 	m.parts[tp] = p
+	delete(m.stopped, tp)
 	m.epochs[tp] = r.State.LeaderEpoch
 	m.ids[tp.Topic] = r.TopicID
 	m.mu.Unlock()
