@@ -24,7 +24,12 @@ import (
 //     controller, which moves its leaderships to other in-sync replicas and
 //     takes it out of the ISRs, and answers with the partitions it still
 //     leads;
-//  3. tries again after controlled.shutdown.retry.backoff.ms while that
+//  3. once the controller says nothing is left, waits (up to the retry
+//     backoff) until its own replicas have heard so too: the StopReplica
+//     the controller sent wakes the produce requests still waiting here
+//     for acks=all, which then answer NOT_LEADER_OR_FOLLOWER with the new
+//     leader (KIP-951) instead of timing out while the server drains;
+//  4. tries again after controlled.shutdown.retry.backoff.ms while that
 //     answer is an error or not empty, controlled.shutdown.max.retries
 //     attempts in all, then stops anyway (Kafka: "proceeding to do an
 //     unclean shutdown"): the controller handles what is left as a broker
@@ -56,6 +61,7 @@ func (b *Broker) controlledShutdown(ctx context.Context) bool {
 	for attempt := int32(1); attempt <= b.cfg.ControlledShutdownMaxRetries; attempt++ {
 		remaining, err := b.askControlledShutdown(ctx, backoff)
 		if err == nil && len(remaining) == 0 {
+			b.awaitHandover(ctx, backoff)
 			b.log.Info("controlled shutdown succeeded", "attempts", attempt, "took", time.Since(start).Round(time.Millisecond))
 			return true
 		}
@@ -135,6 +141,33 @@ func (b *Broker) awaitController(ctx context.Context, wait time.Duration) (store
 		case <-time.After(20 * time.Millisecond):
 		case <-ctx.Done():
 			return store.BrokerInfo{}, ctx.Err()
+		}
+	}
+}
+
+// awaitHandover waits until this broker leads no partition of more than
+// one replica (the controller's StopReplica requests have arrived), for up
+// to wait.
+func (b *Broker) awaitHandover(ctx context.Context, wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	for {
+		led := 0
+		for _, p := range b.parts.all() {
+			if st := p.State(); st.Leader == b.cfg.BrokerID && len(st.Replicas) > 1 {
+				led++
+			}
+		}
+		if led == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.log.Warn("controlled shutdown: the controller's requests have not arrived; stopping anyway", "still_leading", led)
+			return
+		}
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+			return
 		}
 	}
 }
