@@ -54,9 +54,9 @@ func BenchmarkCluster(b *testing.B) {
 			clusterShutdownUnavailability(b, ens, 10)
 		}
 	})
-	b.Run("shutdown/partitions=10000/rf=2", func(b *testing.B) {
+	b.Run("shutdown/partitions=10000/led=3334", func(b *testing.B) {
 		for range b.N {
-			clusterControlledShutdown(b, ens, 10000, 2)
+			clusterControlledShutdown(b, ens, 3334, 10000)
 		}
 	})
 	// Replication's cost with one client (issue #15's target: RF 3

@@ -87,61 +87,72 @@ func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerE
 		return nil, err
 	}
 	out := make([]ISRChangeResult, len(changes))
+	moving := map[string][]int32{} // reassigning partitions whose ISR changed
 	for i, ch := range changes {
-		st, err := c.alterISR(ctx, brokerID, ch, live)
+		st, reassigning, err := c.alterISR(ctx, brokerID, ch, live)
 		if errors.Is(err, store.ErrControllerMoved) {
 			return nil, err
 		}
 		out[i] = ISRChangeResult{Err: err, State: st}
+		if err == nil && reassigning {
+			moving[ch.Partition.Topic] = append(moving[ch.Partition.Topic], ch.Partition.Partition)
+		}
+	}
+	// A new replica that caught up may complete its reassignment.
+	for topic, ps := range moving {
+		if err := c.completeTopic(ctx, topic, ps, live); err != nil {
+			c.opts.Logger.Warn("completing reassignments", "topic", topic, "err", err)
+		}
 	}
 	return out, nil
 }
 
-// alterISR checks and stores one change.
+// alterISR checks and stores one change; reassigning says the partition
+// is being reassigned.
 // REQUIRES: c.mu is held and c is active.
-func (c *Controller) alterISR(ctx context.Context, brokerID int32, ch ISRChange, live map[int32]bool) (store.PartitionState, error) {
+func (c *Controller) alterISR(ctx context.Context, brokerID int32, ch ISRChange, live map[int32]bool) (_ store.PartitionState, reassigning bool, err error) {
 	tp := ch.Partition
 	a, err := c.store.Topic(ctx, tp.Topic)
 	if err != nil {
-		return store.PartitionState{}, err
+		return store.PartitionState{}, false, err
 	}
 	replicas, ok := a.Partitions[tp.Partition]
 	if !ok {
-		return store.PartitionState{}, ErrUnknownPartition
+		return store.PartitionState{}, false, ErrUnknownPartition
 	}
 	cur, err := c.store.PartitionState(ctx, tp)
 	if errors.Is(err, store.ErrNoPartitionState) {
-		return store.PartitionState{}, ErrUnknownPartition
+		return store.PartitionState{}, false, ErrUnknownPartition
 	}
 	if err != nil {
-		return store.PartitionState{}, err
+		return store.PartitionState{}, false, err
 	}
 	switch {
 	case cur.Leader != brokerID:
-		return store.PartitionState{}, fmt.Errorf("%s led by %d: %w", tp, cur.Leader, ErrNotLeader)
+		return store.PartitionState{}, false, fmt.Errorf("%s led by %d: %w", tp, cur.Leader, ErrNotLeader)
 	case ch.LeaderEpoch > cur.LeaderEpoch || ch.PartitionEpoch > cur.Version:
-		return store.PartitionState{}, fmt.Errorf("%s: request from a newer state: %w", tp, ErrNotController)
+		return store.PartitionState{}, false, fmt.Errorf("%s: request from a newer state: %w", tp, ErrNotController)
 	case ch.LeaderEpoch < cur.LeaderEpoch:
-		return store.PartitionState{}, fmt.Errorf("%s: leader epoch %d < %d: %w", tp, ch.LeaderEpoch, cur.LeaderEpoch, ErrFencedLeaderEpoch)
+		return store.PartitionState{}, false, fmt.Errorf("%s: leader epoch %d < %d: %w", tp, ch.LeaderEpoch, cur.LeaderEpoch, ErrFencedLeaderEpoch)
 	case sameMembers(ch.ISR, cur.ISR):
-		return cur, nil
+		return cur, false, nil
 	case ch.PartitionEpoch < cur.Version:
-		return store.PartitionState{}, fmt.Errorf("%s: partition epoch %d < %d: %w", tp, ch.PartitionEpoch, cur.Version, ErrInvalidUpdateVersion)
+		return store.PartitionState{}, false, fmt.Errorf("%s: partition epoch %d < %d: %w", tp, ch.PartitionEpoch, cur.Version, ErrInvalidUpdateVersion)
 	}
 	if !slices.Contains(ch.ISR, brokerID) {
-		return store.PartitionState{}, fmt.Errorf("%s: ISR %v without its leader: %w", tp, ch.ISR, ErrIneligibleReplica)
+		return store.PartitionState{}, false, fmt.Errorf("%s: ISR %v without its leader: %w", tp, ch.ISR, ErrIneligibleReplica)
 	}
 	for _, r := range ch.ISR {
 		_, stopping := c.shuttingDown[r] // in controlled shutdown: not live for an ISR (Kafka's liveBrokerIds)
 		if !slices.Contains(replicas, r) || !live[r] || stopping {
-			return store.PartitionState{}, fmt.Errorf("%s: replica %d not assigned or not live: %w", tp, r, ErrIneligibleReplica)
+			return store.PartitionState{}, false, fmt.Errorf("%s: replica %d not assigned or not live: %w", tp, r, ErrIneligibleReplica)
 		}
 	}
 	next := cur.Clone()
 	next.ISR = slices.Clone(ch.ISR)
 	v, err := c.fenced.SetPartitionState(ctx, tp, next, cur.Version)
 	if err != nil {
-		return store.PartitionState{}, err
+		return store.PartitionState{}, false, err
 	}
 	next.Version = v
 	c.opts.Logger.Info("ISR changed", "partition", tp.String(), "leader", brokerID, "old_isr", cur.ISR, "isr", next.ISR,
@@ -161,7 +172,7 @@ func (c *Controller) alterISR(ctx context.Context, brokerID int32, ch ISRChange,
 			ControllerEpoch: next.ControllerEpoch, Leader: next.Leader, LeaderEpoch: next.LeaderEpoch,
 			ISR: slices.Clone(next.ISR), PartitionEpoch: v, Replicas: slices.Clone(replicas), OfflineReplicas: offline}, a.ID)
 	}
-	return next, nil
+	return next, len(a.AddingReplicas[tp.Partition])+len(a.RemovingReplicas[tp.Partition]) > 0, nil
 }
 
 // sameMembers reports whether a and b hold the same brokers.

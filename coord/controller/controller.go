@@ -180,6 +180,9 @@ func (c *Controller) Elect(ctx context.Context) (won bool, err error) {
 	if err := c.reconcile(ctx, live); err != nil {
 		return true, err
 	}
+	if err := c.resumeReassignments(ctx); err != nil {
+		return true, err
+	}
 	switch {
 	case failover:
 		return true, c.queueFullState(ctx, live, func(int32) bool { return true })
@@ -222,9 +225,9 @@ func (c *Controller) joinedBrokers(ctx context.Context) map[int32]bool {
 // retried at the next change.
 func (c *Controller) Run(ctx context.Context) error {
 	sub := c.store.Subscribe(store.EventBrokers, store.EventController, store.EventTopic, store.EventTopicDeletion,
-		store.EventPreferredElection)
+		store.EventPreferredElection, store.EventReassignment)
 	defer sub.Close()
-	elect, preferred := true, true
+	elect, preferred, reassign := true, true, true
 	var topics []string
 	for {
 		if elect {
@@ -246,6 +249,12 @@ func (c *Controller) Run(ctx context.Context) error {
 				c.opts.Logger.Error("preferred replica election failed", "broker", c.brokerID, "err", err)
 			}
 		}
+		// A pending /admin/reassign_partitions likewise.
+		if reassign {
+			if err := c.OnReassignmentRequest(ctx); err != nil && ctx.Err() == nil {
+				c.opts.Logger.Error("partition reassignment request failed", "broker", c.brokerID, "err", err)
+			}
+		}
 		select {
 		case _, ok := <-sub.Ready():
 			if !ok {
@@ -253,13 +262,15 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 			// A broker or controller change reconciles everything;
 			// otherwise only the topics named.
-			elect, preferred, topics = false, false, topics[:0]
+			elect, preferred, reassign, topics = false, false, false, topics[:0]
 			for _, ev := range sub.Drain() {
 				switch ev.Kind {
 				case store.EventBrokers, store.EventController:
-					elect, preferred = true, true
+					elect, preferred, reassign = true, true, true
 				case store.EventPreferredElection:
 					preferred = true
+				case store.EventReassignment:
+					reassign = true
 				default:
 					if !slices.Contains(topics, ev.Topic) {
 						topics = append(topics, ev.Topic)

@@ -25,6 +25,7 @@ import (
 //	/config/topics/<t>                    exists    EventTopicConfig
 //	/admin/delete_topics                  children  EventTopicDeletion for marks that appear or vanish
 //	/admin/preferred_replica_election     exists    EventPreferredElection
+//	/admin/reassign_partitions            exists    EventReassignment
 //
 // Arming is reading: a watch (re-)armed publishes its event whether or not
 // anything changed, so nothing that changed between the fire and the re-arm
@@ -55,6 +56,7 @@ const (
 	tConfig
 	tDeletions
 	tElection
+	tReassign
 )
 
 // target is one watch.
@@ -182,7 +184,7 @@ func (w *watcher) mark(t target) {
 }
 
 func (w *watcher) markRoots() {
-	for _, k := range []targetKind{tBrokers, tController, tTopics, tDeletions, tElection} {
+	for _, k := range []targetKind{tBrokers, tController, tTopics, tDeletions, tElection, tReassign} {
 		w.mark(target{kind: k})
 	}
 }
@@ -254,6 +256,8 @@ func (w *watcher) targetOf(p string) (target, bool) {
 		return target{kind: tDeletions}, true
 	case znode.PreferredReplicaElectionPath:
 		return target{kind: tElection}, true
+	case znode.ReassignPartitionsPath:
+		return target{kind: tReassign}, true
 	}
 	if rest, ok := strings.CutPrefix(p, znode.TopicsPath+"/"); ok {
 		parts := strings.Split(rest, "/")
@@ -390,6 +394,11 @@ func (w *watcher) arm(t target) error {
 			return err
 		}
 		w.publish(store.Event{Kind: store.EventPreferredElection})
+	case tReassign:
+		if err := w.exists(znode.ReassignPartitionsPath); err != nil {
+			return err
+		}
+		w.publish(store.Event{Kind: store.EventReassignment})
 	case tTopics:
 		names, err := w.children(znode.TopicsPath)
 		if err != nil {
