@@ -46,6 +46,8 @@ var servedAPIs = []apis.Range{
 	{Key: 44, Min: 0, Max: 1},                       // IncrementalAlterConfigs
 	{Key: 42, Min: 0, Max: 2},                       // DeleteGroups
 	{Key: 43, Min: 0, Max: 2},                       // ElectLeaders
+	{Key: 45, Min: 0, Max: 0},                       // AlterPartitionReassignments
+	{Key: 46, Min: 0, Max: 0},                       // ListPartitionReassignments
 	{Key: 47, Min: 0, Max: 0},                       // OffsetDelete
 	{Key: 56, Min: 0, Max: 1},                       // AlterPartition (to the controller)
 	{Key: 60, Min: 0, Max: 1},                       // DescribeCluster
@@ -97,6 +99,10 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 		return b.handleDescribeLogDirs(r), nil
 	case *kmsg.ElectLeadersRequest:
 		return b.handleElectLeaders(ctx, r), nil
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return b.handleAlterPartitionReassignments(ctx, r), nil
+	case *kmsg.ListPartitionReassignmentsRequest:
+		return b.handleListPartitionReassignments(ctx, r), nil
 	case *kmsg.CreatePartitionsRequest:
 		return b.handleCreatePartitions(ctx, r), nil
 	case *kmsg.IncrementalAlterConfigsRequest:
