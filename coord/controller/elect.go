@@ -198,7 +198,7 @@ func (c *Controller) RebalanceLeaders(ctx context.Context, imbalancePct int) (mo
 	}
 	preferredOf := map[int32]int{}               // broker -> partitions it is preferred for
 	misled := map[int32][]store.TopicPartition{} // broker -> those led by another
-	err = c.eachTopic(ctx, func(a store.TopicAssignment, states map[int32]store.PartitionState) error {
+	err = c.eachTopic(ctx, nil, func(a store.TopicAssignment, states map[int32]store.PartitionState) error {
 		for p, replicas := range a.Partitions {
 			st, ok := states[p]
 			if !ok || len(replicas) == 0 {
@@ -241,9 +241,11 @@ func (c *Controller) RebalanceLeaders(ctx context.Context, imbalancePct int) (mo
 
 // eachTopic calls fn with the assignment and partition states of every
 // topic not marked for deletion; topics deleted meanwhile or with
-// unreadable metadata (logged) are skipped. It stops at fn's first error.
+// unreadable metadata (logged) are skipped, and so are topics whose
+// assignment want refuses (nil: none), before their states are read. It
+// stops at fn's first error.
 // REQUIRES: c.mu is held.
-func (c *Controller) eachTopic(ctx context.Context, fn func(store.TopicAssignment, map[int32]store.PartitionState) error) error {
+func (c *Controller) eachTopic(ctx context.Context, want func(store.TopicAssignment) bool, fn func(store.TopicAssignment, map[int32]store.PartitionState) error) error {
 	topics, err := c.store.Topics(ctx)
 	if err != nil {
 		return err
@@ -262,6 +264,9 @@ func (c *Controller) eachTopic(ctx context.Context, fn func(store.TopicAssignmen
 		}
 		if err != nil {
 			return err
+		}
+		if want != nil && !want(a) {
+			continue
 		}
 		states, err := c.store.PartitionStates(ctx, name)
 		if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {

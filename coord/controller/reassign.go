@@ -81,7 +81,7 @@ func (c *Controller) ListPartitionReassignments(ctx context.Context, partitions 
 		return nil, err
 	}
 	out := map[store.TopicPartition]PartitionReassignment{}
-	err = c.eachTopic(ctx, func(a store.TopicAssignment, _ map[int32]store.PartitionState) error {
+	err = c.eachTopic(ctx, reassigning, func(a store.TopicAssignment, _ map[int32]store.PartitionState) error {
 		for p, replicas := range a.Partitions {
 			tp := store.TopicPartition{Topic: a.Name, Partition: p}
 			if len(a.AddingReplicas[p])+len(a.RemovingReplicas[p]) == 0 || partitions != nil && !slices.Contains(partitions, tp) {
@@ -343,7 +343,7 @@ func (c *Controller) resumeReassignments(ctx context.Context) error {
 		return err
 	}
 	moving := map[string][]int32{}
-	err = c.eachTopic(ctx, func(a store.TopicAssignment, _ map[int32]store.PartitionState) error {
+	err = c.eachTopic(ctx, reassigning, func(a store.TopicAssignment, _ map[int32]store.PartitionState) error {
 		for p := range a.Partitions {
 			if len(a.AddingReplicas[p])+len(a.RemovingReplicas[p]) > 0 {
 				moving[a.Name] = append(moving[a.Name], p)
@@ -508,4 +508,9 @@ func (c *Controller) dropRequested(ctx context.Context, done []store.TopicPartit
 		return fmt.Errorf("controller: %w", err)
 	}
 	return nil
+}
+
+// reassigning reports whether a topic has a reassignment in flight.
+func reassigning(a store.TopicAssignment) bool {
+	return len(a.AddingReplicas)+len(a.RemovingReplicas) > 0
 }

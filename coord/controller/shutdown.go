@@ -83,7 +83,15 @@ func (c *Controller) ControlledShutdown(ctx context.Context, id int32, brokerEpo
 	}
 	var remaining []store.TopicPartition
 	moved, shrunk := 0, 0
-	err = c.eachTopic(ctx, func(a store.TopicAssignment, states map[int32]store.PartitionState) error {
+	hosts := func(a store.TopicAssignment) bool { // a partition of RF > 1 on the broker
+		for _, replicas := range a.Partitions {
+			if len(replicas) > 1 && slices.Contains(replicas, id) {
+				return true
+			}
+		}
+		return false
+	}
+	err = c.eachTopic(ctx, hosts, func(a store.TopicAssignment, states map[int32]store.PartitionState) error {
 		var updates []store.PartitionStateUpdate
 		for _, p := range slices.Sorted(maps.Keys(a.Partitions)) {
 			cur, ok := states[p]

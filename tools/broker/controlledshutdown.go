@@ -61,6 +61,8 @@ func (b *Broker) controlledShutdown(ctx context.Context) bool {
 	for attempt := int32(1); attempt <= b.cfg.ControlledShutdownMaxRetries; attempt++ {
 		remaining, err := b.askControlledShutdown(ctx, backoff)
 		if err == nil && len(remaining) == 0 {
+			b.log.Info("controlled shutdown: the controller moved everything; waiting for its requests", "attempt", attempt,
+				"after", time.Since(start).Round(time.Millisecond))
 			b.awaitHandover(ctx, backoff)
 			b.log.Info("controlled shutdown succeeded", "attempts", attempt, "took", time.Since(start).Round(time.Millisecond))
 			return true
