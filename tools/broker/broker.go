@@ -70,8 +70,11 @@ type Broker struct {
 	bg           sync.WaitGroup
 
 	// controlledOnce runs the controlled shutdown once, however many
-	// Shutdown calls there are.
+	// Shutdown calls there are; closeOnce likewise the closing, whose
+	// result is closeErr.
 	controlledOnce sync.Once
+	closeOnce      sync.Once
+	closeErr       error
 
 	clusterID string
 
@@ -383,8 +386,16 @@ func (b *Broker) dirOffline(dir string, err error, online int) {
 }
 
 // closeAll closes the storage and the store (used by Shutdown and a failed
-// New).
+// New), once: a second Shutdown running at the same time (every log dir
+// went offline while a signal stops the broker) waits for the first and
+// gets its result.
 func (b *Broker) closeAll() error {
+	b.closeOnce.Do(func() { b.closeErr = b.closeResources() })
+	return b.closeErr
+}
+
+// closeResources is closeAll's work.
+func (b *Broker) closeResources() error {
 	var errs []error
 	b.cancel()
 	if b.groups != nil {
