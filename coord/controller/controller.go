@@ -180,16 +180,18 @@ func (c *Controller) Elect(ctx context.Context) (won bool, err error) {
 	if err := c.reconcile(ctx, live); err != nil {
 		return true, err
 	}
-	if err := c.resumeReassignments(ctx); err != nil {
-		return true, err
-	}
 	switch {
 	case failover:
-		return true, c.queueFullState(ctx, live, func(int32) bool { return true })
+		err = c.queueFullState(ctx, live, func(int32) bool { return true })
 	case len(joined) > 0:
-		return true, c.queueFullState(ctx, live, func(id int32) bool { return joined[id] })
+		err = c.queueFullState(ctx, live, func(id int32) bool { return joined[id] })
 	}
-	return true, nil
+	if err != nil {
+		return true, err
+	}
+	// Reassignments a predecessor left, or that a returning broker
+	// lets complete.
+	return true, c.resumeReassignments(ctx)
 }
 
 // joinedBrokers records the live brokers and returns those that joined (or
