@@ -120,6 +120,18 @@ func TestReassignPartitionsTool(t *testing.T) {
 		assert.ElementsMatch(t, p.Replicas, pd.ISR)
 		assert.NotEqual(t, int32(1), pd.Leader)
 	}
+	// A new leader's high watermark catches up with its followers' next
+	// fetch (as in Kafka): wait for it, then read everything.
+	clustertest.Eventually(t, "the high watermark back at 100", func(ctx context.Context) error {
+		ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "moving")
+		if err != nil {
+			return err
+		}
+		if end, _ := ends.Lookup("moving", 0); end.Err != nil || end.Offset != int64(len(sent)) {
+			return fmt.Errorf("end offset %d (%v)", end.Offset, end.Err)
+		}
+		return nil
+	})
 	assert.Equal(t, sent, consumeValues(t, bs, "moving"), "every record is on the new replicas")
 	clustertest.Eventually(t, "broker 1 deleted its replicas", func(context.Context) error {
 		left, _ := filepath.Glob(filepath.Join(bs[0].Dir, "moving-*"))
