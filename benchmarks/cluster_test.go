@@ -48,6 +48,19 @@ func BenchmarkCluster(b *testing.B) {
 			b.ReportMetric(three/one, "x_1broker")
 		}
 	})
+	// Controlled shutdown (shutdown_test.go; issue #15's targets: <= 1 s
+	// of unavailability after SIGTERM of a leader, p50 and max over 10
+	// trials; Kafka 1.1: 3 s for 10,000 partitions).
+	b.Run("shutdown/unavailability/trials=10", func(b *testing.B) {
+		for range b.N {
+			clusterShutdownUnavailability(b, ens, 10)
+		}
+	})
+	b.Run("shutdown/partitions=10000/led=3334", func(b *testing.B) {
+		for range b.N {
+			clusterControlledShutdown(b, ens, 3334, 10000)
+		}
+	})
 	// Replication's cost with one client (issue #15's target: RF 3
 	// acks=all >= 0.8x RF 1 acks=1): 12 partitions on 3 brokers.
 	b.Run("produce/replication/partitions=12", func(b *testing.B) {

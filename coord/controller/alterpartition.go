@@ -29,7 +29,8 @@ import (
 //     is behind); an older leader epoch -> ErrFencedLeaderEpoch; the stored
 //     ISR already equal -> success (a retried request); an older partition
 //     epoch -> ErrInvalidUpdateVersion; an ISR that misses the leader,
-//     names a replica not assigned, or a broker not live ->
+//     names a replica not assigned, or a broker not live (or in a
+//     controlled shutdown) ->
 //     ErrIneligibleReplica.
 
 // Errors of AlterPartition (Kafka's codes in parentheses); the per-change
@@ -88,52 +89,66 @@ func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerE
 		return nil, err
 	}
 	out := make([]ISRChangeResult, len(changes))
+	moving := map[string][]int32{} // reassigning partitions whose ISR changed
 	for i, ch := range changes {
-		st, err := c.alterISR(ctx, brokerID, ch, live)
+		st, reassigning, err := c.alterISR(ctx, brokerID, ch, live)
 		if errors.Is(err, store.ErrControllerMoved) {
 			return nil, err
 		}
 		out[i] = ISRChangeResult{Err: err, State: st}
+		if err == nil && reassigning {
+			moving[ch.Partition.Topic] = append(moving[ch.Partition.Topic], ch.Partition.Partition)
+		}
+	}
+	// A new replica that caught up may complete its reassignment.
+	for topic, ps := range moving {
+		if err := c.completeTopic(ctx, topic, ps, live); err != nil {
+			c.opts.Logger.Warn("completing reassignments", "topic", topic, "err", err)
+		}
 	}
 	return out, nil
 }
 
-// alterISR checks and stores one change.
+// alterISR checks and stores one change; reassigning says the partition
+// is being reassigned.
 // REQUIRES: c.mu is held and c is active.
-func (c *Controller) alterISR(ctx context.Context, brokerID int32, ch ISRChange, live map[int32]bool) (store.PartitionState, error) {
+func (c *Controller) alterISR(ctx context.Context, brokerID int32, ch ISRChange, live map[int32]bool) (_ store.PartitionState, reassigning bool, err error) {
 	tp := ch.Partition
 	a, err := c.store.Topic(ctx, tp.Topic)
 	if err != nil {
-		return store.PartitionState{}, err
+		return store.PartitionState{}, false, err
 	}
 	replicas, ok := a.Partitions[tp.Partition]
 	if !ok {
-		return store.PartitionState{}, ErrUnknownPartition
+		return store.PartitionState{}, false, ErrUnknownPartition
 	}
 	cur, err := c.store.PartitionState(ctx, tp)
 	if errors.Is(err, store.ErrNoPartitionState) {
-		return store.PartitionState{}, ErrUnknownPartition
+		return store.PartitionState{}, false, ErrUnknownPartition
 	}
 	if err != nil {
-		return store.PartitionState{}, err
+		return store.PartitionState{}, false, err
 	}
 	already, err := election.CheckISRChange(election.ISRChange{Sender: brokerID, LeaderEpoch: ch.LeaderEpoch,
 		PartitionEpoch: ch.PartitionEpoch, ISR: ch.ISR},
 		election.State{Leader: cur.Leader, LeaderEpoch: cur.LeaderEpoch, ISR: cur.ISR}, cur.Version, replicas,
-		func(id int32) bool { return live[id] })
+		func(id int32) bool {
+			_, stopping := c.shuttingDown[id] // in controlled shutdown: not live for an ISR (Kafka's liveBrokerIds)
+			return live[id] && !stopping
+		})
 	switch {
 	case errors.Is(err, election.ErrNewerState):
-		return store.PartitionState{}, fmt.Errorf("%s: %w: %w", tp, err, ErrNotController)
+		return store.PartitionState{}, false, fmt.Errorf("%s: %w: %w", tp, err, ErrNotController)
 	case err != nil:
-		return store.PartitionState{}, fmt.Errorf("%s: %w", tp, err)
+		return store.PartitionState{}, false, fmt.Errorf("%s: %w", tp, err)
 	case already:
-		return cur, nil
+		return cur, false, nil
 	}
 	next := cur.Clone()
 	next.ISR = slices.Clone(ch.ISR)
 	v, err := c.fenced.SetPartitionState(ctx, tp, next, cur.Version)
 	if err != nil {
-		return store.PartitionState{}, err
+		return store.PartitionState{}, false, err
 	}
 	next.Version = v
 	c.opts.Logger.Info("ISR changed", "partition", tp.String(), "leader", brokerID, "old_isr", cur.ISR, "isr", next.ISR,
@@ -153,5 +168,5 @@ func (c *Controller) alterISR(ctx context.Context, brokerID int32, ch ISRChange,
 			ControllerEpoch: next.ControllerEpoch, Leader: next.Leader, LeaderEpoch: next.LeaderEpoch,
 			ISR: slices.Clone(next.ISR), PartitionEpoch: v, Replicas: slices.Clone(replicas), OfflineReplicas: offline}, a.ID)
 	}
-	return next, nil
+	return next, len(a.AddingReplicas[tp.Partition])+len(a.RemovingReplicas[tp.Partition]) > 0, nil
 }

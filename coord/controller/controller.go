@@ -124,6 +124,13 @@ type Controller struct {
 	// pending collects the current operation's control requests (nil
 	// without a Sender or outside an operation).
 	pending *batch
+	// shuttingDown are the brokers in a controlled shutdown (id -> the
+	// broker epoch that asked): they lead nothing new and may not join
+	// an ISR. An entry goes when that registration does (shutdown.go).
+	shuttingDown map[int32]int64
+	// retired: this broker resigned for good (it is stopping) and never
+	// stands for controller again.
+	retired bool
 }
 
 // New returns the controller logic for broker brokerID. It is not active
@@ -151,6 +158,9 @@ func (c *Controller) Elect(ctx context.Context) (won bool, err error) {
 			return false, err
 		}
 	}
+	if !c.active && c.retired {
+		return false, nil
+	}
 	if !c.active {
 		epoch, err := c.store.TryBecomeController(ctx, c.brokerID)
 		if errors.Is(err, store.ErrControllerExists) {
@@ -160,7 +170,7 @@ func (c *Controller) Elect(ctx context.Context) (won bool, err error) {
 			return false, fmt.Errorf("controller: elect broker %d: %w", c.brokerID, err)
 		}
 		c.active, c.epoch, c.fenced = true, epoch, c.store.Fenced(epoch)
-		c.known, failover = nil, true
+		c.known, c.shuttingDown, failover = nil, nil, true
 		c.opts.Logger.Info("became controller", "broker", c.brokerID, "epoch", epoch)
 	}
 	live, err := c.liveBrokers(ctx, -1)
@@ -174,14 +184,18 @@ func (c *Controller) Elect(ctx context.Context) (won bool, err error) {
 	}
 	switch {
 	case failover:
-		err := c.queueFullState(ctx, live, func(int32) bool { return true })
+		err = c.queueFullState(ctx, live, func(int32) bool { return true })
 		c.opts.Logger.Info("controller fail-over: every partition read and reconciled; sending the full state to the brokers",
 			"broker", c.brokerID, "epoch", c.epoch, "took", time.Since(start).Round(time.Millisecond))
-		return true, err
 	case len(joined) > 0:
-		return true, c.queueFullState(ctx, live, func(id int32) bool { return joined[id] })
+		err = c.queueFullState(ctx, live, func(id int32) bool { return joined[id] })
 	}
-	return true, nil
+	if err != nil {
+		return true, err
+	}
+	// Reassignments a predecessor left, or that a returning broker
+	// lets complete.
+	return true, c.resumeReassignments(ctx)
 }
 
 // joinedBrokers records the live brokers and returns those that joined (or
@@ -209,6 +223,11 @@ func (c *Controller) joinedBrokers(ctx context.Context, live map[int32]bool) map
 		}
 	}
 	c.known = now
+	for id, epoch := range c.shuttingDown {
+		if now[id] != epoch {
+			delete(c.shuttingDown, id) // gone, or registered anew
+		}
+	}
 	return joined
 }
 
@@ -219,9 +238,9 @@ func (c *Controller) joinedBrokers(ctx context.Context, live map[int32]bool) map
 // retried at the next change.
 func (c *Controller) Run(ctx context.Context) error {
 	sub := c.store.Subscribe(store.EventBrokers, store.EventController, store.EventTopic, store.EventTopicDeletion,
-		store.EventPreferredElection)
+		store.EventPreferredElection, store.EventReassignment)
 	defer sub.Close()
-	elect, preferred := true, true
+	elect, preferred, reassign := true, true, true
 	var topics []string
 	for {
 		if elect {
@@ -243,6 +262,12 @@ func (c *Controller) Run(ctx context.Context) error {
 				c.opts.Logger.Error("preferred replica election failed", "broker", c.brokerID, "err", err)
 			}
 		}
+		// A pending /admin/reassign_partitions likewise.
+		if reassign {
+			if err := c.OnReassignmentRequest(ctx); err != nil && ctx.Err() == nil {
+				c.opts.Logger.Error("partition reassignment request failed", "broker", c.brokerID, "err", err)
+			}
+		}
 		select {
 		case _, ok := <-sub.Ready():
 			if !ok {
@@ -250,13 +275,15 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 			// A broker or controller change reconciles everything;
 			// otherwise only the topics named.
-			elect, preferred, topics = false, false, topics[:0]
+			elect, preferred, reassign, topics = false, false, false, topics[:0]
 			for _, ev := range sub.Drain() {
 				switch ev.Kind {
 				case store.EventBrokers, store.EventController:
-					elect, preferred = true, true
+					elect, preferred, reassign = true, true, true
 				case store.EventPreferredElection:
 					preferred = true
+				case store.EventReassignment:
+					reassign = true
 				default:
 					if !slices.Contains(topics, ev.Topic) {
 						topics = append(topics, ev.Topic)

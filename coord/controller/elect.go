@@ -196,34 +196,9 @@ func (c *Controller) RebalanceLeaders(ctx context.Context, imbalancePct int) (mo
 	if c.checkActive(ctx) != nil {
 		return 0, nil
 	}
-	topics, err := c.store.Topics(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("controller: rebalance: %w", err)
-	}
-	marked, err := c.store.TopicsMarkedForDeletion(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("controller: rebalance: %w", err)
-	}
 	preferredOf := map[int32]int{}               // broker -> partitions it is preferred for
 	misled := map[int32][]store.TopicPartition{} // broker -> those led by another
-	for _, name := range topics {
-		if slices.Contains(marked, name) {
-			continue
-		}
-		a, err := c.store.Topic(ctx, name)
-		if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("controller: rebalance: %w", err)
-		}
-		states, err := c.store.PartitionStates(ctx, name)
-		if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("controller: rebalance: %w", err)
-		}
+	err = c.eachTopic(ctx, nil, func(a store.TopicAssignment, states map[int32]store.PartitionState) error {
 		for p, replicas := range a.Partitions {
 			st, ok := states[p]
 			if !ok || len(replicas) == 0 {
@@ -232,9 +207,13 @@ func (c *Controller) RebalanceLeaders(ctx context.Context, imbalancePct int) (mo
 			preferred := replicas[0]
 			preferredOf[preferred]++
 			if st.Leader != preferred {
-				misled[preferred] = append(misled[preferred], store.TopicPartition{Topic: name, Partition: p})
+				misled[preferred] = append(misled[preferred], store.TopicPartition{Topic: a.Name, Partition: p})
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("controller: rebalance: %w", err)
 	}
 	var candidates []store.TopicPartition
 	for b, tps := range misled {
@@ -258,4 +237,47 @@ func (c *Controller) RebalanceLeaders(ctx context.Context, imbalancePct int) (mo
 		c.opts.Logger.Info("rebalanced leaders to their preferred replicas", "partitions", moved)
 	}
 	return moved, nil
+}
+
+// eachTopic calls fn with the assignment and partition states of every
+// topic not marked for deletion; topics deleted meanwhile or with
+// unreadable metadata (logged) are skipped, and so are topics whose
+// assignment want refuses (nil: none), before their states are read. It
+// stops at fn's first error.
+// REQUIRES: c.mu is held.
+func (c *Controller) eachTopic(ctx context.Context, want func(store.TopicAssignment) bool, fn func(store.TopicAssignment, map[int32]store.PartitionState) error) error {
+	topics, err := c.store.Topics(ctx)
+	if err != nil {
+		return err
+	}
+	marked, err := c.store.TopicsMarkedForDeletion(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range topics {
+		if slices.Contains(marked, name) {
+			continue
+		}
+		a, err := c.store.Topic(ctx, name)
+		if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if want != nil && !want(a) {
+			continue
+		}
+		states, err := c.store.PartitionStates(ctx, name)
+		if errors.Is(err, store.ErrUnknownTopic) || c.skipCorrupt(name, err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(a, states); err != nil {
+			return err
+		}
+	}
+	return nil
 }

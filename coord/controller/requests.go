@@ -183,8 +183,9 @@ func (b *batch) addStopReplica(broker int32, p StopReplicaPartition) {
 	m[tp] = p
 }
 
-// send hands the batch to s: for each receiving broker, in id order, its
-// LeaderAndIsr, then the UpdateMetadata, then its StopReplica. brokers are
+// send hands the batch to s: for each receiving broker, in id order with
+// the controller's own broker last, its LeaderAndIsr, then the
+// UpdateMetadata, then its StopReplica. brokers are
 // the live brokers (requests to others are dropped, as Kafka sends only to
 // live or shutting-down brokers); brokerEpochs are their epochs.
 func (b *batch) send(s Sender, controllerID, controllerEpoch int32, brokers []store.BrokerInfo, brokerEpochs map[int32]int64) {
@@ -206,7 +207,14 @@ func (b *batch) send(s Sender, controllerID, controllerEpoch int32, brokers []st
 	for _, tp := range sortedPartitions(b.metaParts) {
 		meta = append(meta, b.metaParts[tp])
 	}
-	for _, id := range slices.Sorted(maps.Keys(targets)) {
+	// The other brokers first: handing them their requests is quick, and
+	// this broker's own are applied in place, which may take a while (a
+	// new leader writes its leader-epoch checkpoint).
+	order := slices.Sorted(maps.Keys(targets))
+	if i := slices.Index(order, controllerID); i >= 0 {
+		order = append(slices.Delete(order, i, i+1), controllerID)
+	}
+	for _, id := range order {
 		to, live := byID[id]
 		if !live {
 			continue

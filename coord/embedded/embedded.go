@@ -671,3 +671,26 @@ func (s *Store) DeletePreferredReplicaElection(ctx context.Context) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// PartitionReassignments implements store.Store: in embedded mode no
+// other process can write a request, so there is none.
+func (s *Store) PartitionReassignments(ctx context.Context) (map[store.TopicPartition][]int32, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Unlock()
+	return nil, nil
+}
+
+// SetPartitionReassignments implements store.Store: reassignments act at
+// once through the controller in embedded mode; a request is refused.
+func (s *Store) SetPartitionReassignments(ctx context.Context, m map[store.TopicPartition][]int32) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	s.mu.Unlock()
+	if len(m) > 0 {
+		return fmt.Errorf("embedded: reassignment requests need ZooKeeper: %w", store.ErrInvalidArgument)
+	}
+	return nil
+}

@@ -35,6 +35,9 @@ const (
 	// EventPreferredElection: preferred leader elections were requested
 	// (/admin/preferred_replica_election appeared).
 	EventPreferredElection
+	// EventReassignment: partition reassignments were requested or
+	// changed (/admin/reassign_partitions).
+	EventReassignment
 )
 
 // String names the kind.
@@ -56,6 +59,8 @@ func (k EventKind) String() string {
 		return "session-expired"
 	case EventPreferredElection:
 		return "preferred-election"
+	case EventReassignment:
+		return "reassignment"
 	}
 	return "unknown"
 }

@@ -14,6 +14,8 @@
 //	/config/topics/<t>                        TopicConfig, SetTopicConfig
 //	/admin/delete_topics/<t>                  MarkTopicForDeletion, TopicsMarkedForDeletion, DeleteTopic
 //	/latest_producer_id_block                 AllocateProducerIDBlock
+//	/admin/preferred_replica_election         PreferredReplicaElection, DeletePreferredReplicaElection
+//	/admin/reassign_partitions                PartitionReassignments, SetPartitionReassignments
 //
 // Versions. Every versioned record (topic assignment, partition state) carries
 // the version of its znode: 0 when created, +1 on every successful write.
@@ -136,6 +138,14 @@ type Store interface {
 	// DeletePreferredReplicaElection removes the request once handled (no
 	// error if there is none).
 	DeletePreferredReplicaElection(ctx context.Context) error
+
+	// PartitionReassignments returns the pending reassignment request
+	// (/admin/reassign_partitions: partition -> target replicas), or nil
+	// if there is none.
+	PartitionReassignments(ctx context.Context) (map[TopicPartition][]int32, error)
+	// SetPartitionReassignments replaces the request with m, deleting it
+	// when m is empty.
+	SetPartitionReassignments(ctx context.Context, m map[TopicPartition][]int32) error
 
 	// Fenced returns a view of this store whose writes are fenced by
 	// controllerEpoch: every method that writes (RegisterBroker,

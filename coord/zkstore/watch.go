@@ -25,6 +25,7 @@ import (
 //	/config/changes                       children  EventTopicConfig per new notification of a topic
 //	/admin/delete_topics                  children  EventTopicDeletion for marks that appear or vanish
 //	/admin/preferred_replica_election     exists    EventPreferredElection
+//	/admin/reassign_partitions            exists    EventReassignment
 //
 // As in Kafka, nobody watches partition states: the controller is their
 // only writer (ISR changes reach it as AlterPartition requests) and it
@@ -62,6 +63,7 @@ const (
 	tChanges
 	tDeletions
 	tElection
+	tReassign
 )
 
 // target is one watch.
@@ -191,7 +193,7 @@ func (w *watcher) mark(t target) {
 }
 
 func (w *watcher) markRoots() {
-	for _, k := range []targetKind{tBrokers, tController, tTopics, tChanges, tDeletions, tElection} {
+	for _, k := range []targetKind{tBrokers, tController, tTopics, tChanges, tDeletions, tElection, tReassign} {
 		w.mark(target{kind: k})
 	}
 }
@@ -261,6 +263,8 @@ func (w *watcher) targetOf(p string) (target, bool) {
 		return target{kind: tElection}, true
 	case znode.ConfigChangesPath:
 		return target{kind: tChanges}, true
+	case znode.ReassignPartitionsPath:
+		return target{kind: tReassign}, true
 	}
 	if t, ok := strings.CutPrefix(p, znode.TopicsPath+"/"); ok && !strings.Contains(t, "/") {
 		return target{kind: tTopic, topic: t}, true
@@ -375,6 +379,11 @@ func (w *watcher) arm(t target) error {
 			return err
 		}
 		w.publish(store.Event{Kind: store.EventPreferredElection})
+	case tReassign:
+		if err := w.exists(znode.ReassignPartitionsPath); err != nil {
+			return err
+		}
+		w.publish(store.Event{Kind: store.EventReassignment})
 	case tTopics:
 		names, err := w.children(znode.TopicsPath)
 		if err != nil {

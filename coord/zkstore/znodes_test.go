@@ -306,3 +306,41 @@ func TestConfigChangesPurged(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "5", cfg["retention.ms"])
 }
+
+// TestReassignmentZnode: /admin/reassign_partitions as Kafka's tool writes
+// it (log_dirs included) is read by the store and its watch fires; the
+// store rewrites it in Kafka's JSON and deletes it when emptied.
+func TestReassignmentZnode(t *testing.T) {
+	ctx := context.Background()
+	s, root := openChroot(t)
+	c := plainClient(t)
+	sub := s.Subscribe(store.EventReassignment)
+	defer sub.Close()
+	got, err := s.PartitionReassignments(ctx)
+	require.NoError(t, err)
+	assert.Nil(t, got, "no request yet")
+
+	_, err = c.Create(root+znode.ReassignPartitionsPath,
+		[]byte(`{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2],"log_dirs":["any","any"]}]}`), 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	want := map[store.TopicPartition][]int32{{Topic: "t", Partition: 0}: {1, 2}}
+	waitUntil(t, sub, store.Event{Kind: store.EventReassignment}, func() bool {
+		got, err = s.PartitionReassignments(ctx)
+		return err == nil && len(got) == 1
+	})
+	assert.Equal(t, want, got)
+
+	want[store.TopicPartition{Topic: "u", Partition: 3}] = []int32{3}
+	require.NoError(t, s.SetPartitionReassignments(ctx, want))
+	v, _ := getJSON(t, c, root+znode.ReassignPartitionsPath)
+	assert.Equal(t, map[string]any{"version": 1.0, "partitions": []any{
+		map[string]any{"topic": "t", "partition": 0.0, "replicas": []any{1.0, 2.0}},
+		map[string]any{"topic": "u", "partition": 3.0, "replicas": []any{3.0}},
+	}}, v)
+
+	require.NoError(t, s.SetPartitionReassignments(ctx, nil))
+	ok, _, err := c.Exists(root + znode.ReassignPartitionsPath)
+	require.NoError(t, err)
+	assert.False(t, ok, "an empty request is deleted")
+	require.NoError(t, s.SetPartitionReassignments(ctx, nil), "deleting what is not there is no error")
+}

@@ -3,7 +3,9 @@ package znode
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -489,4 +491,57 @@ func DecodePreferredReplicaElection(data []byte) ([]store.TopicPartition, error)
 		out = append(out, store.TopicPartition{Topic: p.Topic, Partition: *p.Partition})
 	}
 	return out, nil
+}
+
+// --- /admin/reassign_partitions:
+// {"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2,3]}]}
+// (Kafka's tools may add "log_dirs"; they are ignored.)
+
+type reassignmentJSON struct {
+	Version    int `json:"version"`
+	Partitions []struct {
+		Topic     string  `json:"topic"`
+		Partition *int32  `json:"partition"`
+		Replicas  []int32 `json:"replicas"`
+	} `json:"partitions"`
+}
+
+// EncodeReassignment encodes a reassignment request, partitions sorted.
+func EncodeReassignment(m map[store.TopicPartition][]int32) []byte {
+	type entry struct {
+		Topic     string  `json:"topic"`
+		Partition int32   `json:"partition"`
+		Replicas  []int32 `json:"replicas"`
+	}
+	v := struct {
+		Version    int     `json:"version"`
+		Partitions []entry `json:"partitions"`
+	}{Version: 1, Partitions: []entry{}}
+	for _, tp := range slices.SortedFunc(maps.Keys(m), compareTopicPartitions) {
+		v.Partitions = append(v.Partitions, entry{tp.Topic, tp.Partition, m[tp]})
+	}
+	return mustMarshal(v)
+}
+
+// DecodeReassignment decodes a reassignment request.
+func DecodeReassignment(data []byte) (map[store.TopicPartition][]int32, error) {
+	var v reassignmentJSON
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, corrupt(ReassignPartitionsPath, err)
+	}
+	out := make(map[store.TopicPartition][]int32, len(v.Partitions))
+	for _, p := range v.Partitions {
+		if p.Topic == "" || p.Partition == nil || p.Replicas == nil {
+			return nil, corrupt(ReassignPartitionsPath, fmt.Errorf("an entry without topic, partition or replicas"))
+		}
+		out[store.TopicPartition{Topic: p.Topic, Partition: *p.Partition}] = p.Replicas
+	}
+	return out, nil
+}
+
+func compareTopicPartitions(a, b store.TopicPartition) int {
+	if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+		return c
+	}
+	return int(a.Partition) - int(b.Partition)
 }

@@ -218,3 +218,21 @@ func TestPreferredReplicaElectionJSON(t *testing.T) {
 		assert.ErrorIs(t, err, store.ErrCorrupt, bad)
 	}
 }
+
+// TestReassignmentJSON: Kafka's /admin/reassign_partitions (log_dirs, which
+// Kafka's tool may write, ignored).
+func TestReassignmentJSON(t *testing.T) {
+	m := map[store.TopicPartition][]int32{{Topic: "b", Partition: 3}: {2, 3}, {Topic: "a", Partition: 0}: {1}}
+	data := EncodeReassignment(m)
+	assert.JSONEq(t, `{"version":1,"partitions":[{"topic":"a","partition":0,"replicas":[1]},{"topic":"b","partition":3,"replicas":[2,3]}]}`, string(data))
+	got, err := DecodeReassignment(data)
+	require.NoError(t, err)
+	assert.Equal(t, m, got)
+	got, err = DecodeReassignment([]byte(`{"version":1,"partitions":[{"topic":"a","partition":0,"replicas":[1,2],"log_dirs":["any","any"]}]}`))
+	require.NoError(t, err)
+	assert.Equal(t, map[store.TopicPartition][]int32{{Topic: "a", Partition: 0}: {1, 2}}, got)
+	for _, bad := range []string{`{`, `{"version":1,"partitions":[{"topic":"a","partition":0}]}`, `{"version":1,"partitions":[{"partition":1,"replicas":[1]}]}`} {
+		_, err := DecodeReassignment([]byte(bad))
+		assert.ErrorIs(t, err, store.ErrCorrupt, bad)
+	}
+}

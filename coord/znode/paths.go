@@ -36,6 +36,11 @@ const (
 	// leader elections (Kafka's kafka-preferred-replica-election.sh
 	// --zookeeper); the controller deletes it once done.
 	PreferredReplicaElectionPath = "/admin/preferred_replica_election"
+	// ReassignPartitionsPath asks the controller for partition
+	// reassignments (Kafka's kafka-reassign-partitions.sh --zookeeper, and
+	// any ZooKeeper client); the controller drops each partition from it
+	// once its reassignment completes, and the znode when it is empty.
+	ReassignPartitionsPath = "/admin/reassign_partitions"
 )
 
 // PersistentPaths are the znodes every Kafka broker creates at startup

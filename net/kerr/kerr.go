@@ -105,6 +105,7 @@ var (
 	InvalidUpdateVersion         = fk.InvalidUpdateVersion         // 95
 	IneligibleReplica            = fk.IneligibleReplica            // 107
 	InvalidReplicaAssignment     = fk.InvalidReplicaAssignment     // 39
+	NoReassignmentInProgress     = fk.NoReassignmentInProgress     // 85
 )
 
 // ForCode returns the error for a wire code: nil for 0, UnknownServerError

@@ -73,6 +73,13 @@ type Broker struct {
 	stoppingOnce sync.Once
 	bg           sync.WaitGroup
 
+	// controlledOnce runs the controlled shutdown once, however many
+	// Shutdown calls there are; closeOnce likewise the closing, whose
+	// result is closeErr.
+	controlledOnce sync.Once
+	closeOnce      sync.Once
+	closeErr       error
+
 	clusterID string
 
 	mu        sync.Mutex
@@ -351,9 +358,12 @@ func (b *Broker) checkpointHighWatermarks(ctx context.Context) {
 	}
 }
 
-// Shutdown stops accepting, finishes in-flight requests (until ctx ends),
-// then flushes and closes everything, writing the clean-shutdown marker.
+// Shutdown moves this broker's leaderships away first (a controlled
+// shutdown, in a cluster; controlledshutdown.go), then stops accepting,
+// finishes in-flight requests (until ctx ends), flushes and closes
+// everything, writing the clean-shutdown marker.
 func (b *Broker) Shutdown(ctx context.Context) error {
+	b.controlledOnce.Do(func() { b.controlledShutdown(ctx) })
 	b.stoppingOnce.Do(func() { close(b.stopping) })
 	var errs []error
 	if b.srv != nil {
@@ -382,8 +392,16 @@ func (b *Broker) dirOffline(dir string, err error, online int) {
 }
 
 // closeAll closes the storage and the store (used by Shutdown and a failed
-// New).
+// New), once: a second Shutdown running at the same time (every log dir
+// went offline while a signal stops the broker) waits for the first and
+// gets its result.
 func (b *Broker) closeAll() error {
+	b.closeOnce.Do(func() { b.closeErr = b.closeResources() })
+	return b.closeErr
+}
+
+// closeResources is closeAll's work.
+func (b *Broker) closeResources() error {
 	var errs []error
 	b.cancel()
 	if b.groups != nil {
@@ -437,7 +455,9 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 			return err
 		}
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// 30 s to drain and close, after the controlled shutdown's attempts.
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second+
+		time.Duration(cfg.ControlledShutdownMaxRetries)*(controlledShutdownTimeout+time.Duration(cfg.ControlledShutdownRetryBackoffMs)*time.Millisecond))
 	defer cancel()
 	err = b.Shutdown(sctx)
 	b.log.Info("strom broker stopped", "err", err)

@@ -23,6 +23,7 @@ var servedAPIs = []apis.Range{
 	{Key: 4, Min: minLeaderAndIsrVersion, Max: 7},   // LeaderAndIsr (from the controller)
 	{Key: 5, Min: minStopReplicaVersion, Max: 4},    // StopReplica (from the controller)
 	{Key: 6, Min: minUpdateMetadataVersion, Max: 8}, // UpdateMetadata (from the controller)
+	{Key: 7, Min: 1, Max: 3},                        // ControlledShutdown (to the controller)
 	{Key: 8, Min: 0, Max: 9},                        // OffsetCommit
 	{Key: 9, Min: 0, Max: 9},                        // OffsetFetch
 	{Key: 10, Min: 0, Max: 6},                       // FindCoordinator
@@ -45,6 +46,8 @@ var servedAPIs = []apis.Range{
 	{Key: 44, Min: 0, Max: 1},                       // IncrementalAlterConfigs
 	{Key: 42, Min: 0, Max: 2},                       // DeleteGroups
 	{Key: 43, Min: 0, Max: 2},                       // ElectLeaders
+	{Key: 45, Min: 0, Max: 0},                       // AlterPartitionReassignments
+	{Key: 46, Min: 0, Max: 0},                       // ListPartitionReassignments
 	{Key: 47, Min: 0, Max: 0},                       // OffsetDelete
 	{Key: 56, Min: 0, Max: 1},                       // AlterPartition (to the controller)
 	{Key: 60, Min: 0, Max: 1},                       // DescribeCluster
@@ -74,6 +77,8 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 		return b.handleStopReplica(ctx, r), nil
 	case *kmsg.UpdateMetadataRequest:
 		return b.handleUpdateMetadata(ctx, r), nil
+	case *kmsg.ControlledShutdownRequest:
+		return b.handleControlledShutdown(ctx, r), nil
 	case *kmsg.CreateTopicsRequest:
 		return b.handleCreateTopics(ctx, r), nil
 	case *kmsg.DeleteTopicsRequest:
@@ -94,6 +99,10 @@ func (b *Broker) Handle(ctx context.Context, req *server.Request) (server.Respon
 		return b.handleDescribeLogDirs(r), nil
 	case *kmsg.ElectLeadersRequest:
 		return b.handleElectLeaders(ctx, r), nil
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return b.handleAlterPartitionReassignments(ctx, r), nil
+	case *kmsg.ListPartitionReassignmentsRequest:
+		return b.handleListPartitionReassignments(ctx, r), nil
 	case *kmsg.CreatePartitionsRequest:
 		return b.handleCreatePartitions(ctx, r), nil
 	case *kmsg.IncrementalAlterConfigsRequest:

@@ -36,6 +36,10 @@ type replicaManager struct {
 	epochs map[store.TopicPartition]int32
 	minISR map[string]int                      // topic -> min.insync.replicas override
 	hws    map[checkpoint.TopicPartition]int64 // from the checkpoint, used once per partition
+	// stopped are the high watermarks of replicas StopReplica stopped
+	// without deleting them (a controlled shutdown): their logs stay, and
+	// so do their checkpoint entries.
+	stopped map[store.TopicPartition]int64
 
 	durable map[string]bool // topic -> durable.acks.enable override (under mu)
 }
@@ -43,7 +47,7 @@ type replicaManager struct {
 func newReplicaManager(b *Broker, hws map[checkpoint.TopicPartition]int64) *replicaManager {
 	return &replicaManager{b: b, parts: map[store.TopicPartition]*replication.Partition{},
 		ids: map[string]store.UUID{}, epochs: map[store.TopicPartition]int32{}, minISR: map[string]int{}, hws: hws,
-		durable: map[string]bool{}}
+		stopped: map[store.TopicPartition]int64{}, durable: map[string]bool{}}
 }
 
 // get returns the local replica of tp.
@@ -98,7 +102,10 @@ func (m *replicaManager) all() []*replication.Partition {
 func (m *replicaManager) highWatermarks() map[checkpoint.TopicPartition]int64 {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	out := make(map[checkpoint.TopicPartition]int64, len(m.parts))
+	out := make(map[checkpoint.TopicPartition]int64, len(m.parts)+len(m.stopped))
+	for tp, hw := range m.stopped {
+		out[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}] = hw
+	}
 	for tp, p := range m.parts {
 		out[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}] = p.HighWatermark()
 	}
@@ -116,8 +123,12 @@ func (m *replicaManager) remove(tp store.TopicPartition, deleteLog bool) {
 		// the partition gone.
 		p.MakeFollower(m.epochs[tp], store.NoLeader, nil)
 		delete(m.epochs, tp)
+		if !deleteLog {
+			m.stopped[tp] = p.HighWatermark()
+		}
 	}
 	if deleteLog {
+		delete(m.stopped, tp)
 		// Forget the topic's id: a fetch by it is UNKNOWN_TOPIC_ID, even
 		// once a topic of the same name is created again.
 		delete(m.ids, tp.Topic)
@@ -147,6 +158,11 @@ func (m *replicaManager) install(r controller.Replica, log *partlog.Log, liveLea
 			return
 		}
 		hw := m.hws[checkpoint.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}]
+		m.mu.RLock()
+		if s, ok := m.stopped[tp]; ok {
+			hw = s
+		}
+		m.mu.RUnlock()
 		p = replication.New(tp.Topic, tp.Partition, b.cfg.BrokerID, log, hw, b.now)
 		p.SetISRListener(b.alterISR.notify)
 		p.SetDurableAcks(m.durableAcks(tp.Topic))
@@ -164,6 +180,7 @@ func (m *replicaManager) install(r controller.Replica, log *partlog.Log, liveLea
 	}
 	m.mu.Lock()
 	m.parts[tp] = p
+	delete(m.stopped, tp)
 	m.epochs[tp] = r.State.LeaderEpoch
 	m.ids[tp.Topic] = r.TopicID
 	m.mu.Unlock()

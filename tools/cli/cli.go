@@ -22,6 +22,7 @@ import (
 	"github.com/strom-broker/strom/tools/cli/leaderelection"
 	"github.com/strom-broker/strom/tools/cli/logdirs"
 	"github.com/strom-broker/strom/tools/cli/producerperf"
+	"github.com/strom-broker/strom/tools/cli/reassign"
 	"github.com/strom-broker/strom/tools/cli/server"
 	"github.com/strom-broker/strom/tools/cli/topics"
 	"github.com/strom-broker/strom/tools/cli/zkshell"
@@ -55,6 +56,7 @@ func Commands(broker server.BrokerFunc) []Command {
 		{"dump-log", "Print log segments, indexes and producer snapshots offline (kafka-dump-log.sh).", dumplog.Run},
 		{"broker-api-versions", "Print the API versions each broker supports (kafka-broker-api-versions.sh).", apiversions.Run},
 		{"leader-election", "Elect preferred or unclean partition leaders (kafka-leader-election.sh).", leaderelection.Run},
+		{"reassign-partitions", "Move partitions between brokers; decommission a broker (kafka-reassign-partitions.sh).", reassign.Run},
 		{"zookeeper-shell", "Look at and edit a cluster's ZooKeeper znodes (zookeeper-shell.sh).", zkshell.Run},
 	}
 }

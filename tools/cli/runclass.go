@@ -38,6 +38,8 @@ var javaClasses = map[string]string{
 	"org.apache.kafka.tools.ConsumerPerformance":                 "consumer-perf-test",
 	"kafka.tools.EndToEndLatency":                                "e2e-latency",
 	"org.apache.kafka.tools.EndToEndLatency":                     "e2e-latency",
+	"kafka.admin.ReassignPartitionsCommand":                      "reassign-partitions",
+	"org.apache.kafka.tools.reassign.ReassignPartitionsCommand":  "reassign-partitions",
 }
 
 // runClass is `strom run-class CLASS [args]` (kafka-run-class.sh): it runs

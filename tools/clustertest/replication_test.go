@@ -34,6 +34,13 @@ var replicatedConfig = []string{"replica.lag.time.max.ms=3000", "replica.fetch.w
 // broker reports its ISR as all three.
 func startReplicated(t *testing.T, topic string) []*clustertest.Broker {
 	t.Helper()
+	_, bs := startReplicatedCluster(t, topic)
+	return bs
+}
+
+// startReplicatedCluster is startReplicated, returning the cluster too.
+func startReplicatedCluster(t *testing.T, topic string) (*clustertest.Cluster, []*clustertest.Broker) {
+	t.Helper()
 	c := clustertest.NewCluster(t, ens)
 	var bs []*clustertest.Broker
 	for id := int32(1); id <= 3; id++ {
@@ -46,7 +53,7 @@ func startReplicated(t *testing.T, topic string) []*clustertest.Broker {
 	require.NoError(t, err)
 	require.NoError(t, resp.Err)
 	waitISR(t, bs, topic, 1, 2, 3)
-	return bs
+	return c, bs
 }
 
 // partitionOf returns partition 0 of topic as broker b reports it.
@@ -100,6 +107,10 @@ type producer struct {
 	mu     sync.Mutex
 	acked  map[int]bool
 	failed int
+	// lastAck and maxGap: the longest wait between two acknowledgements
+	// (logged by tests, never asserted: the machine is noisy).
+	lastAck time.Time
+	maxGap  time.Duration
 }
 
 func startProducer(t *testing.T, bs []*clustertest.Broker, topic string) *producer {
@@ -126,6 +137,11 @@ func startProducer(t *testing.T, bs []*clustertest.Broker, topic string) *produc
 					return
 				}
 				p.acked[i] = true
+				now := time.Now()
+				if !p.lastAck.IsZero() {
+					p.maxGap = max(p.maxGap, now.Sub(p.lastAck))
+				}
+				p.lastAck = now
 			})
 		}
 	}()

@@ -184,6 +184,14 @@ type Config struct {
 	AutoLeaderRebalanceEnable           bool
 	LeaderImbalancePerBrokerPercentage  int32
 	LeaderImbalanceCheckIntervalSeconds int64
+	// ControlledShutdownEnable is controlled.shutdown.enable: on an
+	// orderly stop a cluster broker asks the controller to move its
+	// leaderships away first (ControlledShutdown), trying
+	// ControlledShutdownMaxRetries times, ControlledShutdownRetryBackoffMs
+	// apart, while it still leads partitions.
+	ControlledShutdownEnable         bool
+	ControlledShutdownMaxRetries     int32
+	ControlledShutdownRetryBackoffMs int64
 	// ReplicaLagTimeMaxMs is replica.lag.time.max.ms.
 	ReplicaLagTimeMaxMs int64
 	// ReplicaFetchMaxBytes is replica.fetch.max.bytes.

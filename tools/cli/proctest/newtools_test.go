@@ -137,7 +137,8 @@ func TestBrokerAPIVersions(t *testing.T) {
 	assert.Contains(t, r.Stdout, "\n\tProduce(0): 0 to 11 [usable: 11],\n")
 	assert.Contains(t, r.Stdout, "\n\tApiVersions(18): 0 to ")
 	assert.Contains(t, r.Stdout, "\n\tLeaderAndIsr(4): 2 to 7 [usable: 7],\n")
-	assert.Contains(t, r.Stdout, "\n\tControlledShutdown(7): UNSUPPORTED,\n")
+	assert.Contains(t, r.Stdout, "\n\tControlledShutdown(7): 1 to 3 [usable: 3],\n")
+	assert.Contains(t, r.Stdout, "\n\tSaslHandshake(17): UNSUPPORTED,\n")
 	for _, l := range lines[1 : len(lines)-2] {
 		assert.Regexp(t, `^\t\w+\(\d+\): (UNSUPPORTED|\d+ to \d+ \[usable: (\d+|NONE)\]),$`, l)
 	}
