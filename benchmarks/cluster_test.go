@@ -345,6 +345,18 @@ func clusterProduceConfig(b *testing.B, ens *zktest.Ensemble, brokers, partition
 	return records / time.Since(start).Seconds()
 }
 
+// metadataOf asks broker br alone for the cluster metadata.
+func metadataOf(ctx context.Context, br *clustertest.Broker) (kadm.Metadata, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()))
+	if err != nil {
+		return kadm.Metadata{}, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return kadm.NewClient(cl).Metadata(ctx)
+}
+
 // brokerLeaders returns each partition's leader of topic as br reports it.
 func brokerLeaders(ctx context.Context, br *clustertest.Broker, topic string) (map[int32]int32, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()))
