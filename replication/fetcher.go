@@ -668,15 +668,18 @@ func (f *fetcher) truncateTo(w work, leader EpochEnd, how string) bool {
 		e, end := log.EndOffsetForEpoch(ep)
 		return EpochEnd{Epoch: e, EndOffset: end}
 	}, leo)
+	// At the log end too: that cuts no record but drops an epoch this
+	// replica began as leader and left empty, so that the next question
+	// (when not done) names the epoch before it (Kafka's truncateTo).
+	if err := w.p.TruncateTo(w.epoch, offset); err != nil {
+		f.partitionError(w, "truncation", err)
+		return false
+	}
 	if offset < leo {
-		if err := w.p.TruncateTo(w.epoch, offset); err != nil {
-			f.partitionError(w, "truncation", err)
-			return false
-		}
 		f.cfg.Logger.Info("follower truncated by leader epoch", "partition", partName(w.p), "leader", f.leader,
 			"leader_epoch", w.epoch, "offset", offset, "old_leo", leo, "from", how)
 	}
-	return done || offset >= leo
+	return done
 }
 
 // partitionError applies Kafka's per-partition error rules.

@@ -312,3 +312,37 @@ func TestFetcherRedialsAfterLeaderRestart(t *testing.T) {
 	eventually(t, "the follower fetched from the restarted leader", func() bool { return follower.Log().LogEndOffset() == 15 },
 		func() string { return fmt.Sprint(follower.Log().LogEndOffset()) })
 }
+
+// TestFetcherDropsEmptyEpochAtLogEnd: a follower whose latest epoch is one
+// it began as leader and left empty (its entry sits at its log end), and
+// whose records before it diverge from the leader's, still truncates to
+// the leader's log: the truncation at its log end drops the empty epoch
+// and the next question names the epoch before it (Kafka's truncateTo;
+// found by the simulator, replication/README.md). Before, the fetcher
+// stopped there and kept the diverged records for good.
+func TestFetcherDropsEmptyEpochAtLogEnd(t *testing.T) {
+	for _, onFetch := range []bool{true, false} {
+		t.Run(fmt.Sprint("truncate-on-fetch=", onFetch), func(t *testing.T) {
+			leader := followerLog(t, 4, [2]int{1, 10}, [2]int{3, 20})
+			leader.localID = 9
+			require.NoError(t, leader.MakeLeader(5, []int32{9, 1}, []int32{9}, 0))
+			addr, _ := serveLeader(t, leader)
+
+			follower := followerLog(t, 5, [2]int{1, 10}, [2]int{2, 5})
+			require.NoError(t, follower.Log().EpochCache().Assign(4, follower.Log().LogEndOffset())) // led 4, wrote nothing
+			fs := NewFetchers(FetcherConfig{BrokerID: 1, MaxWait: 50 * time.Millisecond, Backoff: 20 * time.Millisecond,
+				Logger: quietLogger(), NoTruncateOnFetch: !onFetch})
+			defer fs.Close()
+			fs.Add(follower, 9, addr, 5)
+			eventually(t, "the follower caught up", func() bool {
+				return follower.HighWatermark() == 30
+			}, func() string { return fmt.Sprint(follower.Log().LogEndOffset(), follower.HighWatermark()) })
+			want, err := leader.Log().ReadBytes(0, 1<<20, 1<<40)
+			require.NoError(t, err)
+			got, err := follower.Log().ReadBytes(0, 1<<20, 1<<40)
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "epoch 2's records replaced by the leader's")
+			assert.Equal(t, []int32{1, 3}, epochsOf(follower), "the empty epoch 4 and the diverged 2 are gone")
+		})
+	}
+}

@@ -298,6 +298,45 @@ func TestTruncateTo(t *testing.T) {
 	require.NoError(t, l.Close())
 }
 
+// TestTruncateAtLogEndDropsEmptyEpoch: an epoch begun at the log end and
+// left empty (a replica that led it and appended nothing) is dropped by a
+// truncation to the log end, which cuts no record (Kafka's
+// UnifiedLog.truncateTo); the drop survives a restart.
+func TestTruncateAtLogEndDropsEmptyEpoch(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, smallConfig())
+	_, err := l.Append(makeBatch(3, 0, "x"), 2)
+	require.NoError(t, err)
+	require.NoError(t, l.EpochCache().Assign(5, l.LogEndOffset())) // led epoch 5, appended nothing
+	ep, _ := l.EndOffsetForEpoch(5)
+	require.Equal(t, int32(5), ep)
+
+	require.NoError(t, l.TruncateTo(l.LogEndOffset()))
+	assert.Equal(t, int64(3), l.LogEndOffset(), "no record cut")
+	latest, ok := l.EpochCache().LatestEpoch()
+	require.True(t, ok)
+	assert.Equal(t, int32(2), latest)
+	ep, end := l.EndOffsetForEpoch(5)
+	assert.Equal(t, int32(-1), ep, "epoch 5 is gone: above the latest epoch, unknown")
+	assert.Equal(t, int64(-1), end)
+	ep, end = l.EndOffsetForEpoch(2)
+	assert.Equal(t, int32(2), ep)
+	assert.Equal(t, int64(3), end, "epoch 2 runs to the log end again")
+	// Appends of a later epoch still work (the latest epoch was lowered).
+	_, err = l.Append(makeBatch(1, 0, "y"), 3)
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+
+	l = openLog(t, dir, smallConfig(), WithCleanShutdown(true))
+	latest, ok = l.EpochCache().LatestEpoch()
+	require.True(t, ok)
+	assert.Equal(t, int32(3), latest, "after a restart the cache holds epochs 2 and 3, not 5")
+	ep, end = l.EndOffsetForEpoch(2)
+	assert.Equal(t, int32(2), ep)
+	assert.Equal(t, int64(3), end)
+	require.NoError(t, l.Close())
+}
+
 func TestIdempotentProducer(t *testing.T) {
 	dir := t.TempDir()
 	l := openLog(t, dir, smallConfig())

@@ -13,15 +13,27 @@ import (
 // Segments with a base above offset are deleted; the segment holding
 // offset is cut after its readers of the old tail released. A target below
 // the log start offset empties the log and restarts it at offset. A target
-// at or above the log end offset changes nothing.
+// at or above the log end offset cuts no record; it only drops leader-epoch
+// entries that start at the log end (an epoch begun and left empty).
 func (l *Log) TruncateTo(offset int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usableLocked(); err != nil {
 		return err
 	}
-	if offset >= l.leo.Load() {
-		return nil // nothing to cut, no checkpoint to rewrite
+	if leo := l.leo.Load(); offset >= leo {
+		// Nothing to cut, but an epoch begun at the log end and left
+		// empty (this replica led it and appended nothing) goes, as
+		// Kafka's UnifiedLog.truncateTo does: a follower must not keep
+		// answering for an epoch the leader never saw.
+		if err := l.epochs.TruncateFromEnd(leo); err != nil {
+			return l.fail(err)
+		}
+		l.latestEpoch = -1
+		if e, ok := l.epochs.LatestEpoch(); ok {
+			l.latestEpoch = e
+		}
+		return nil
 	}
 	if err := l.truncateToLocked(offset); err != nil {
 		return l.fail(err)
