@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -176,20 +177,30 @@ func replicationLatency(b *testing.B, ens *zktest.Ensemble, rf int16, acks kgo.A
 		}
 	}
 	produce(1000) // warm up
-	const peakRecords = 200_000
-	cpu0, start := cpuTime(b, bs), time.Now()
-	produce(peakRecords)
-	peak := peakRecords / time.Since(start).Seconds()
-	cpu := cpuTime(b, bs) - cpu0
-	b.Logf("rf %d: %d records in %s, brokers' CPU %s", rf, peakRecords, time.Since(start), cpu)
-	res := latencyResult{rate: peak / 2, cpuPerMB: float64(cpu.Milliseconds()) / (peakRecords * 1024 / 1e6)}
-
-	// The consumer starts at the end, then records are produced at half
-	// of the peak, every millisecond a share, for 5 s; each carries its
-	// production time as the record timestamp.
+	// The consumer starts at the end. The peak is what goes through end
+	// to end, produced and consumed at once, as in the latency run.
 	cons := newClient(b, bs, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 		kgo.FetchMaxWait(100*time.Millisecond))
-	cons.PollFetches(pollCtx(ctx, time.Second)) // join: offsets resolved
+	cons.PollFetches(pollCtx(ctx, time.Second)) // offsets resolved
+	const peakRecords = 200_000
+	cpu0, start := cpuTime(b, bs), time.Now()
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		deadline := pollCtx(ctx, 2*time.Minute)
+		for n := 0; n < peakRecords && deadline.Err() == nil; {
+			n += cons.PollFetches(deadline).NumRecords()
+		}
+	}()
+	produce(peakRecords)
+	cpu := cpuTime(b, bs) - cpu0
+	<-consumed
+	peak := peakRecords / time.Since(start).Seconds()
+	b.Logf("rf %d: %d records through in %s; brokers' CPU while producing %s", rf, peakRecords, time.Since(start), cpu)
+	res := latencyResult{rate: peak / 2, cpuPerMB: float64(cpu.Milliseconds()) / (peakRecords * 1024 / 1e6)}
+
+	// Records produced at half of the peak, every millisecond a share,
+	// for 5 s; each carries its production time as the record timestamp.
 	const span = 5 * time.Second
 	total := int(res.rate * span.Seconds())
 	var lat []time.Duration
@@ -273,6 +284,7 @@ func followerCatchUp(b *testing.B, ens *zktest.Ensemble, size int) {
 		b.Fatal(err)
 	}
 
+	syscall.Sync() // both timed phases start with no dirty pages
 	start := time.Now()
 	if err := follower.Start(); err != nil {
 		b.Fatal(err)
@@ -305,6 +317,7 @@ func sendfileStore(b *testing.B, dir string, size int64) time.Duration {
 			b.Fatal(err)
 		}
 	}
+	syscall.Sync() // as before the catch-up: no dirty pages to wait for
 	dst, err := os.Create(filepath.Join(dir, "follower"))
 	if err != nil {
 		b.Fatal(err)
@@ -360,8 +373,12 @@ func killUnavailability(b *testing.B, ens *zktest.Ensemble, trials int) {
 		}
 		return md.Topics["avail"].Partitions[0]
 	}
+	// franz-go refreshes metadata at most every 5 s by default
+	// (MetadataMinAge): a kill just after a refresh would be measured as
+	// the client's wait, not the cluster's.
 	prod := newClient(b, bs, kgo.DefaultProduceTopic("avail"), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordDeliveryTimeout(time.Minute), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond }))
+		kgo.RecordDeliveryTimeout(time.Minute), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond }),
+		kgo.MetadataMinAge(100*time.Millisecond))
 	var (
 		mu   sync.Mutex
 		acks []time.Time // acknowledgement times, in order
@@ -393,6 +410,11 @@ func killUnavailability(b *testing.B, ens *zktest.Ensemble, trials int) {
 	for range trials {
 		waitFor(b, "a full ISR", func() bool { p := partition(); return p.Leader >= 0 && len(p.ISR) == 3 })
 		leader := partition().Leader
+		md, err := kadm.NewClient(admCl).Metadata(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wasController := md.Controller == leader
 		killed := time.Now()
 		bs[leader-1].Kill()
 		dead := time.Now() // the process is gone: later acknowledgements come from the new leader
@@ -408,6 +430,8 @@ func killUnavailability(b *testing.B, ens *zktest.Ensemble, trials int) {
 			return false
 		})
 		gaps = append(gaps, after.Sub(killed))
+		b.Logf("trial %d: leader %d (controller: %v) killed; first acknowledgement %s later", len(gaps), leader, wasController,
+			after.Sub(killed).Round(time.Millisecond))
 		if err := bs[leader-1].Start(); err != nil {
 			b.Fatal(err)
 		}
