@@ -39,6 +39,7 @@ full)
 		gobench '^Benchmark(Engine|Codec|Raw)' 1s 5
 		gobench '^Benchmark(Produce|Consume|Latency|ManyPartitions|LargeRecords)$' 3x 3
 		gobench '^BenchmarkCluster$' 1x 1
+		gobench '^BenchmarkReplication$' 1x 1
 	} | tee "$tmp"
 	mv "$tmp" "$out"
 	$GO run ./cmd/benchplot -o results/latest.svg "$out"
