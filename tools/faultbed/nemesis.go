@@ -44,7 +44,7 @@ const (
 )
 
 // Kinds lists every fault kind.
-var Kinds = []Kind{Kill, PauseShort, PauseLong, Bounce, ZKKill, PartitionLoud, PartitionSilent}
+var Kinds = append([]Kind{Kill, PauseShort, PauseLong, Bounce, ZKKill, PartitionLoud, PartitionSilent}, NetKinds...)
 
 // brokerProcess reports whether a kind acts on a broker's process (at most
 // one such fault per broker at a time).
@@ -68,6 +68,7 @@ type nemesis struct {
 	ens     *zktest.Ensemble
 	brokers []*clustertest.Broker // broker id i+1
 	proxies []*netproxy.Proxy     // in front of brokers[i]'s client listener
+	net     *network              // every proxy (network.go)
 	admin   *kadm.Client          // on the inter-broker listeners, never cut
 	topic   string
 	logf    func(format string, args ...any)
@@ -201,6 +202,8 @@ func (n *nemesis) start(ctx context.Context, k Kind, used map[int]bool) {
 				n.note("zookeeper node %d: not serving after restart: %v", node.ID(), err)
 			}
 		}}
+	case k.netCut():
+		f = n.startNetwork(ctx, k)
 	case k == PartitionLoud || k == PartitionSilent:
 		i := n.rng.IntN(len(n.proxies))
 		p := n.proxies[i]
