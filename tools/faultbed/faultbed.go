@@ -67,6 +67,9 @@ type Options struct {
 	Dir string
 	// FinalTimeout bounds recovery and the final reads, each.
 	FinalTimeout time.Duration
+	// Tags are build tags for the strom binary ("": the normal build),
+	// e.g. a planted bug (replication's strom_plant_* tags).
+	Tags string
 }
 
 func (o *Options) defaults() {
@@ -172,6 +175,9 @@ func Run(t testing.TB, ens *zktest.Ensemble, opts Options) *Result {
 		t.Fatal(err)
 	}
 	c := clustertest.NewCluster(t, ens)
+	if opts.Tags != "" {
+		c.UseBinary(clustertest.StromWithTags(t, opts.Tags))
+	}
 	brokers, nw := startBrokers(t, c, ens, opts)
 	var internal []string
 	for _, b := range brokers {
@@ -238,6 +244,9 @@ func Run(t testing.TB, ens *zktest.Ensemble, opts Options) *Result {
 	ops := rec.Ops()
 	res.History = ops
 	res.Report = checker.Check(ops)
+	if err := checker.WriteOrders(opts.Dir, ops); err != nil {
+		t.Errorf("faultbed: plots: %v", err)
+	}
 	res.SendsDuringFaults, res.AckedDuringFaults = duringFaults(ops, rec, nem.windows)
 	_ = os.WriteFile(filepath.Join(opts.Dir, "nemesis.log"), []byte(strings.Join(res.Nemesis, "\n")+"\n"), 0o644)
 	_ = os.WriteFile(filepath.Join(opts.Dir, "report.txt"), []byte(fmt.Sprintf("seed %d, duration %s, interval %s\n%s", opts.Seed, opts.Duration, opts.Interval, res.Summary())), 0o644)

@@ -134,3 +134,48 @@ func keepDir(t *testing.T, seed uint64) string {
 	t.Logf("run directory: %s", dir)
 	return dir
 }
+
+// TestPlantedBugs: the fault bed catches real data-loss bugs. Each subtest
+// runs short runs against a strom built with one planted bug
+// (replication/plant.go) and requires the checker to report lost writes
+// within a few runs; TestShortRun is the same bed on the normal build, which
+// must pass. Each plant gets the faults that expose it:
+//
+//   - acks=all answered before the ISR has the batch: a leader isolated
+//     from the other brokers and ZooKeeper keeps acknowledging what its
+//     successor never gets (partition-isolate);
+//   - a follower truncating to its high watermark instead of its epoch's
+//     end (KIP-101): a follower truncates on an epoch bump (a killed
+//     broker leaves the ISR) while its leader is paused, then is elected
+//     when the paused leader's session expires (kill + pause-long in one
+//     step, the kill's session expiring first: not every step).
+//
+// Opt-in (make chaos-plants, or FAULTBED_PLANTS=1): minutes.
+func TestPlantedBugs(t *testing.T) {
+	if os.Getenv("FAULTBED_PLANTS") == "" {
+		t.Skip("set FAULTBED_PLANTS=1 (make chaos-plants)")
+	}
+	for _, plant := range []struct {
+		tag   string
+		kinds []faultbed.Kind
+		runs  int
+	}{
+		{"strom_plant_ackearly", []faultbed.Kind{faultbed.PartitionIsolate}, 2},
+		{"strom_plant_hwtruncate", []faultbed.Kind{faultbed.Kill, faultbed.PauseLong}, 5},
+	} {
+		t.Run(plant.tag, func(t *testing.T) {
+			for run := range plant.runs {
+				seed := uint64(run + 1)
+				opts := faultbed.Options{Duration: time.Minute, Seed: seed, Tags: plant.tag, Kinds: plant.kinds, CoverAll: true,
+					Subscribers: 1, Dir: keepDir(t, seed)}
+				res := faultbed.Run(t, ens, opts)
+				t.Logf("%s, run %d, seed %d:\n%s", plant.tag, run+1, opts.Seed, res.Summary())
+				if res.Report.Counts[checker.LostWrite] > 0 {
+					assert.False(t, res.Report.Valid)
+					return
+				}
+			}
+			t.Errorf("%s: no lost write in %d runs", plant.tag, plant.runs)
+		})
+	}
+}

@@ -48,15 +48,18 @@ const (
 	// PartitionZKSilent: the same links hang, both ways, requests only
 	// or responses only.
 	PartitionZKSilent Kind = "partition-zk-silent"
+	// PartitionIsolate: a target group of brokers is cut from the other
+	// brokers and from ZooKeeper, both ways, silent or loud, while clients
+	// still reach it (the isolated leader of Jepsen's 2013 Kafka analysis:
+	// it must not acknowledge writes the others will not have).
+	PartitionIsolate Kind = "partition-isolate"
 )
 
 // NetKinds lists the network partitions between servers.
-var NetKinds = []Kind{PartitionBrokersLoud, PartitionBrokersSilent, PartitionZKLoud, PartitionZKSilent}
+var NetKinds = []Kind{PartitionBrokersLoud, PartitionBrokersSilent, PartitionZKLoud, PartitionZKSilent, PartitionIsolate}
 
 // netCut reports whether k is one of NetKinds.
-func (k Kind) netCut() bool {
-	return k == PartitionBrokersLoud || k == PartitionBrokersSilent || k == PartitionZKLoud || k == PartitionZKSilent
-}
+func (k Kind) netCut() bool { return slices.Contains(NetKinds, k) }
 
 // network holds every proxy of a run, indexed by broker (id i+1) and
 // ZooKeeper node.
@@ -138,12 +141,7 @@ func (n *nemesis) startNetwork(ctx context.Context, k Kind) fault {
 	}}
 	switch k {
 	case PartitionBrokersLoud, PartitionBrokersSilent:
-		var rest []int
-		for i := range n.brokers {
-			if !slices.Contains(group, i) {
-				rest = append(rest, i)
-			}
-		}
+		rest := n.others(group)
 		healed = nw.peers
 		silent := k == PartitionBrokersSilent
 		switch n.rng.IntN(3) {
@@ -158,6 +156,24 @@ func (n *nemesis) startNetwork(ctx context.Context, k Kind) fault {
 			nw.cutBrokers(rest, group, silent)
 			f.target = fmt.Sprintf("the others -> brokers %s (%s), one way", ids(group), why)
 		}
+	case PartitionIsolate:
+		rest := n.others(group)
+		healed = nw.peers
+		silent := n.rng.IntN(2) == 0
+		nw.cutBrokers(group, rest, silent)
+		nw.cutBrokers(rest, group, silent)
+		for _, i := range group {
+			for _, p := range nw.zk[i] {
+				healed = append(healed, p)
+				if silent {
+					p.Silence(netproxy.ToServer, netproxy.ToClient)
+				} else {
+					p.Reset()
+				}
+			}
+		}
+		f.target = fmt.Sprintf("brokers %s (%s) from the other brokers and zookeeper, %s", ids(group), why,
+			map[bool]string{true: "silent", false: "loud"}[silent])
 	case PartitionZKLoud, PartitionZKSilent:
 		if n.rng.IntN(3) == 0 {
 			node := n.rng.IntN(len(n.ens.Nodes()))
@@ -200,6 +216,17 @@ func (n *nemesis) group(ctx context.Context) ([]int, string) {
 	}
 	i, why := n.target(ctx, map[int]bool{})
 	return []int{i}, why
+}
+
+// others is every broker index not in group.
+func (n *nemesis) others(group []int) []int {
+	var rest []int
+	for i := range n.brokers {
+		if !slices.Contains(group, i) {
+			rest = append(rest, i)
+		}
+	}
+	return rest
 }
 
 // ids formats broker indexes as broker ids.
