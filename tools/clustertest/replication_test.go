@@ -34,10 +34,17 @@ var replicatedConfig = []string{"replica.lag.time.max.ms=3000", "replica.fetch.w
 // broker reports its ISR as all three.
 func startReplicated(t *testing.T, topic string) []*clustertest.Broker {
 	t.Helper()
+	return startReplicatedWith(t, topic)
+}
+
+// startReplicatedWith is startReplicated with extra broker config lines
+// (after replicatedConfig: they win).
+func startReplicatedWith(t *testing.T, topic string, extra ...string) []*clustertest.Broker {
+	t.Helper()
 	c := clustertest.NewCluster(t, ens)
 	var bs []*clustertest.Broker
 	for id := int32(1); id <= 3; id++ {
-		bs = append(bs, c.StartBroker(id, replicatedConfig...))
+		bs = append(bs, c.StartBroker(id, append(slices.Clone(replicatedConfig), extra...)...))
 	}
 	waitBrokers(t, bs, 1, 2, 3)
 	minISR := "2"
