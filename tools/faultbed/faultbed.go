@@ -249,6 +249,9 @@ func Run(t testing.TB, ens *zktest.Ensemble, opts Options) *Result {
 	}
 	res.SendsDuringFaults, res.AckedDuringFaults = duringFaults(ops, rec, nem.windows)
 	_ = os.WriteFile(filepath.Join(opts.Dir, "nemesis.log"), []byte(strings.Join(res.Nemesis, "\n")+"\n"), 0o644)
+	for i, b := range brokers {
+		_ = os.WriteFile(filepath.Join(opts.Dir, fmt.Sprintf("broker-%d.log", i+1)), []byte(b.Log()), 0o644)
+	}
 	_ = os.WriteFile(filepath.Join(opts.Dir, "report.txt"), []byte(fmt.Sprintf("seed %d, duration %s, interval %s\n%s", opts.Seed, opts.Duration, opts.Interval, res.Summary())), 0o644)
 	return res
 }
