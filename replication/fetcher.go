@@ -432,9 +432,6 @@ func (f *fetcher) truncate(ctx context.Context, c *client.Client, ws []work) err
 			e, end := log.EndOffsetForEpoch(ep)
 			return EpochEnd{Epoch: e, EndOffset: end}
 		}, leo)
-		if plants.hwTruncate {
-			offset, done = min(w.p.HighWatermark(), leo), true
-		}
 		if offset < leo {
 			if err := w.p.TruncateTo(w.epoch, offset); err != nil {
 				f.partitionError(w, "truncation", err)

@@ -230,6 +230,11 @@ func (p *Partition) MakeFollower(epoch, leader int32, replicas []int32) {
 	p.isr = nil
 	p.pending = nil
 	p.followers = nil
+	if plants.hwTruncate {
+		// The planted bug: cut to the high watermark at once, as Kafka
+		// did before KIP-101 (makeFollowers), instead of asking the leader.
+		_ = p.log.TruncateTo(min(p.hw.Load(), p.log.LogEndOffset()))
+	}
 	p.wakeLocked()
 }
 

@@ -7,9 +7,11 @@ package replication
 //   - ackEarly (-tags strom_plant_ackearly): acks=all is answered as soon
 //     as the leader has appended the batch, before the ISR has it
 //     (WaitCommitted returns at once).
-//   - hwTruncate (-tags strom_plant_hwtruncate): a follower entering a new
-//     leader epoch truncates to its high watermark instead of the end of
-//     its epoch on the leader (the data-loss bug KIP-101 fixed).
+//   - hwTruncate (-tags strom_plant_hwtruncate): a replica made follower
+//     (MakeFollower, every new leader epoch) truncates at once to its high
+//     watermark, as Kafka's makeFollowers did before KIP-101, instead of
+//     to the end of its epoch on the leader (the data-loss bug KIP-101
+//     fixed).
 //
 // Never build a release with either tag.
 var plants struct {

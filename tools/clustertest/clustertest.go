@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -416,8 +417,22 @@ func Eventually(t testing.TB, what string, cond func(ctx context.Context) error)
 	}
 }
 
-// FreePort returns a loopback port that was free a moment ago.
+// FreePort returns a loopback port that was free a moment ago, for a
+// broker that must listen on the same port again after a restart. It is
+// picked at random below Linux's default ephemeral range (32768-60999):
+// a kernel-chosen port lies inside that range, where every outgoing
+// connection of the machine takes its local port, so while the broker is
+// down one of them could take it and the restart would fail with "address
+// already in use" (seen in the fault bed). Falls back to a kernel-chosen
+// port if no random one binds.
 func FreePort() (int, error) {
+	for range 100 {
+		port := freePortLow + mathrand.IntN(freePortHigh-freePortLow)
+		if ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			ln.Close()
+			return port, nil
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -425,3 +440,7 @@ func FreePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// FreePort's range: below the ephemeral ports, above the well-known ones
+// and the usual service ports.
+const freePortLow, freePortHigh = 20000, 32768

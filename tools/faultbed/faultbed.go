@@ -67,6 +67,13 @@ type Options struct {
 	Dir string
 	// FinalTimeout bounds recovery and the final reads, each.
 	FinalTimeout time.Duration
+	// EveryStep injects every kind of Kinds in every step, in order,
+	// instead of a random subset (for targeted runs: TestPlantedBugs).
+	EveryStep bool
+	// Stagger, if set, separates the starts of one step's faults (in
+	// Kinds order) by that long, so that their effects (session expiries,
+	// elections) come in a known order; 0 starts them together.
+	Stagger time.Duration
 	// Tags are build tags for the strom binary ("": the normal build),
 	// e.g. a planted bug (replication's strom_plant_* tags).
 	Tags string

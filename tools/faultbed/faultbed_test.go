@@ -147,8 +147,10 @@ func keepDir(t *testing.T, seed uint64) string {
 //   - a follower truncating to its high watermark instead of its epoch's
 //     end (KIP-101): a follower truncates on an epoch bump (a killed
 //     broker leaves the ISR) while its leader is paused, then is elected
-//     when the paused leader's session expires (kill + pause-long in one
-//     step, the kill's session expiring first: not every step).
+//     when the paused leader's session expires: kill and, a second later
+//     (Stagger), pause-long of another broker in one step, so that the
+//     killed broker's session expires first (steps with both are random:
+//     several runs).
 //
 // Opt-in (make chaos-plants, or FAULTBED_PLANTS=1): minutes.
 func TestPlantedBugs(t *testing.T) {
@@ -156,17 +158,19 @@ func TestPlantedBugs(t *testing.T) {
 		t.Skip("set FAULTBED_PLANTS=1 (make chaos-plants)")
 	}
 	for _, plant := range []struct {
-		tag   string
-		kinds []faultbed.Kind
-		runs  int
+		tag       string
+		kinds     []faultbed.Kind
+		everyStep bool
+		stagger   time.Duration
+		runs      int
 	}{
-		{"strom_plant_ackearly", []faultbed.Kind{faultbed.PartitionIsolate}, 2},
-		{"strom_plant_hwtruncate", []faultbed.Kind{faultbed.Kill, faultbed.PauseLong}, 5},
+		{"strom_plant_ackearly", []faultbed.Kind{faultbed.PartitionIsolate}, true, 0, 2},
+		{"strom_plant_hwtruncate", []faultbed.Kind{faultbed.Kill, faultbed.PauseLong}, false, time.Second, 5},
 	} {
 		t.Run(plant.tag, func(t *testing.T) {
 			for run := range plant.runs {
 				seed := uint64(run + 1)
-				opts := faultbed.Options{Duration: time.Minute, Seed: seed, Tags: plant.tag, Kinds: plant.kinds, CoverAll: true,
+				opts := faultbed.Options{Duration: 90 * time.Second, Seed: seed, Tags: plant.tag, Kinds: plant.kinds, Stagger: plant.stagger, EveryStep: plant.everyStep,
 					Subscribers: 1, Dir: keepDir(t, seed)}
 				res := faultbed.Run(t, ens, opts)
 				t.Logf("%s, run %d, seed %d:\n%s", plant.tag, run+1, opts.Seed, res.Summary())

@@ -116,7 +116,10 @@ func (n *nemesis) run(ctx context.Context) {
 			n.windows = append(n.windows, window{from: time.Now()})
 		}
 		used := map[int]bool{} // broker indexes with a process fault this step
-		for _, k := range kinds {
+		for i, k := range kinds {
+			if i > 0 && n.opts.Stagger > 0 {
+				time.Sleep(n.opts.Stagger)
+			}
 			n.start(ctx, k, used)
 		}
 		select {
@@ -131,6 +134,9 @@ func (n *nemesis) run(ctx context.Context) {
 // kind with probability 2/5; with CoverAll, up to two kinds not injected
 // yet come first, until every kind has been injected.
 func (n *nemesis) pick() []Kind {
+	if n.opts.EveryStep {
+		return slices.Clone(n.opts.Kinds)
+	}
 	var kinds []Kind
 	if n.opts.CoverAll {
 		for _, k := range n.opts.Kinds {
