@@ -224,6 +224,11 @@ func (p *Partition) MakeFollower(epoch, leader int32, replicas []int32) {
 	p.isr = nil
 	p.pending = nil
 	p.followers = nil
+	if plants.hwTruncate {
+		// The planted bug: cut to the high watermark at once, as Kafka
+		// did before KIP-101 (makeFollowers), instead of asking the leader.
+		_ = p.log.TruncateTo(min(p.hw.Load(), p.log.LogEndOffset()))
+	}
 	p.wakeLocked()
 }
 
@@ -283,7 +288,7 @@ func (p *Partition) WaitCommitted(ctx context.Context, offset int64, minISR int)
 		case p.leader != p.localID:
 			p.mu.Unlock()
 			return ErrNotLeader
-		case p.hw.Load() > offset:
+		case p.hw.Load() > offset || plants.ackEarly:
 			n := len(p.maximalISRLocked())
 			p.mu.Unlock()
 			return CheckAfterCommit(n, minISR)

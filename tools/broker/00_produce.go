@@ -55,7 +55,13 @@ func (b *Broker) handleProduce(ctx context.Context, req *kmsg.ProduceRequest, li
 				}
 			} else {
 				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.FirstOffset, res.LogAppendTime, res.LogStartOffset
-				if req.Acks == replication.AcksAll && !res.Duplicate {
+				if req.Acks == replication.AcksAll {
+					// A duplicate (a retried batch already in the log)
+					// waits too: its first attempt may not be committed
+					// yet, and answering it at once would acknowledge
+					// records a new leader may not have (as Kafka's
+					// DelayedProduce, which waits for the original's
+					// offsets). Found by the fault bed (F4).
 					waits = append(waits, waiter{p: p, last: res.LastOffset, minISR: minISR})
 				}
 			}

@@ -159,7 +159,7 @@ func New(cfg *config.Config, opts ...Option) (b *Broker, err error) {
 			return nil, fmt.Errorf("broker: cluster id: %w", err)
 		}
 	}
-	b.pids = &producerIDs{store: b.store, brokerID: cfg.BrokerID}
+	b.pids = &producerIDs{store: b.store, brokerID: cfg.BrokerID, seen: b.highestProducerIDSeen, log: b.log}
 
 	if err := b.listen(); err != nil {
 		return nil, err

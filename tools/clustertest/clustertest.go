@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -44,48 +45,66 @@ const Deadline = 90 * time.Second
 const SessionTimeoutMs = 4000
 
 var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	buildMu sync.Mutex
+	builds  = map[string]build{} // by build tags
 )
+
+type build struct {
+	path string
+	err  error
+}
 
 // Strom returns the path of the strom binary, building it (once per test
 // binary) from this module's cmd/strom into a temporary directory.
 func Strom(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		module := filepath.Dir(filepath.Dir(file)) // tools/
-		dir, err := os.MkdirTemp("", "strom-clustertest-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "strom")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/strom")
-		cmd.Dir = module
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building strom: %v\n%s", err, out)
-			return
-		}
-		// Kafka's script names (kafka-topics.sh, ...) beside the binary,
-		// as make build lays them out in bin/.
-		scripts, _ := filepath.Glob(filepath.Join(module, "scripts", "*.sh"))
-		for _, sc := range scripts {
-			data, err := os.ReadFile(sc)
-			if err == nil {
-				err = os.WriteFile(filepath.Join(dir, filepath.Base(sc)), data, 0o755)
-			}
-			if err != nil {
-				buildErr = err
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	return StromWithTags(t, "")
+}
+
+// StromWithTags is Strom built with go build -tags tags (once per test
+// binary and tag list), for test builds such as the fault bed's planted
+// bugs (replication's strom_plant_* tags).
+func StromWithTags(t testing.TB, tags string) string {
+	t.Helper()
+	buildMu.Lock()
+	b, ok := builds[tags]
+	if !ok {
+		b.path, b.err = buildStrom(tags)
+		builds[tags] = b
 	}
-	return binPath
+	buildMu.Unlock()
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+func buildStrom(tags string) (string, error) {
+	_, file, _, _ := runtime.Caller(0)
+	module := filepath.Dir(filepath.Dir(file)) // tools/
+	dir, err := os.MkdirTemp("", "strom-clustertest-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "strom")
+	cmd := exec.Command("go", "build", "-tags", tags, "-o", bin, "./cmd/strom")
+	cmd.Dir = module
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building strom (tags %q): %v\n%s", tags, err, out)
+	}
+	// Kafka's script names (kafka-topics.sh, ...) beside the binary,
+	// as make build lays them out in bin/.
+	scripts, _ := filepath.Glob(filepath.Join(module, "scripts", "*.sh"))
+	for _, sc := range scripts {
+		data, err := os.ReadFile(sc)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, filepath.Base(sc)), data, 0o755)
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return bin, nil
 }
 
 // Script returns the path of one of Kafka's script names (kafka-topics.sh,
@@ -135,6 +154,10 @@ func NewCluster(t testing.TB, ens *zktest.Ensemble) *Cluster {
 	})
 	return c
 }
+
+// UseBinary makes the cluster start its brokers (from their next Start)
+// with bin, e.g. a test build from StromWithTags.
+func (c *Cluster) UseBinary(bin string) { c.bin = bin }
 
 // Broker is one broker process.
 type Broker struct {
@@ -417,8 +440,22 @@ func Eventually(t testing.TB, what string, cond func(ctx context.Context) error)
 	}
 }
 
-// FreePort returns a loopback port that was free a moment ago.
+// FreePort returns a loopback port that was free a moment ago, for a
+// broker that must listen on the same port again after a restart. It is
+// picked at random below Linux's default ephemeral range (32768-60999):
+// a kernel-chosen port lies inside that range, where every outgoing
+// connection of the machine takes its local port, so while the broker is
+// down one of them could take it and the restart would fail with "address
+// already in use" (seen in the fault bed). Falls back to a kernel-chosen
+// port if no random one binds.
 func FreePort() (int, error) {
+	for range 100 {
+		port := freePortLow + mathrand.IntN(freePortHigh-freePortLow)
+		if ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			ln.Close()
+			return port, nil
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -426,3 +463,7 @@ func FreePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// FreePort's range: below the ephemeral ports, above the well-known ones
+// and the usual service ports.
+const freePortLow, freePortHigh = 20000, 32768

@@ -38,13 +38,21 @@ func startReplicated(t *testing.T, topic string) []*clustertest.Broker {
 	return bs
 }
 
-// startReplicatedCluster is startReplicated, returning the cluster too.
-func startReplicatedCluster(t *testing.T, topic string) (*clustertest.Cluster, []*clustertest.Broker) {
+// startReplicatedWith is startReplicated with extra broker config lines
+// (after replicatedConfig: they win).
+func startReplicatedWith(t *testing.T, topic string, extra ...string) []*clustertest.Broker {
+	t.Helper()
+	_, bs := startReplicatedCluster(t, topic, extra...)
+	return bs
+}
+
+// startReplicatedCluster is startReplicatedWith, returning the cluster too.
+func startReplicatedCluster(t *testing.T, topic string, extra ...string) (*clustertest.Cluster, []*clustertest.Broker) {
 	t.Helper()
 	c := clustertest.NewCluster(t, ens)
 	var bs []*clustertest.Broker
 	for id := int32(1); id <= 3; id++ {
-		bs = append(bs, c.StartBroker(id, replicatedConfig...))
+		bs = append(bs, c.StartBroker(id, append(slices.Clone(replicatedConfig), extra...)...))
 	}
 	waitBrokers(t, bs, 1, 2, 3)
 	minISR := "2"

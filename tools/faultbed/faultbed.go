@@ -11,10 +11,10 @@
 // every broker is back and every partition has a leader, read every key
 // from the start (final reads), and check the history.
 //
-// Each broker has two listeners: INTERNAL (inter-broker traffic, and the
-// harness's own admin calls) and CLIENT, which advertises the broker's
-// proxy, so a client partition cuts clients only, never the controller's
-// requests or ZooKeeper.
+// Each broker has two listeners, INTERNAL (inter-broker traffic, and the
+// harness's own admin calls) and CLIENT, each advertised through a proxy,
+// and reaches ZooKeeper through proxies of its own (network.go), so a
+// partition cuts exactly the links it names.
 package faultbed
 
 import (
@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,7 +37,6 @@ import (
 	"github.com/strom-broker/strom/coord/zktest"
 	"github.com/strom-broker/strom/tools/clustertest"
 	"github.com/strom-broker/strom/tools/faultbed/checker"
-	"github.com/strom-broker/strom/tools/faultbed/netproxy"
 	"github.com/strom-broker/strom/tools/faultbed/workload"
 )
 
@@ -51,9 +49,13 @@ type Options struct {
 	// Seed seeds the schedule and the workload's choices.
 	Seed uint64
 	// Brokers is the number of brokers (ids 1..Brokers); Keys the number
-	// of partitions of the topic (replication factor 1).
+	// of partitions of the topic.
 	Brokers int
 	Keys    int32
+	// Replicas is the topic's replication factor (default 3, at most
+	// Brokers) and MinISR its min.insync.replicas (default 2 with 3
+	// replicas, else 1); unclean leader election is off.
+	Replicas, MinISR int
 	// Kinds are the fault kinds enabled (default: all).
 	Kinds []Kind
 	// CoverAll adds kinds not injected yet to the first steps until every
@@ -65,6 +67,16 @@ type Options struct {
 	Dir string
 	// FinalTimeout bounds recovery and the final reads, each.
 	FinalTimeout time.Duration
+	// EveryStep injects every kind of Kinds in every step, in order,
+	// instead of a random subset (for targeted runs: TestPlantedBugs).
+	EveryStep bool
+	// Stagger, if set, separates the starts of one step's faults (in
+	// Kinds order) by that long, so that their effects (session expiries,
+	// elections) come in a known order; 0 starts them together.
+	Stagger time.Duration
+	// Tags are build tags for the strom binary ("": the normal build),
+	// e.g. a planted bug (replication's strom_plant_* tags).
+	Tags string
 }
 
 func (o *Options) defaults() {
@@ -76,6 +88,15 @@ func (o *Options) defaults() {
 	}
 	if o.Keys == 0 {
 		o.Keys = 6
+	}
+	if o.Replicas == 0 {
+		o.Replicas = min(3, o.Brokers)
+	}
+	if o.MinISR == 0 {
+		o.MinISR = min(2, o.Replicas)
+		if o.Replicas < 3 {
+			o.MinISR = 1
+		}
 	}
 	if o.Kinds == nil {
 		o.Kinds = Kinds
@@ -162,7 +183,10 @@ func Run(t testing.TB, ens *zktest.Ensemble, opts Options) *Result {
 	}
 	c := clustertest.NewCluster(t, ens)
 	onLazyFS(t, c, opts)
-	brokers, proxies := startBrokers(t, c, opts.Brokers)
+	if opts.Tags != "" {
+		c.UseBinary(clustertest.StromWithTags(t, opts.Tags))
+	}
+	brokers, nw := startBrokers(t, c, ens, opts)
 	var internal []string
 	for _, b := range brokers {
 		internal = append(internal, b.Addr())
@@ -185,13 +209,13 @@ func Run(t testing.TB, ens *zktest.Ensemble, opts Options) *Result {
 	defer hist.Close()
 	rec := workload.NewRecorder(hist)
 	var seeds []string
-	for _, p := range proxies {
+	for _, p := range nw.clients {
 		seeds = append(seeds, p.Addr())
 	}
 	wl := workload.New(workload.Config{Seeds: seeds, Topic: topic, Keys: opts.Keys,
 		Assigners: opts.Assigners, Subscribers: opts.Subscribers, Group: "faultbed",
 		SendTimeout: 3 * time.Second, PollTimeout: 500 * time.Millisecond, Seed: opts.Seed, Logf: t.Logf}, rec)
-	nem := &nemesis{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x6e656d)), ens: ens, brokers: brokers, proxies: proxies,
+	nem := &nemesis{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x6e656d)), ens: ens, brokers: brokers, proxies: nw.clients, net: nw,
 		admin: admin, topic: topic, logf: t.Logf, counts: map[Kind]int{}, covered: map[Kind]bool{}, down: map[int]bool{}}
 
 	can, err := newCanary(ens.Servers(), c.Chroot+"-canary")
@@ -228,45 +252,47 @@ func Run(t testing.TB, ens *zktest.Ensemble, opts Options) *Result {
 	ops := rec.Ops()
 	res.History = ops
 	res.Report = checker.Check(ops)
+	if err := checker.WriteOrders(opts.Dir, ops); err != nil {
+		t.Errorf("faultbed: plots: %v", err)
+	}
 	res.SendsDuringFaults, res.AckedDuringFaults = duringFaults(ops, rec, nem.windows)
 	_ = os.WriteFile(filepath.Join(opts.Dir, "nemesis.log"), []byte(strings.Join(res.Nemesis, "\n")+"\n"), 0o644)
+	for i, b := range brokers {
+		_ = os.WriteFile(filepath.Join(opts.Dir, fmt.Sprintf("broker-%d.log", i+1)), []byte(b.Log()), 0o644)
+	}
 	_ = os.WriteFile(filepath.Join(opts.Dir, "report.txt"), []byte(fmt.Sprintf("seed %d, duration %s, interval %s\n%s", opts.Seed, opts.Duration, opts.Interval, res.Summary())), 0o644)
 	return res
 }
 
-// startBrokers starts n brokers, each behind a proxy on its client listener.
-func startBrokers(t testing.TB, c *clustertest.Cluster, n int) ([]*clustertest.Broker, []*netproxy.Proxy) {
+// startBrokers starts the brokers, each behind its proxies (network.go),
+// with the fault-aware settings of a run: replicas dropped from the ISR
+// after 3 s of lag (replica.lag.time.max.ms), follower fetches waiting at
+// most 200 ms, no unclean leader election, and an offsets topic as
+// replicated as the workload's topic.
+func startBrokers(t testing.TB, c *clustertest.Cluster, ens *zktest.Ensemble, opts Options) ([]*clustertest.Broker, *network) {
 	var brokers []*clustertest.Broker
-	var proxies []*netproxy.Proxy
-	for id := 1; id <= n; id++ {
+	nw := &network{}
+	for id := 1; id <= opts.Brokers; id++ {
 		b := c.NewBroker(int32(id))
-		clientPort, err := clustertest.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := netproxy.New(net.JoinHostPort("127.0.0.1", strconv.Itoa(clientPort)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = p.Close() })
-		host := "127.0.0.1:"
-		if err := b.AppendConfig(
-			"listeners=INTERNAL://"+host+strconv.Itoa(b.Port)+",CLIENT://"+host+strconv.Itoa(clientPort),
-			"advertised.listeners=INTERNAL://"+host+strconv.Itoa(b.Port)+",CLIENT://"+p.Addr(),
-			"listener.security.protocol.map=INTERNAL:PLAINTEXT,CLIENT:PLAINTEXT",
-			"inter.broker.listener.name=INTERNAL",
+		lines := append(nw.add(t, b, ens, c.Chroot),
 			"auto.create.topics.enable=false",
 			"offsets.topic.num.partitions=6",
-		); err != nil {
+			"offsets.topic.replication.factor="+strconv.Itoa(opts.Replicas),
+			"min.insync.replicas="+strconv.Itoa(opts.MinISR),
+			"unclean.leader.election.enable=false",
+			"replica.lag.time.max.ms=3000",
+			"replica.fetch.wait.max.ms=200",
+		)
+		if err := b.AppendConfig(lines...); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.Start(); err != nil {
 			t.Fatal(err)
 		}
 		b.WaitListening()
-		brokers, proxies = append(brokers, b), append(proxies, p)
+		brokers = append(brokers, b)
 	}
-	return brokers, proxies
+	return brokers, nw
 }
 
 // ready reports nil once every broker is registered and the topic exists
@@ -284,7 +310,9 @@ func ready(ctx context.Context, admin *kadm.Client, opts Options, create bool) e
 		if !create {
 			return fmt.Errorf("topic %s missing", topic)
 		}
-		resp, err := admin.CreateTopic(ctx, opts.Keys, 1, nil, topic)
+		minISR, unclean := strconv.Itoa(opts.MinISR), "false"
+		resp, err := admin.CreateTopic(ctx, opts.Keys, int16(opts.Replicas),
+			map[string]*string{"min.insync.replicas": &minISR, "unclean.leader.election.enable": &unclean}, topic)
 		if err != nil {
 			return err
 		}
@@ -296,6 +324,9 @@ func ready(ctx context.Context, admin *kadm.Client, opts Options, create bool) e
 	for p, pd := range td.Partitions {
 		if pd.Leader < 0 {
 			return fmt.Errorf("partition %d has no leader", p)
+		}
+		if len(pd.ISR) < opts.MinISR {
+			return fmt.Errorf("partition %d has ISR %v, below min.insync.replicas %d", p, pd.ISR, opts.MinISR)
 		}
 	}
 	return nil

@@ -49,7 +49,7 @@ const (
 )
 
 // Kinds lists every fault kind.
-var Kinds = []Kind{Kill, PauseShort, PauseLong, Bounce, ZKKill, PartitionLoud, PartitionSilent}
+var Kinds = append([]Kind{Kill, PauseShort, PauseLong, Bounce, ZKKill, PartitionLoud, PartitionSilent}, NetKinds...)
 
 // brokerProcess reports whether a kind acts on a broker's process (at most
 // one such fault per broker at a time).
@@ -73,6 +73,7 @@ type nemesis struct {
 	ens     *zktest.Ensemble
 	brokers []*clustertest.Broker // broker id i+1
 	proxies []*netproxy.Proxy     // in front of brokers[i]'s client listener
+	net     *network              // every proxy (network.go)
 	admin   *kadm.Client          // on the inter-broker listeners, never cut
 	topic   string
 	logf    func(format string, args ...any)
@@ -120,7 +121,10 @@ func (n *nemesis) run(ctx context.Context) {
 			n.windows = append(n.windows, window{from: time.Now()})
 		}
 		used := map[int]bool{} // broker indexes with a process fault this step
-		for _, k := range kinds {
+		for i, k := range kinds {
+			if i > 0 && n.opts.Stagger > 0 {
+				time.Sleep(n.opts.Stagger)
+			}
 			n.start(ctx, k, used)
 		}
 		select {
@@ -135,6 +139,9 @@ func (n *nemesis) run(ctx context.Context) {
 // kind with probability 2/5; with CoverAll, up to two kinds not injected
 // yet come first, until every kind has been injected.
 func (n *nemesis) pick() []Kind {
+	if n.opts.EveryStep {
+		return slices.Clone(n.opts.Kinds)
+	}
 	var kinds []Kind
 	if n.opts.CoverAll {
 		for _, k := range n.opts.Kinds {
@@ -214,6 +221,8 @@ func (n *nemesis) start(ctx context.Context, k Kind, used map[int]bool) {
 				n.note("zookeeper node %d: not serving after restart: %v", node.ID(), err)
 			}
 		}}
+	case k.netCut():
+		f = n.startNetwork(ctx, k)
 	case k == PartitionLoud || k == PartitionSilent:
 		i := n.rng.IntN(len(n.proxies))
 		p := n.proxies[i]

@@ -16,14 +16,26 @@
 // Bytes are never dropped from the middle of a stream (that would corrupt
 // Kafka's framing, which no real network does to a TCP connection).
 //
+// A proxy made with NewIdentifying also names the peer of every connection
+// (from the client id of its first Kafka request: PeerOfClientID), and
+// ResetFrom / SilenceFrom cut only the connections of one peer: the fault
+// bed puts one such proxy in front of each broker's inter-broker listener
+// to cut the link between two brokers.
+//
 // Invariant (under mu): a pipe writes a chunk only when its direction is
-// not held and its link is not closed; Reset and Close close every link.
+// held neither for every peer nor for its link's peer, and its link is not
+// closed; Reset and Close close every link, ResetFrom every link of the peer.
 package netproxy
 
 import (
+	"bufio"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Direction is one direction of a proxied connection.
@@ -41,31 +53,86 @@ type Proxy struct {
 	target string
 	wg     sync.WaitGroup
 
+	// identify names a connection's peer from its first bytes (nil: every
+	// peer is "").
+	identify func(*bufio.Reader) string
+
 	mu     sync.Mutex
-	cond   *sync.Cond // signalled on every change of reset, hold, links or closed
+	cond   *sync.Cond // signalled on every change of reset, hold, from, links or closed
 	reset  bool       // loud partition: reset every connection
 	hold   [2]bool    // silent partition: per Direction, stop forwarding
+	from   map[string]cut
 	links  map[*link]struct{}
 	closed bool
+}
+
+// cut is a partition of one peer's connections.
+type cut struct {
+	reset bool
+	hold  [2]bool
 }
 
 // link is one proxied connection: client side and server side.
 type link struct {
 	client, server net.Conn
+	peer           string
 	closed         bool // under Proxy.mu
 }
 
 // New listens on a free loopback port and forwards to target.
-func New(target string) (*Proxy, error) {
+func New(target string) (*Proxy, error) { return listen(target, nil) }
+
+func listen(target string, identify func(*bufio.Reader) string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("netproxy: %w", err)
 	}
-	p := &Proxy{ln: ln, target: target, links: map[*link]struct{}{}}
+	p := &Proxy{ln: ln, target: target, identify: identify, links: map[*link]struct{}{}, from: map[string]cut{}}
 	p.cond = sync.NewCond(&p.mu)
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
+}
+
+// NewIdentifying is New for a proxy that names the peer of every
+// connection with PeerOfClientID, for ResetFrom and SilenceFrom.
+func NewIdentifying(target string) (*Proxy, error) { return listen(target, PeerOfClientID) }
+
+// identifyWait bounds how long a new connection may take to send its first
+// request before it is forwarded as an unnamed peer.
+const identifyWait = 10 * time.Second
+
+// PeerOfClientID names a Kafka connection's peer from the client id in its
+// first request's header (request header v1+: size, api key, api version,
+// correlation id, then the client id as an int16-length string): the
+// client id with a trailing "-<digits>" yields "broker <digits>" (Strom's
+// inter-broker clients are strom-replica-fetcher-N, strom-controller-N and
+// strom-alter-partition-N, N the sending broker's id); anything else is "".
+// Nothing is consumed from r.
+func PeerOfClientID(r *bufio.Reader) string {
+	head, err := r.Peek(14)
+	if err != nil {
+		return ""
+	}
+	n := int(int16(binary.BigEndian.Uint16(head[12:14])))
+	if n <= 0 || n > 256 {
+		return ""
+	}
+	full, err := r.Peek(14 + n)
+	if err != nil {
+		return ""
+	}
+	id := string(full[14:])
+	i := strings.LastIndexByte(id, '-')
+	if i < 0 || !strings.HasPrefix(id, "strom-") || i == len(id)-1 {
+		return ""
+	}
+	for _, c := range id[i+1:] {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	return "broker " + id[i+1:]
 }
 
 // Addr is the proxy's address, 127.0.0.1:port (what the broker advertises).
@@ -97,13 +164,44 @@ func (p *Proxy) Silence(dirs ...Direction) {
 	p.cond.Broadcast()
 }
 
-// Heal ends any partition: new connections are forwarded and held bytes
-// flow again.
+// ResetFrom starts a loud partition of one peer (as named by the proxy's
+// identify function): its open connections are reset now and its new ones
+// once named, until Heal.
+func (p *Proxy) ResetFrom(peer string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.from[peer]
+	c.reset = true
+	p.from[peer] = c
+	for l := range p.links {
+		if l.peer == peer {
+			p.closeLocked(l, true)
+		}
+	}
+	p.cond.Broadcast()
+}
+
+// SilenceFrom starts a silent partition of one peer's connections in the
+// given directions, until Heal.
+func (p *Proxy) SilenceFrom(peer string, dirs ...Direction) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.from[peer]
+	for _, d := range dirs {
+		c.hold[d] = true
+	}
+	p.from[peer] = c
+	p.cond.Broadcast()
+}
+
+// Heal ends any partition, of every peer and of single peers: new
+// connections are forwarded and held bytes flow again.
 func (p *Proxy) Heal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.reset = false
 	p.hold = [2]bool{}
+	clear(p.from)
 	p.cond.Broadcast()
 }
 
@@ -177,15 +275,22 @@ func (p *Proxy) accept() {
 
 func (p *Proxy) forward(c net.Conn) {
 	defer p.wg.Done()
+	fromClient := bufio.NewReader(c)
+	peer := ""
+	if p.identify != nil {
+		_ = c.SetReadDeadline(time.Now().Add(identifyWait))
+		peer = p.identify(fromClient)
+		_ = c.SetReadDeadline(time.Time{})
+	}
 	s, err := net.Dial("tcp", p.target)
 	if err != nil {
 		resetConn(c) // the broker is down: the client sees a refused-like reset
 		_ = c.Close()
 		return
 	}
-	l := &link{client: c, server: s}
+	l := &link{client: c, server: s, peer: peer}
 	p.mu.Lock()
-	if p.reset || p.closed {
+	if p.reset || p.from[peer].reset || p.closed {
 		p.closeLocked(l, true)
 		p.mu.Unlock()
 		return
@@ -194,14 +299,14 @@ func (p *Proxy) forward(c net.Conn) {
 	p.mu.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); p.pipe(l, s, c, ToServer) }()
+	go func() { defer wg.Done(); p.pipe(l, s, fromClient, ToServer) }()
 	go func() { defer wg.Done(); p.pipe(l, c, s, ToClient) }()
 	wg.Wait()
 }
 
 // pipe copies src to dst chunk by chunk, waiting while d is held; when
 // either side ends, the link is closed (FIN, not RST: the peer closed).
-func (p *Proxy) pipe(l *link, dst, src net.Conn, d Direction) {
+func (p *Proxy) pipe(l *link, dst net.Conn, src io.Reader, d Direction) {
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := src.Read(buf)
@@ -227,7 +332,7 @@ func (p *Proxy) pipe(l *link, dst, src net.Conn, d Direction) {
 func (p *Proxy) waitOpen(l *link, d Direction) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for p.hold[d] && !l.closed {
+	for (p.hold[d] || p.from[l.peer].hold[d]) && !l.closed {
 		p.cond.Wait()
 	}
 	return !l.closed

@@ -1,9 +1,12 @@
 package netproxy
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -83,8 +86,13 @@ func TestResetIsLoud(t *testing.T) {
 	_, err := c.Read(make([]byte, 1))
 	assert.True(t, errors.Is(err, syscall.ECONNRESET), "reset, not a clean EOF: %v", err)
 
-	c2 := dial(t, p) // accepted by the kernel, then reset
-	_, err = c2.Read(make([]byte, 1))
+	// A new connection is accepted by the kernel, then reset; on a busy
+	// machine the reset can already reach the dialer inside connect.
+	c2, err := net.Dial("tcp", p.Addr())
+	if err == nil {
+		defer c2.Close()
+		_, err = c2.Read(make([]byte, 1))
+	}
 	assert.True(t, errors.Is(err, syscall.ECONNRESET), "new connections are reset: %v", err)
 
 	p.Heal()
@@ -146,4 +154,69 @@ func TestCloseEndsLinks(t *testing.T) {
 	_, err := c.Read(make([]byte, 1))
 	assert.Error(t, err)
 	assert.Equal(t, 0, p.Links())
+}
+
+// header is the start of a Kafka request (size, api key, version,
+// correlation id, client id) as a broker's inter-broker client sends it.
+func header(clientID string) string {
+	b := binary.BigEndian.AppendUint32(nil, uint32(10+len(clientID)))
+	b = binary.BigEndian.AppendUint16(b, 18) // ApiVersions
+	b = binary.BigEndian.AppendUint16(b, 3)
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(clientID)))
+	return string(append(b, clientID...))
+}
+
+func TestPeerOfClientID(t *testing.T) {
+	for id, want := range map[string]string{
+		"strom-replica-fetcher-2":  "broker 2",
+		"strom-controller-13":      "broker 13",
+		"strom-alter-partition-1":  "broker 1",
+		"kgo":                      "",
+		"strom-replica-fetcher-":   "",
+		"strom-replica-fetcher-2x": "",
+		"other-client-3":           "",
+	} {
+		assert.Equal(t, want, PeerOfClientID(bufio.NewReader(strings.NewReader(header(id)))), id)
+	}
+	assert.Equal(t, "", PeerOfClientID(bufio.NewReader(strings.NewReader("\x00\x00"))), "short input")
+}
+
+// TestCutOnePeer: ResetFrom and SilenceFrom cut the connections of one
+// named peer; another peer's connection keeps flowing; Heal restores.
+func TestCutOnePeer(t *testing.T) {
+	addr, got := echo(t)
+	p, err := NewIdentifying(addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, p.Close()) })
+	b2, other := dial(t, p), dial(t, p)
+	h2, ho := header("strom-replica-fetcher-2"), header("kgo")
+	roundTrip(t, b2, h2)
+	roundTrip(t, other, ho)
+	<-got
+	<-got
+
+	p.SilenceFrom("broker 2", ToServer)
+	_, err = b2.Write([]byte("held"))
+	require.NoError(t, err)
+	roundTrip(t, other, "flows")
+	assert.Equal(t, "flows", <-got, "the other peer's request arrived, broker 2's is held")
+	p.Heal()
+	assert.Equal(t, "held", <-got)
+	buf := make([]byte, 4)
+	_, err = io.ReadFull(b2, buf)
+	require.NoError(t, err)
+
+	p.ResetFrom("broker 2")
+	_, err = b2.Read(make([]byte, 1))
+	assert.True(t, errors.Is(err, syscall.ECONNRESET), "broker 2's link reset: %v", err)
+	roundTrip(t, other, "still")
+	<-got
+	again := dial(t, p)
+	_, err = again.Write([]byte(h2))
+	require.NoError(t, err)
+	_, err = again.Read(make([]byte, 1))
+	assert.True(t, errors.Is(err, syscall.ECONNRESET), "a new link of broker 2 is reset once named: %v", err)
+	p.Heal()
+	roundTrip(t, dial(t, p), h2)
 }
