@@ -199,6 +199,18 @@ func TestThreeBrokersServeOneTopic(t *testing.T) {
 	assert.Contains(t, string(out), "3 brokers:")
 	assert.Contains(t, string(out), "(controller)")
 	assert.Contains(t, string(out), `topic "six" with 6 partitions`)
+
+	// kafka-python (Debian's python3-kafka, for /usr/bin/python3) too.
+	out, err = exec.Command("/usr/bin/python3", "-c", `
+import sys
+from kafka import KafkaConsumer
+c = KafkaConsumer(bootstrap_servers=sys.argv[1])
+c.topics()
+print(sorted(b.nodeId for b in c._client.cluster.brokers()))
+c.close()
+`, bs[0].Addr()).CombinedOutput()
+	require.NoError(t, err, "kafka-python: %s", out)
+	assert.Equal(t, "[1, 2, 3]", strings.TrimSpace(string(out)), "kafka-python's metadata lists the three brokers")
 }
 
 // TestControllerKilled: kill -9 of the controller makes another broker
