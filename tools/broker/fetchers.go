@@ -45,30 +45,39 @@ func (b *Broker) interBrokerAddr(to store.BrokerInfo) (string, bool) {
 	return "", false
 }
 
-// follow makes p, a follower in epoch, fetch from leader: its endpoint is
-// looked up in liveLeaders (from the LeaderAndIsr request), else in the
-// metadata cache. A leader that is not live (or has no inter-broker
+// follow makes p, a follower in epoch, fetch from leader: its endpoint on
+// this broker's inter-broker listener is looked up in liveLeaders (from an
+// in-process LeaderAndIsr, which carries listener names), else in the
+// metadata cache; only a leader the cache does not know yet is reached at
+// the nameless endpoint a LeaderAndIsr from the wire carries. A leader that is not live (or has no inter-broker
 // endpoint) leaves p without a fetcher until the controller names one
 // (Kafka's makeFollowers skips such partitions too).
 func (b *Broker) follow(p *replication.Partition, leader, epoch int32, liveLeaders []store.BrokerInfo) {
 	var addr string
-	found := false
+	found, known := false, false
 	for _, l := range liveLeaders {
-		if l.ID != leader {
-			continue
-		}
-		addr, found = b.interBrokerAddr(l)
-		if !found && len(l.Endpoints) == 1 && l.Endpoints[0].Listener == "" {
-			// From the wire: LiveLeaders carry the inter-broker endpoint
-			// without its listener name.
-			ep := l.Endpoints[0]
-			addr, found = net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), true
+		if l.ID == leader {
+			addr, found = b.interBrokerAddr(l)
 		}
 	}
 	if !found {
+		// The metadata cache, on this broker's own inter-broker listener
+		// (Kafka's makeFollowers: metadataCache.getAliveBrokerNode).
 		for _, l := range b.meta.Snapshot().Brokers() {
 			if l.ID == leader {
+				known = true
 				addr, found = b.interBrokerAddr(l)
+			}
+		}
+	}
+	if !found && !known {
+		// A leader the cache does not know yet: LiveLeaders from the wire
+		// carry its endpoint on the controller's inter-broker listener,
+		// without the listener's name.
+		for _, l := range liveLeaders {
+			if l.ID == leader && len(l.Endpoints) == 1 && l.Endpoints[0].Listener == "" {
+				ep := l.Endpoints[0]
+				addr, found = net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), true
 			}
 		}
 	}
