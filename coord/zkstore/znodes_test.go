@@ -2,6 +2,7 @@ package zkstore_test
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -232,8 +233,13 @@ func TestReadsWhatKafkaToolsWrite(t *testing.T) {
 	_, err = c.Create(root+"/brokers/topics/legacy/partitions/1/state",
 		[]byte(`{"controller_epoch":7,"leader":2,"version":1,"leader_epoch":3,"isr":[2,1]}`), 0, zk.WorldACL(zk.PermAll))
 	require.NoError(t, err)
-	st, err := s.PartitionState(ctx, store.TopicPartition{Topic: "legacy", Partition: 1})
-	require.NoError(t, err)
+	// (The store's session may be on a ZooKeeper node that has not seen
+	// the write yet: read until it has.)
+	var st store.PartitionState
+	eventually(t, "the state read", func() error {
+		st, err = s.PartitionState(ctx, store.TopicPartition{Topic: "legacy", Partition: 1})
+		return err
+	})
 	assert.Equal(t, store.PartitionState{Leader: 2, LeaderEpoch: 3, ISR: []int32{2, 1}, ControllerEpoch: 7}, st)
 
 	// A 0.9-style (v2) broker registration.
@@ -251,7 +257,12 @@ func TestReadsWhatKafkaToolsWrite(t *testing.T) {
 	// A corrupt state znode is an error naming its path, not a crash.
 	_, err = c.Set(root+"/brokers/topics/legacy/partitions/1/state", []byte(`{"leader":`), -1)
 	require.NoError(t, err)
-	_, err = s.PartitionState(ctx, store.TopicPartition{Topic: "legacy", Partition: 1})
+	eventually(t, "the corrupt state seen", func() error {
+		if _, err = s.PartitionState(ctx, store.TopicPartition{Topic: "legacy", Partition: 1}); err == nil {
+			return errors.New("still the old state")
+		}
+		return nil
+	})
 	assert.ErrorIs(t, err, store.ErrCorrupt)
 	assert.ErrorContains(t, err, znode.PartitionStatePath(store.TopicPartition{Topic: "legacy", Partition: 1}))
 }
