@@ -2,8 +2,8 @@ package zkstore_test
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
