@@ -94,23 +94,10 @@ func BenchmarkCluster(b *testing.B) {
 // shows the dead broker's partitions without a leader and the others
 // unchanged. It reports ZooKeeper's request counts for both.
 func clusterLeadership(b *testing.B, ens *zktest.Ensemble, n int) {
-	c := clustertest.NewCluster(b, ens)
-	var bs []*clustertest.Broker
-	for id := int32(1); id <= 3; id++ {
-		bs = append(bs, c.StartBroker(id))
-	}
+	bs := startBrokers(b, ens, 3)
 	ctx := context.Background()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bs[0].Addr()), kgo.RequestTimeoutOverhead(5*time.Minute))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	adm := kadm.NewClient(newClient(b, bs[:1], kgo.RequestTimeoutOverhead(5*time.Minute)))
 	adm.SetTimeoutMillis(int32((5 * time.Minute).Milliseconds()))
-	waitFor(b, "three brokers", func() bool {
-		md, err := adm.Metadata(ctx)
-		return err == nil && len(md.Brokers) == 3
-	})
 
 	zk0 := zkPackets(b, ens)
 	start := time.Now()
@@ -281,22 +268,13 @@ func clusterProduce(b *testing.B, ens *zktest.Ensemble, brokers, partitions int,
 
 // clusterProduceConfig is clusterProduce to a topic created with configs.
 func clusterProduceConfig(b *testing.B, ens *zktest.Ensemble, brokers, partitions int, rf int16, acks kgo.Acks, configs map[string]*string) float64 {
-	c := clustertest.NewCluster(b, ens)
+	bs := startBrokers(b, ens, brokers)
 	var addrs []string
-	for id := int32(1); id <= int32(brokers); id++ {
-		addrs = append(addrs, c.StartBroker(id).Addr())
+	for _, br := range bs {
+		addrs = append(addrs, br.Addr())
 	}
 	ctx := context.Background()
-	adm, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer adm.Close()
-	waitFor(b, "brokers", func() bool {
-		md, err := kadm.NewClient(adm).Metadata(ctx)
-		return err == nil && len(md.Brokers) == brokers
-	})
-	resp, err := kadm.NewClient(adm).CreateTopic(ctx, int32(partitions), rf, configs, "spread")
+	resp, err := kadm.NewClient(newClient(b, bs)).CreateTopic(ctx, int32(partitions), rf, configs, "spread")
 	if err == nil {
 		err = resp.Err
 	}

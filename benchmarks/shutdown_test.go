@@ -30,26 +30,13 @@ import (
 // until 2 s after the process exited; the broker is restarted and back in
 // the ISR before the next trial. Reports the p50 and max over trials.
 func clusterShutdownUnavailability(b *testing.B, ens *zktest.Ensemble, trials int) {
-	c := clustertest.NewCluster(b, ens)
-	var bs []*clustertest.Broker
-	for id := int32(1); id <= 3; id++ {
-		bs = append(bs, c.StartBroker(id, "replica.lag.time.max.ms=3000", "replica.fetch.wait.max.ms=200"))
-	}
+	bs := startBrokers(b, ens, 3, "replica.lag.time.max.ms=3000", "replica.fetch.wait.max.ms=200")
 	ctx := context.Background()
 	var seeds []string
 	for _, br := range bs {
 		seeds = append(seeds, br.Addr())
 	}
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer admCl.Close()
-	adm := kadm.NewClient(admCl)
-	waitFor(b, "three brokers", func() bool {
-		md, err := adm.Metadata(ctx)
-		return err == nil && len(md.Brokers) == 3
-	})
+	adm := kadm.NewClient(newClient(b, bs))
 	minISR := "2"
 	resp, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": &minISR}, "stop")
 	if err == nil {
